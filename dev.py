@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Bootstrap and run Nexus with nothing but python3.
+
+    python3 dev.py serve [nexus serve options]   # start the router on examples/nexus.yaml
+    python3 dev.py test [pytest options]         # run the whole test suite, then ruff and mypy
+
+The first call creates ``.venv`` next to this file and installs the project with
+its dev extras; later calls reinstall only when ``pyproject.toml`` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".nexus-installed"
+
+
+def _run(*cmd: str | Path) -> int:
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT)
+
+
+def ensure_venv() -> None:
+    """Create the virtualenv and install the project when pyproject.toml changed."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print(f"dev.py: creating virtualenv in {VENV}", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    print("dev.py: installing nexus and its dependencies", file=sys.stderr)
+    pip = [BIN / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if _run(*pip, "-e", ".[dev]") != 0:
+        sys.exit("dev.py: pip install failed (see above)")
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"serve", "test", "shell"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    ensure_venv()
+    if command == "serve":
+        if not any(a in {"-c", "--config"} for a in rest):
+            rest = ["-c", str(ROOT / "examples" / "nexus.yaml"), *rest]
+        return _run(BIN / "nexus", "serve", *rest)
+    if command == "shell":
+        return _run(BIN / "python", *rest)
+    status = _run(BIN / "python", "-m", "pytest", *rest)
+    if status != 0 or rest:
+        return status
+    status = _run(BIN / "ruff", "check", "router", "tests", "bench", "dev.py")
+    status = status or _run(BIN / "ruff", "format", "--check", "router", "tests", "bench", "dev.py")
+    return status or _run(BIN / "mypy")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,7 @@
+"""Nexus: a declarative, config-driven LLM router."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

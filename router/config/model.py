@@ -1,0 +1,158 @@
+"""The config model: frozen attrs classes mirroring ``schemas/nexus.schema.json``.
+
+Values are exactly what the file says (``${VAR}`` references are kept); resolving
+them is `router.routing.compile`'s job, so the model can be written back unchanged.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar
+
+import attrs
+
+__all__ = [
+    "AdminConfig",
+    "AnthropicProvider",
+    "HealthConfig",
+    "ModelConfig",
+    "NexusConfig",
+    "OllamaProvider",
+    "OpenAIProvider",
+    "Overflow",
+    "Preference",
+    "ProviderConfig",
+    "RouteConfig",
+    "RoutingConfig",
+    "ServerConfig",
+    "Tiers",
+    "Zone",
+]
+
+
+class Overflow(enum.StrEnum):
+    """May a request spill into a less private zone when nothing in zone is usable?"""
+
+    NEVER = "never"
+    FRESH_ONLY = "fresh-only"
+    ALWAYS = "always"
+
+
+class Preference(enum.StrEnum):
+    """Strict: only a route's own targets. Flexible: may add equally capable alternatives."""
+
+    STRICT = "strict"
+    FLEXIBLE = "flexible"
+
+
+@attrs.frozen
+class Tiers:
+    reasoning: int = 0
+    coding: int = 0
+
+    def meets(self, required: Tiers) -> bool:
+        return self.reasoning >= required.reasoning and self.coding >= required.coding
+
+
+@attrs.frozen
+class ModelConfig:
+    name: str
+    tiers: Tiers = Tiers()
+    context_window: int | None = None
+    vision: bool = False
+    tools: bool = False
+    embeddings: bool = False
+    description: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _ProviderBase:
+    kind: ClassVar[str]
+
+    name: str
+    base_url: str
+    id: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=False)
+    description: str | None = None
+    zone: str | None = None
+    enabled: bool = True
+    max_concurrency: int | None = None
+    timeout_s: float = 60.0
+    models: tuple[ModelConfig, ...] = ()
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OllamaProvider(_ProviderBase):
+    kind: ClassVar[str] = "ollama"
+
+
+@attrs.frozen(kw_only=True)
+class OpenAIProvider(_ProviderBase):
+    kind: ClassVar[str] = "openai"
+
+
+@attrs.frozen(kw_only=True)
+class AnthropicProvider(_ProviderBase):
+    kind: ClassVar[str] = "anthropic"
+
+
+ProviderConfig = OllamaProvider | OpenAIProvider | AnthropicProvider
+
+
+@attrs.frozen
+class Zone:
+    name: str
+    description: str | None = None
+
+
+@attrs.frozen
+class RouteConfig:
+    model: str
+    targets: tuple[str, ...]
+    description: str | None = None
+    zone: str | None = None
+    min_tiers: Tiers | None = None
+    overflow: Overflow | None = None
+
+
+@attrs.frozen
+class HealthConfig:
+    interval_s: float = 10.0
+    timeout_s: float = 3.0
+    failure_threshold: int = 3
+    recovery_threshold: int = 2
+    cooldown_s: float = 30.0
+
+
+@attrs.frozen
+class RoutingConfig:
+    preference: Preference = Preference.STRICT
+    overflow: Overflow = Overflow.NEVER
+    retry_after_s: int = 30
+    max_attempts: int = 3
+    health: HealthConfig = HealthConfig()
+
+
+@attrs.frozen
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@attrs.frozen
+class AdminConfig:
+    write_back: bool = True
+
+
+@attrs.frozen
+class NexusConfig:
+    version: int
+    providers: tuple[ProviderConfig, ...] = ()
+    server: ServerConfig = ServerConfig()
+    storage: str = "sqlite:///nexus.db"
+    zones: tuple[Zone, ...] = (Zone("default"),)
+    routes: tuple[RouteConfig, ...] = ()
+    routing: RoutingConfig = RoutingConfig()
+    admin: AdminConfig = AdminConfig()

@@ -1,0 +1,106 @@
+"""Check plain config data against ``schemas/nexus.schema.json`` with messages people can act on."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from router.config.diagnostics import Diagnostic, JsonPath, did_you_mean
+
+__all__ = ["load_schema", "schema_diagnostics"]
+
+_JSON_TYPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null (an empty value)",
+}
+
+
+@functools.cache
+def load_schema() -> Mapping[str, Any]:
+    """Return the JSON Schema shipped with the package (a link to ``schemas/``)."""
+    text = resources.files("router.config").joinpath("nexus.schema.json").read_text("utf-8")
+    schema: Mapping[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = load_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _describe(value: object) -> str:
+    kind = _JSON_TYPES.get(type(value), type(value).__name__)
+    if isinstance(value, dict | list):
+        return kind
+    return f"{kind} ({value!r})"
+
+
+def _messages(error: jsonschema.ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
+    """Yield (path, message, at_key) triples for one schema error, phrased for a config author."""
+    path: JsonPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    value: Any = error.instance
+    expected: Any = error.validator_value
+    match error.validator:
+        case "additionalProperties":
+            allowed = sorted(schema.get("properties", {}))
+            for key in sorted(set(value) - set(allowed)):
+                hint = did_you_mean(key, allowed) or f" (allowed keys: {', '.join(allowed)})"
+                yield (*path, key), f"unknown key {key!r}{hint}", True
+        case "required":
+            missing = error.message.split("'")[1] if "'" in error.message else error.message
+            yield path, f"missing required key {missing!r}", False
+        case "type":
+            names = expected if isinstance(expected, list) else [expected]
+            yield path, f"expected {' or '.join(names)}, got {_describe(value)}", False
+        case "enum":
+            choices = [str(c) for c in expected]
+            hint = did_you_mean(str(value), choices)
+            yield path, f"{value!r} is not one of {', '.join(choices)}{hint}", False
+        case "const":
+            yield path, f"expected {error.validator_value!r}, got {value!r}", False
+        case "pattern" | "format":
+            what = schema.get("x-expected") or f"a value matching {error.validator_value!r}"
+            yield path, f"invalid value {value!r}: expected {what}", False
+        case "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum":
+            bound = {
+                "minimum": "at least",
+                "maximum": "at most",
+                "exclusiveMinimum": "greater than",
+                "exclusiveMaximum": "less than",
+            }[str(error.validator)]
+            yield path, f"{value!r} is out of range: must be {bound} {error.validator_value}", False
+        case "minItems":
+            yield (
+                path,
+                f"expected at least {expected} item(s), got {len(value)}",
+                False,
+            )
+        case "minLength":
+            yield path, "must not be empty", False
+        case _:
+            yield path, error.message, False
+
+
+def schema_diagnostics(data: object) -> list[Diagnostic]:
+    """Validate `data` and return every violation (not only the first), in document order."""
+    if data is None:
+        return [Diagnostic("error", "the file is empty: expected a mapping with 'version: 1'")]
+    out: list[Diagnostic] = []
+    for error in _validator().iter_errors(data):
+        for path, message, at_key in _messages(error):
+            out.append(Diagnostic("error", message, path, at_key=at_key))
+    return out

@@ -1,0 +1,148 @@
+"""The config store: the one mutable holder of the current `RoutingTable`.
+
+Reloads are transactions: the new file is read, parsed, validated and compiled
+before anything changes; on success one reference is swapped, on failure the
+last good table keeps serving and the error is kept for operators to see.
+Requests read `current` once and keep that table to the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from pathlib import Path
+
+import anyio.to_thread
+import attrs
+
+from router.config.diagnostics import Diagnostic
+from router.config.loader import digest_of, load_bytes, read_config_bytes
+from router.errors import ConfigInvalid, ConfigUnavailable
+from router.routing.table import RoutingTable
+
+__all__ = ["ConfigStore", "LoadError", "ReloadResult"]
+
+log = logging.getLogger("nexus.config")
+
+
+class ReloadResult(StrEnum):
+    RELOADED = "reloaded"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class LoadError:
+    """Why the last reload failed, and when."""
+
+    message: str
+    diagnostics: tuple[Diagnostic, ...]
+    at: float
+
+    def to_dict(self) -> dict[str, object]:
+        first = next((d for d in self.diagnostics if d.severity == "error"), None)
+        return {
+            "message": self.message,
+            "line": first.line if first else None,
+            "column": first.column if first else None,
+            "path": first.json_path if first else None,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at)),
+            "errors": [d.to_dict() for d in self.diagnostics if d.severity == "error"],
+        }
+
+
+@attrs.define
+class ConfigStore:
+    """Own the current table; reload it from `path` on demand."""
+
+    path: Path
+    _table: RoutingTable
+    env: Mapping[str, str] = attrs.field(factory=lambda: os.environ)
+    clock: Callable[[], float] = time.time
+    last_error: LoadError | None = None
+    succeeded: int = 0
+    failed: int = 0
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+    _listeners: list[Callable[[RoutingTable], None]] = attrs.field(factory=list)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> ConfigStore:
+        """Load `path` for the first time; raise `ConfigInvalid`/`ConfigUnavailable` on failure."""
+        path = Path(path).absolute()
+        env = os.environ if env is None else env
+        table = load_bytes(read_config_bytes(path), source=str(path), env=env, loaded_at=clock())
+        return cls(path, table, env=env, clock=clock)
+
+    @property
+    def current(self) -> RoutingTable:
+        """The table new requests use; read it once per request."""
+        return self._table
+
+    def subscribe(self, listener: Callable[[RoutingTable], None]) -> None:
+        """Call `listener(table)` after every successful swap."""
+        self._listeners.append(listener)
+
+    def reload(self, data: bytes | None = None) -> ReloadResult:
+        """Re-read the file (or use `data`, already read) and swap in the new table if it is valid."""
+        with self._lock:
+            try:
+                if data is None:
+                    data = read_config_bytes(self.path)
+                if digest_of(data) == self._table.digest:
+                    self.last_error = None
+                    return ReloadResult.UNCHANGED
+                table = load_bytes(
+                    data, source=str(self.path), env=self.env, loaded_at=self.clock()
+                )
+            except (ConfigInvalid, ConfigUnavailable) as exc:
+                diagnostics = getattr(exc, "diagnostics", ())
+                self.last_error = LoadError(exc.message, tuple(diagnostics), self.clock())
+                self.failed += 1
+                log.error(
+                    "config reload failed, still serving version %s: %s",
+                    self._table.version,
+                    exc.message,
+                    extra={"event": "config_reload", "result": "failed"},
+                )
+                return ReloadResult.FAILED
+            old, self._table = self._table, table
+            self.last_error = None
+            self.succeeded += 1
+        log.info(
+            "config reloaded: version %s -> %s",
+            old.version,
+            table.version,
+            extra={"event": "config_reload", "result": "reloaded", "version": table.version},
+        )
+        for warning in table.warnings:
+            log.warning("%s", warning.format())
+        for listener in self._listeners:
+            listener(table)
+        return ReloadResult.RELOADED
+
+    async def areload(self, data: bytes | None = None) -> ReloadResult:
+        """`reload` in a worker thread, so a large config never blocks the event loop."""
+        return await anyio.to_thread.run_sync(self.reload, data)
+
+    def status(self) -> dict[str, object]:
+        """The operator's view: what is loaded and how the last reload went."""
+        table = self._table
+        return {
+            "version": table.version,
+            "digest": table.digest,
+            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(table.loaded_at)),
+            "path": str(self.path),
+            "last_error": self.last_error.to_dict() if self.last_error else None,
+            "reloads": {"succeeded": self.succeeded, "failed": self.failed},
+            "warnings": [w.to_dict() for w in table.warnings],
+        }

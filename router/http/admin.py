@@ -1,0 +1,31 @@
+"""Admin routes: config status and forced reloads. Kept together so auth can wrap them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, Router, get, post
+
+from router.config.store import ReloadResult
+from router.errors import ConfigInvalid
+from router.http.deps import StoreDep
+
+__all__ = ["admin_router"]
+
+
+@get("/config")
+async def config_status(store: StoreDep) -> dict[str, Any]:
+    """Report the loaded version, where it came from and how the last reload went."""
+    return store.status()
+
+
+@post("/config/reload", status_code=200)
+async def config_reload(store: StoreDep) -> Response[dict[str, Any]]:
+    """Re-read the file now; 422 with every error when the file is invalid (still serving)."""
+    result = await store.areload()
+    if result is ReloadResult.FAILED and store.last_error is not None:
+        raise ConfigInvalid(store.last_error.diagnostics or ())
+    return Response({"result": result.value, **store.status()})
+
+
+admin_router = Router(path="/admin", route_handlers=[config_status, config_reload])

@@ -1,0 +1,96 @@
+"""The app factory: `create_app(store, ...) -> Litestar`, with no module-level state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+from litestar import Litestar, get
+from litestar.di import Provide
+
+from router.config.store import ConfigStore
+from router.config.watcher import watch_config
+from router.http.admin import admin_router
+from router.http.errors import exception_handlers
+from router.routing.table import RoutingTable
+
+__all__ = ["AppOptions", "create_app"]
+
+log = logging.getLogger("nexus.http")
+
+
+@attrs.frozen
+class AppOptions:
+    """Tunables of one app instance (tests shorten them; nothing is monkeypatched)."""
+
+    watch: bool = True
+    watch_debounce_ms: int = 300
+    watch_step_ms: int = 30
+    handle_sighup: bool = True
+
+
+@get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Litestar:
+    """Build the app around an already loaded `store`."""
+    opts = options or AppOptions()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[Any]] = []
+        if opts.watch:
+            tasks.append(
+                asyncio.create_task(
+                    watch_config(
+                        store,
+                        stop=stop,
+                        debounce_ms=opts.watch_debounce_ms,
+                        step_ms=opts.watch_step_ms,
+                    ),
+                    name="nexus-config-watcher",
+                )
+            )
+        loop = asyncio.get_running_loop()
+        sighup = False
+        if opts.handle_sighup and hasattr(signal, "SIGHUP"):
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(
+                    signal.SIGHUP,
+                    lambda: tasks.append(
+                        asyncio.create_task(store.areload(), name="nexus-sighup-reload")
+                    ),
+                )
+                sighup = True
+        try:
+            yield
+        finally:
+            stop.set()
+            if sighup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def current_table() -> RoutingTable:
+        return store.current
+
+    return Litestar(
+        route_handlers=[health, admin_router],
+        dependencies={
+            "store": Provide(lambda: store, sync_to_thread=False),
+            "table": Provide(current_table, sync_to_thread=False),
+        },
+        exception_handlers=exception_handlers(),
+        lifespan=[lifespan],
+        openapi_config=None,
+    )

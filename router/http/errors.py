@@ -1,0 +1,165 @@
+"""Map the exception tree to HTTP status codes and error envelopes: the only place that does.
+
+Two envelopes: OpenAI's ``{"error": {message, type, param, code}}`` on the
+inference API, and the seed's ``{message, error_code, details}`` on the admin APIs
+(``/api/...`` and ``/admin/...``). The 503 routing contract carries ``context``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from router.errors import (
+    ConfigInvalid,
+    ConfigUnavailable,
+    ModelNotFound,
+    NexusError,
+    NotFound,
+    RequestInvalid,
+    RoutingRejected,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamStatusError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+__all__ = ["ERROR_MAP", "ErrorSpec", "exception_handlers", "is_admin_path"]
+
+log = logging.getLogger("nexus.http")
+
+
+@attrs.frozen
+class ErrorSpec:
+    """How one error class looks on the wire."""
+
+    status: int
+    type: str  # OpenAI envelope "type"
+    code: str  # OpenAI envelope "code" (lower case) / seed "error_code" (upper case)
+
+
+#: Most specific first; `spec_for` walks the class's MRO, so subclasses inherit a mapping.
+ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
+    ConfigInvalid: ErrorSpec(422, "invalid_config", "config_invalid"),
+    ConfigUnavailable: ErrorSpec(503, "config_unavailable", "config_unavailable"),
+    RequestInvalid: ErrorSpec(400, "invalid_request_error", "invalid_request"),
+    ModelNotFound: ErrorSpec(404, "invalid_request_error", "model_not_found"),
+    NotFound: ErrorSpec(404, "invalid_request_error", "not_found"),
+    RoutingRejected: ErrorSpec(503, "insufficient_capacity", "insufficient_capacity"),
+    UpstreamTimeout: ErrorSpec(504, "upstream_error", "upstream_timeout"),
+    UpstreamUnavailable: ErrorSpec(503, "upstream_error", "upstream_unavailable"),
+    UpstreamProtocolError: ErrorSpec(502, "upstream_error", "upstream_protocol_error"),
+    UpstreamStatusError: ErrorSpec(502, "upstream_error", "upstream_error"),
+    UpstreamError: ErrorSpec(502, "upstream_error", "upstream_error"),
+    NexusError: ErrorSpec(500, "server_error", "internal_error"),
+}
+
+_HTTP_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_exceeded",
+}
+
+
+def spec_for(exc: NexusError) -> ErrorSpec:
+    for cls in type(exc).__mro__:
+        spec = ERROR_MAP.get(cls)
+        if spec is not None:
+            return spec
+    raise AssertionError(f"no error mapping for {type(exc).__name__}")  # pragma: no cover
+
+
+def is_admin_path(path: str) -> bool:
+    return path.startswith(("/api/", "/admin"))
+
+
+def _openai(
+    message: str, type_: str, code: str | int | None, param: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code, **extra}}
+
+
+def _seed(message: str, code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "error_code": code.upper()}
+    if details:
+        body["details"] = details
+    return body
+
+
+def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[Any]:
+    spec = spec_for(exc)
+    status, headers = spec.status, {}
+    code: str | int | None = spec.code
+    if isinstance(exc, UpstreamStatusError) and 400 <= exc.status < 500 and exc.status != 429:
+        status = exc.status  # the client's own mistake as the provider saw it, passed through
+    if isinstance(exc, UpstreamStatusError) and exc.status == 429:
+        status = 429
+    details: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    param = None
+    if isinstance(exc, RoutingRejected):
+        rejection = exc.rejection
+        headers["Retry-After"] = str(rejection.retry_after_s)
+        code, extra = 503, {"context": rejection.context()}
+        details = extra["context"]
+    elif isinstance(exc, ConfigInvalid):
+        details = {"errors": [d.to_dict() for d in exc.diagnostics if d.severity == "error"]}
+        extra = details
+    elif isinstance(exc, RequestInvalid):
+        param = exc.param
+        code = exc.code or code
+    elif isinstance(exc, UpstreamError):
+        details = extra = {"provider": exc.provider}
+    if spec.status >= 500 and not isinstance(exc, RoutingRejected | UpstreamError):
+        log.error("request failed: %s", exc.message)
+    if is_admin_path(request.url.path):
+        body = _seed(exc.message, str(code if isinstance(code, str) else spec.code), details)
+    else:
+        body = _openai(exc.message, spec.type, code, param, **extra)
+    return Response(body, status_code=status, headers=headers)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    message = exc.detail or "error"
+    if status == 404 and message == "Not Found":
+        message = f"Unknown path {request.method} {request.url.path}"
+    if status == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}"
+    code = {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+        415: "unsupported_media_type",
+        400: "invalid_request",
+    }.get(status, "error")
+    headers = dict(exc.headers or {})
+    if is_admin_path(request.url.path):
+        body = _seed(message, code, dict(exc.extra) if isinstance(exc.extra, dict) else None)
+    else:
+        body = _openai(message, _HTTP_TYPES.get(status, "server_error"), code)
+    return Response(body, status_code=status, headers=headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    message = "Internal server error"
+    if is_admin_path(request.url.path):
+        return Response(_seed(message, "internal_error"), status_code=500)
+    return Response(_openai(message, "server_error", "internal_error"), status_code=500)
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """The app's handlers: Litestar finds the most specific one along each error's MRO."""
+    return {NexusError: _nexus_error, HTTPException: _http_error, Exception: _unexpected}

@@ -1,0 +1,1 @@
+"""Routing: the compiled table, request facts and the pure routing decision."""

@@ -1,0 +1,338 @@
+"""Compile the config model into a `RoutingTable`: semantic checks plus prebuilt indexes.
+
+Pure: the environment, version and load time are arguments, so the same inputs
+always give the same table (or the same diagnostics).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+
+from router.config.diagnostics import Diagnostic, JsonPath, did_you_mean
+from router.config.envvars import expand
+from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConfig, Tiers
+from router.errors import ConfigInvalid
+from router.routing.table import ModelSpec, ProviderEntry, Route, RoutingTable, Target
+
+__all__ = ["PROVIDER_ID_NAMESPACE", "compile_config", "provider_id"]
+
+#: Namespace for provider ids derived from names; fixed forever so ids never move.
+PROVIDER_ID_NAMESPACE = uuid.UUID("6f1c9a52-7d4e-4c0b-9a57-3c1f0e2b8d11")
+
+_Pair = tuple[str, str]  # (provider name, model name)
+
+
+def provider_id(name: str) -> str:
+    """Return the stable id of a provider that does not set one."""
+    return str(uuid.uuid5(PROVIDER_ID_NAMESPACE, name))
+
+
+@attrs.define
+class _Report:
+    """Collects every finding so that one file's errors are reported together."""
+
+    items: list[Diagnostic] = attrs.Factory(list)
+
+    def error(self, message: str, path: JsonPath) -> None:
+        self.items.append(Diagnostic("error", message, path))
+
+    def warn(self, message: str, path: JsonPath) -> None:
+        self.items.append(Diagnostic("warning", message, path))
+
+    @property
+    def failed(self) -> bool:
+        return any(d.severity == "error" for d in self.items)
+
+
+def _zones(config: NexusConfig, report: _Report) -> dict[str, int]:
+    ranks: dict[str, int] = {}
+    for i, zone in enumerate(config.zones):
+        if zone.name in ranks:
+            report.error(f"duplicate zone {zone.name!r}", ("zones", i, "name"))
+        else:
+            ranks[zone.name] = i
+    return ranks
+
+
+def _zone_of(
+    name: str | None, ranks: Mapping[str, int], default: str, path: JsonPath, report: _Report
+) -> str:
+    if name is None:
+        return default
+    if name not in ranks:
+        hint = did_you_mean(name, list(ranks)) or f" (declared zones: {', '.join(ranks)})"
+        report.error(f"zone {name!r} is not declared under 'zones'{hint}", path)
+        return default
+    return name
+
+
+def _provider(
+    index: int,
+    p: ProviderConfig,
+    ranks: Mapping[str, int],
+    least: str,
+    env: Mapping[str, str],
+    report: _Report,
+) -> ProviderEntry:
+    path: JsonPath = ("providers", index)
+    zone = _zone_of(p.zone, ranks, least, (*path, "zone"), report)
+    reasons: list[str] = [] if p.enabled else ["disabled in the config (enabled: false)"]
+    resolved: dict[str, str | None] = {}
+    for field in ("base_url", "api_key"):
+        raw: str | None = getattr(p, field)
+        if raw is None:
+            resolved[field] = None
+            continue
+        result = expand(raw, env)
+        if result.missing:
+            names = ", ".join(result.missing)
+            reasons.append(f"environment variable {names} is not set ({field})")
+        resolved[field] = result.value
+    base_url = resolved["base_url"] or ""
+    if base_url and not base_url.startswith(("http://", "https://")):
+        report.error(
+            f"base_url expands to {base_url!r}: expected an http:// or https:// URL",
+            (*path, "base_url"),
+        )
+    models: dict[str, ModelSpec] = {}
+    for j, m in enumerate(p.models):
+        if m.name in models:
+            report.error(
+                f"provider {p.name!r} lists model {m.name!r} twice", (*path, "models", j, "name")
+            )
+            continue
+        models[m.name] = ModelSpec(
+            m.name, m.tiers, m.context_window, m.vision, m.tools, m.embeddings
+        )
+    if not p.models:
+        report.warn(f"provider {p.name!r} lists no models, so no request can reach it", path)
+    reason = "; ".join(reasons) or None
+    if reason and p.enabled:
+        report.warn(f"provider {p.name!r} is disabled: {reason}", path)
+    return ProviderEntry(
+        id=p.id or provider_id(p.name),
+        name=p.name,
+        kind=p.kind,
+        base_url=base_url.rstrip("/"),
+        api_key=resolved["api_key"],
+        zone=zone,
+        zone_rank=ranks.get(zone, len(ranks)),
+        enabled=reason is None,
+        disabled_reason=reason,
+        max_concurrency=p.max_concurrency,
+        timeout_s=p.timeout_s,
+        models=MappingProxyType(models),
+        description=p.description,
+    )
+
+
+@attrs.define
+class _RouteExpander:
+    """Resolve route targets, following aliases to other routes and detecting cycles."""
+
+    providers: Mapping[str, ProviderEntry]
+    direct: Mapping[str, list[_Pair]]
+    configs: Mapping[str, tuple[int, RouteConfig]]
+    report: _Report
+    done: dict[str, list[list[_Pair]]] = attrs.Factory(dict)
+
+    def groups(self, name: str, stack: tuple[str, ...] = ()) -> list[list[_Pair]]:
+        """Return the route's targets as groups of equally preferred pairs, best first."""
+        if name in self.done:
+            return self.done[name]
+        index, route = self.configs[name]
+        out: list[list[_Pair]] = []
+        for j, text in enumerate(route.targets):
+            path: JsonPath = ("routes", index, "targets", j)
+            # A route may name itself only to mean the model providers serve directly.
+            if text in self.configs and not (text == name and text in self.direct):
+                if text in (*stack, name):
+                    cycle = " -> ".join((*stack, name, text))
+                    self.report.error(f"alias cycle: {cycle}", path)
+                    continue
+                out.extend(self.groups(text, (*stack, name)))
+                continue
+            group = self._resolve(text, path)
+            if group:
+                out.append(group)
+        self.done[name] = out
+        return out
+
+    def _resolve(self, text: str, path: JsonPath) -> list[_Pair]:
+        head, sep, rest = text.partition("/")
+        if sep and head in self.providers:
+            provider = self.providers[head]
+            if rest not in provider.models:
+                hint = did_you_mean(rest, list(provider.models))
+                self.report.error(f"provider {head!r} does not serve model {rest!r}{hint}", path)
+                return []
+            return [(head, rest)]
+        if text in self.direct:
+            return list(self.direct[text])
+        known = [
+            *(f"{p}/{m}" for p, e in self.providers.items() for m in e.models),
+            *self.configs,
+            *self.direct,
+        ]
+        if sep and head not in self.providers and text not in self.direct:
+            hint = did_you_mean(head, list(self.providers)) or did_you_mean(text, known)
+            self.report.error(f"target {text!r} names unknown provider {head!r}{hint}", path)
+        else:
+            hint = did_you_mean(text, known)
+            self.report.error(
+                f"unknown target {text!r}: expected 'provider/model', a model a provider "
+                f"serves, or another route's name{hint}",
+                path,
+            )
+        return []
+
+
+def _check_route(route: Route, index: int, report: _Report) -> None:
+    path: JsonPath = ("routes", index)
+    in_zone = [t for t in route.targets if t.zone_rank <= route.zone_rank]
+    if route.targets and not in_zone:
+        zones = ", ".join(sorted({t.zone for t in route.targets}))
+        report.error(
+            f"no target of route {route.name!r} is in zone {route.zone!r} or a more private "
+            f"zone (its targets are in: {zones})",
+            (*path, "zone"),
+        )
+    for target in route.targets:
+        if target.zone_rank > route.zone_rank and route.overflow is Overflow.NEVER:
+            report.warn(
+                f"target {target.key!r} is in zone {target.zone!r}, outside the route's zone "
+                f"{route.zone!r}, and overflow is 'never': it can never serve this route",
+                (*path, "targets"),
+            )
+        need = route.min_tiers
+        if need is not None and not target.spec.tiers.meets(need):
+            have = target.spec.tiers
+            report.warn(
+                f"target {target.key!r} (reasoning {have.reasoning}, coding {have.coding}) is "
+                f"below min_tiers (reasoning {need.reasoning}, coding {need.coding}): it can "
+                f"never serve this route",
+                (*path, "targets"),
+            )
+
+
+def _tier_groups(
+    providers: Mapping[str, ProviderEntry],
+) -> tuple[tuple[Tiers, tuple[Target, ...]], ...]:
+    groups: dict[Tiers, list[Target]] = defaultdict(list)
+    for entry in providers.values():
+        for spec in entry.models.values():
+            target = Target(entry.name, spec.name, 0, entry.zone, entry.zone_rank, spec)
+            groups[spec.tiers].append(target)
+    ordered = sorted(
+        groups.items(), key=lambda kv: (kv[0].reasoning + kv[0].coding, kv[0].reasoning)
+    )
+    return tuple((tiers, tuple(targets)) for tiers, targets in ordered)
+
+
+def compile_config(
+    config: NexusConfig,
+    *,
+    env: Mapping[str, str],
+    digest: str,
+    loaded_at: float,
+    source: str,
+) -> RoutingTable:
+    """Check `config` for semantic errors and build the frozen `RoutingTable`.
+
+    Raises `ConfigInvalid` with every error (and the warnings) when anything is wrong.
+    """
+    report = _Report()
+    ranks = _zones(config, report)
+    least = config.zones[-1].name
+
+    providers: dict[str, ProviderEntry] = {}
+    by_id: dict[str, ProviderEntry] = {}
+    for i, p in enumerate(config.providers):
+        entry = _provider(i, p, ranks, least, env, report)
+        if p.name in providers:
+            report.error(f"duplicate provider name {p.name!r}", ("providers", i, "name"))
+            continue
+        if entry.id in by_id:
+            other = by_id[entry.id].name
+            report.error(
+                f"provider id {entry.id} is also used by {other!r}", ("providers", i, "id")
+            )
+            continue
+        providers[p.name] = entry
+        by_id[entry.id] = entry
+
+    direct: dict[str, list[_Pair]] = defaultdict(list)
+    for entry in providers.values():
+        for model in entry.models:
+            direct[model].append((entry.name, model))
+
+    configs: dict[str, tuple[int, RouteConfig]] = {}
+    for i, r in enumerate(config.routes):
+        if r.model in configs:
+            report.error(f"duplicate route {r.model!r}", ("routes", i, "model"))
+        else:
+            configs[r.model] = (i, r)
+
+    def target(pair: _Pair, rank: int) -> Target:
+        entry = providers[pair[0]]
+        return Target(pair[0], pair[1], rank, entry.zone, entry.zone_rank, entry.models[pair[1]])
+
+    routes: dict[str, Route] = {}
+    expander = _RouteExpander(providers, direct, configs, report)
+    for name, (i, r) in configs.items():
+        zone = _zone_of(r.zone, ranks, least, ("routes", i, "zone"), report)
+        seen: set[_Pair] = set()
+        targets: list[Target] = []
+        for rank, group in enumerate(expander.groups(name)):
+            for pair in group:
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                targets.append(target(pair, rank))
+        route = Route(
+            name=name,
+            targets=tuple(targets),
+            zone=zone,
+            zone_rank=ranks.get(zone, len(ranks)),
+            min_tiers=r.min_tiers,
+            overflow=r.overflow or config.routing.overflow,
+            direct=False,
+            description=r.description,
+        )
+        _check_route(route, i, report)
+        routes[name] = route
+
+    for model, pairs in direct.items():
+        if model not in routes:
+            routes[model] = Route(
+                name=model,
+                targets=tuple(target(pair, 0) for pair in pairs),
+                zone=least,
+                zone_rank=ranks.get(least, 0),
+                min_tiers=None,
+                overflow=Overflow.NEVER,
+                direct=True,
+            )
+
+    if report.failed:
+        raise ConfigInvalid(report.items)
+    return RoutingTable(
+        version=digest[:12],
+        digest=digest,
+        loaded_at=loaded_at,
+        source=source,
+        zones=tuple(ranks),
+        providers=MappingProxyType(providers),
+        providers_by_id=MappingProxyType(by_id),
+        routes=MappingProxyType(routes),
+        by_tiers=_tier_groups(providers),
+        public_models=tuple(sorted(routes)),
+        settings=config.routing,
+        config=config,
+        warnings=tuple(report.items),
+    )

@@ -1,0 +1,96 @@
+"""The compiled, frozen routing table every request reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from router.config.diagnostics import Diagnostic
+from router.config.model import NexusConfig, Overflow, RoutingConfig, Tiers
+
+__all__ = ["ModelSpec", "ProviderEntry", "Route", "RoutingTable", "Target"]
+
+
+@attrs.frozen
+class ModelSpec:
+    """What one model at one provider can do."""
+
+    name: str
+    tiers: Tiers
+    context_window: int | None
+    vision: bool
+    tools: bool
+    embeddings: bool
+
+
+@attrs.frozen
+class ProviderEntry:
+    """A provider with its references resolved; `api_key` is the secret itself."""
+
+    id: str
+    name: str
+    kind: str
+    base_url: str
+    api_key: str | None = attrs.field(repr=False)
+    zone: str
+    zone_rank: int
+    enabled: bool
+    disabled_reason: str | None
+    max_concurrency: int | None
+    timeout_s: float
+    models: Mapping[str, ModelSpec]
+    description: str | None = None
+
+
+@attrs.frozen
+class Target:
+    """One (provider, model) a route may use; lower `rank` is more preferred."""
+
+    provider: str
+    model: str
+    rank: int
+    zone: str
+    zone_rank: int
+    spec: ModelSpec
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+@attrs.frozen
+class Route:
+    """A public model name with its expanded targets and constraints."""
+
+    name: str
+    targets: tuple[Target, ...]
+    zone: str
+    zone_rank: int
+    min_tiers: Tiers | None
+    overflow: Overflow
+    direct: bool
+    description: str | None = None
+
+
+@attrs.frozen
+class RoutingTable:
+    """An immutable snapshot of one config version, with indexes built once at compile time.
+
+    `by_tiers` groups every offered (provider, model) by its tiers, closest-first
+    lookups for flexible routing scan at most 121 groups instead of every model.
+    """
+
+    version: str
+    digest: str
+    loaded_at: float
+    source: str
+    zones: tuple[str, ...]
+    providers: Mapping[str, ProviderEntry]
+    providers_by_id: Mapping[str, ProviderEntry]
+    routes: Mapping[str, Route]
+    by_tiers: tuple[tuple[Tiers, tuple[Target, ...]], ...]
+    public_models: tuple[str, ...]
+    settings: RoutingConfig
+    config: NexusConfig
+    warnings: tuple[Diagnostic, ...] = ()
