@@ -66,6 +66,7 @@ class ConfigStore:
     last_error: LoadError | None = None
     succeeded: int = 0
     failed: int = 0
+    unchanged: int = 0
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
     _listeners: list[Callable[[RoutingTable], None]] = attrs.field(factory=list)
 
@@ -100,6 +101,7 @@ class ConfigStore:
                     data = read_config_bytes(self.path)
                 if digest_of(data) == self._table.digest:
                     self.last_error = None
+                    self.unchanged += 1
                     return ReloadResult.UNCHANGED
                 table = load_bytes(
                     data, source=str(self.path), env=self.env, loaded_at=self.clock()
@@ -143,6 +145,10 @@ class ConfigStore:
             "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(table.loaded_at)),
             "path": str(self.path),
             "last_error": self.last_error.to_dict() if self.last_error else None,
-            "reloads": {"succeeded": self.succeeded, "failed": self.failed},
+            "reloads": {
+                "succeeded": self.succeeded,
+                "failed": self.failed,
+                "unchanged": self.unchanged,
+            },
             "warnings": [w.to_dict() for w in table.warnings],
         }

@@ -1,4 +1,4 @@
-"""Admin routes: config status and forced reloads. Kept together so auth can wrap them."""
+"""Admin routes: config status, forced reloads, provider state. Kept together so auth can wrap them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from litestar import Response, Router, get, post
 
 from router.config.store import ReloadResult
 from router.errors import ConfigInvalid
-from router.http.deps import StoreDep
+from router.http.deps import ServicesDep, StoreDep, TableDep
 
 __all__ = ["admin_router"]
 
@@ -28,4 +28,31 @@ async def config_reload(store: StoreDep) -> Response[dict[str, Any]]:
     return Response({"result": result.value, **store.status()})
 
 
-admin_router = Router(path="/admin", route_handlers=[config_status, config_reload])
+@get("/providers")
+async def providers(table: TableDep, services: ServicesDep) -> dict[str, Any]:
+    """Each provider's configuration (without secrets) and run-time state."""
+    out = []
+    for entry in table.providers.values():
+        state = (
+            services.health.describe(entry.name)
+            if entry.enabled
+            else {"status": "disabled", "in_flight": 0}
+        )
+        out.append(
+            {
+                "id": entry.id,
+                "name": entry.name,
+                "kind": entry.kind,
+                "base_url": entry.base_url,
+                "zone": entry.zone,
+                "enabled": entry.enabled,
+                "disabled_reason": entry.disabled_reason,
+                "max_concurrency": entry.max_concurrency,
+                "models": sorted(entry.models),
+                **state,
+            }
+        )
+    return {"config_version": table.version, "providers": out}
+
+
+admin_router = Router(path="/admin", route_handlers=[config_status, config_reload, providers])

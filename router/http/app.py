@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
+import httpx
 from litestar import Litestar, get
 from litestar.di import Provide
 
@@ -17,7 +18,9 @@ from router.config.store import ConfigStore
 from router.config.watcher import watch_config
 from router.http.admin import admin_router
 from router.http.errors import exception_handlers
+from router.http.inference import chat_completions, route_explain
 from router.routing.table import RoutingTable
+from router.runtime.services import Services
 
 __all__ = ["AppOptions", "create_app"]
 
@@ -32,6 +35,7 @@ class AppOptions:
     watch_debounce_ms: int = 300
     watch_step_ms: int = 30
     handle_sighup: bool = True
+    health_probes: bool = True
 
 
 @get("/health")
@@ -40,12 +44,23 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Litestar:
-    """Build the app around an already loaded `store`."""
+def create_app(
+    store: ConfigStore,
+    *,
+    options: AppOptions | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Litestar:
+    """Build the app around an already loaded `store`.
+
+    `transport` replaces the network under the shared httpx client (tests rarely
+    need it: they run fake upstream servers on loopback instead).
+    """
     opts = options or AppOptions()
+    services = Services(store, transport=transport, probe=opts.health_probes)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        await services.start()
         stop = asyncio.Event()
         tasks: list[asyncio.Task[Any]] = []
         if opts.watch:
@@ -80,15 +95,17 @@ def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Lite
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await services.stop()
 
     def current_table() -> RoutingTable:
         return store.current
 
     return Litestar(
-        route_handlers=[health, admin_router],
+        route_handlers=[health, admin_router, chat_completions, route_explain],
         dependencies={
             "store": Provide(lambda: store, sync_to_thread=False),
             "table": Provide(current_table, sync_to_thread=False),
+            "services": Provide(lambda: services, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],

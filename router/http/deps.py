@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from litestar.params import Dependency
+from litestar.params import SkipValidation
 
 from router.config.store import ConfigStore
 from router.routing.table import RoutingTable
+from router.runtime.services import Services
 
-__all__ = ["StoreDep", "TableDep"]
+__all__ = ["ServicesDep", "StoreDep", "TableDep"]
 
 #: The config store (the one mutable holder): admin handlers only.
-StoreDep = Annotated[ConfigStore, Dependency(skip_validation=True)]
+StoreDep = SkipValidation[ConfigStore]
 #: The table this request uses, read once from the store when the request starts.
-TableDep = Annotated[RoutingTable, Dependency(skip_validation=True)]
+TableDep = SkipValidation[RoutingTable]
+#: Run-time services: health, dispatcher, the shared httpx client.
+ServicesDep = SkipValidation[Services]

@@ -1,0 +1,126 @@
+"""Inference endpoints: Chat Completions (more kinds arrive with the data-plane work)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from litestar import Request, Response, post
+from litestar.response import Stream
+
+from router.errors import ModelNotFound, RequestInvalid, RoutingRejected
+from router.http.body import json_object
+from router.http.deps import ServicesDep, TableDep
+from router.routing.decision import Rejection, RequestFacts, RouteDecision, UnknownModel, route
+from router.routing.explain import explain
+from router.routing.facts import chat_facts, preference_from_headers
+from router.routing.table import RoutingTable
+from router.runtime.dispatch import Served
+from router.runtime.services import Services
+
+__all__ = ["chat_completions", "decide", "route_explain", "routing_headers"]
+
+
+def decide(table: RoutingTable, facts: RequestFacts, services: Services) -> RouteDecision:
+    """Route, turning 'no model' and 'no candidate' into their errors."""
+    result = route(table, facts, services.health.states)
+    if isinstance(result, UnknownModel):
+        raise ModelNotFound(result.model, result.available)
+    if isinstance(result, Rejection):
+        raise RoutingRejected(result)
+    return result
+
+
+def routing_headers(table: RoutingTable, served: Served) -> dict[str, str]:
+    """The X-Nexus-* headers every routed response carries."""
+    target = served.candidate.target
+    return {
+        "x-nexus-backend": target.provider,
+        "x-nexus-model": target.key,
+        "x-nexus-route-reason": served.candidate.reason.value,
+        "x-nexus-privacy-zone": target.zone,
+        "x-nexus-config-version": table.version,
+    }
+
+
+def _require_model(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestInvalid(
+            "Invalid request: missing model parameter",
+            param="model",
+            code="missing_required_parameter",
+        )
+    return model
+
+
+def _stream_response(served: Served, headers: dict[str, str]) -> Stream:
+    assert served.stream is not None
+    headers["cache-control"] = "no-cache"
+    headers["x-accel-buffering"] = "no"
+    return Stream(served.stream, media_type="text/event-stream", headers=headers)
+
+
+@post(["/v1/chat/completions", "/chat/completions"], status_code=200)
+async def chat_completions(
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+) -> Response[Any]:
+    """OpenAI Chat Completions, JSON or SSE, routed and failed over."""
+    body = await json_object(request)
+    _require_model(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestInvalid(
+            "Invalid request: 'messages' must be a non-empty array",
+            param="messages",
+            code="invalid_value",
+        )
+    stream = body.get("stream") is True
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    decision = decide(table, chat_facts(body, request.headers), services)
+    served = await services.dispatcher.chat(
+        table, decision, body, stream=stream, include_usage=include_usage
+    )
+    headers = routing_headers(table, served)
+    if stream:
+        return _stream_response(served, headers)
+    return Response(served.body, media_type="application/json", headers=headers)
+
+
+@post(["/v1/route/explain", "/route/explain"], status_code=200)
+async def route_explain(
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+) -> dict[str, Any]:
+    """What the router would do with a request, without calling any provider.
+
+    Body: a Chat Completions body (``model``, ``messages``...) or just ``model`` plus
+    ``history`` (number of earlier messages), ``strict``/``flexible`` and ``down``.
+    """
+    body = await json_object(request)
+    model = _require_model(body)
+    body.setdefault("messages", [{"role": "user", "content": ""}])
+    facts = chat_facts(body, request.headers)
+    history = body.get("history")
+    if isinstance(history, int) and history > 0:
+        facts = _with_history(facts, history)
+    preference = (
+        preference_from_headers(
+            {"x-nexus-strict": "1"}
+            if body.get("strict")
+            else {"x-nexus-flexible": "true"}
+            if body.get("flexible")
+            else {}
+        )
+        or facts.preference
+    )
+    down = body.get("down") or []
+    if not isinstance(down, list) or not all(isinstance(d, str) for d in down):
+        raise RequestInvalid("'down' must be a list of provider names", param="down")
+    facts = attrs.evolve(facts, model=model, preference=preference)
+    return explain(table, facts, services.health.states, down=tuple(down))
+
+
+def _with_history(facts: RequestFacts, messages: int) -> RequestFacts:
+    return attrs.evolve(facts, has_history=True, conversation_messages=messages + 1)

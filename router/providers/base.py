@@ -1,0 +1,73 @@
+"""What every provider adapter offers: pure translation to and from one wire dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from router.routing.table import ProviderEntry
+
+__all__ = ["Adapter", "StreamTranslator", "UpstreamRequest", "error_message"]
+
+
+@attrs.frozen
+class UpstreamRequest:
+    """An HTTP request to send upstream, built without I/O."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)  # may carry the provider's key
+    body: bytes | None = None
+
+
+class StreamTranslator(Protocol):
+    """Turns upstream stream bytes into OpenAI chat.completion.chunk SSE bytes, incrementally."""
+
+    def feed(self, data: bytes) -> list[bytes]: ...
+
+    def close(self) -> list[bytes]: ...
+
+
+class Adapter(Protocol):
+    """One provider kind: ``openai``, ``ollama`` or ``anthropic``."""
+
+    kind: str
+
+    def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
+        """The health probe's URL and headers."""
+        ...
+
+    def chat_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
+    ) -> UpstreamRequest:
+        """Translate an OpenAI Chat Completions body into this provider's request."""
+        ...
+
+    def chat_response(self, data: bytes, model: str) -> bytes:
+        """Translate the provider's non-streaming answer into an OpenAI chat.completion body."""
+        ...
+
+    def chat_stream(self, model: str, *, include_usage: bool) -> StreamTranslator:
+        """A translator for the provider's streaming answer."""
+        ...
+
+
+def error_message(body: Any, *, secrets: tuple[str | None, ...] = ()) -> str | None:
+    """Extract a provider's own error message from its error body, with secrets removed."""
+    message: Any = None
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping):
+            message = err.get("message")
+        elif isinstance(err, str):
+            message = err
+        message = message or body.get("message") or body.get("detail")
+    if not isinstance(message, str):
+        return None
+    text: str = message
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text[:500]

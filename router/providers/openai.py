@@ -1,0 +1,55 @@
+"""OpenAI-compatible providers (OpenAI, vLLM, llama.cpp, LM Studio): Chat Completions as is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from router.providers.base import UpstreamRequest
+from router.routing.table import ProviderEntry
+
+__all__ = ["OpenAIAdapter"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _headers(entry: ProviderEntry) -> dict[str, str]:
+    headers = {"content-type": "application/json", "accept-encoding": "identity"}
+    if entry.api_key:
+        headers["authorization"] = f"Bearer {entry.api_key}"
+    return headers
+
+
+class _PassThrough:
+    """The stream is already OpenAI SSE: relay each chunk unchanged."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return [data]
+
+    def close(self) -> list[bytes]:
+        return []
+
+
+class OpenAIAdapter:
+    kind = "openai"
+
+    def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
+        headers = {"authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
+        return f"{entry.base_url}/models", headers
+
+    def chat_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
+    ) -> UpstreamRequest:
+        payload = dict(body)
+        payload["model"] = model
+        return UpstreamRequest(
+            "POST", f"{entry.base_url}/chat/completions", _headers(entry), _encode(payload)
+        )
+
+    def chat_response(self, data: bytes, model: str) -> bytes:
+        return data
+
+    def chat_stream(self, model: str, *, include_usage: bool) -> _PassThrough:
+        return _PassThrough()

@@ -1,0 +1,140 @@
+"""Explain a routing decision: every candidate considered and why it was (not) chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from router.routing.decision import (
+    Health,
+    ProviderState,
+    Rejection,
+    RequestFacts,
+    RouteDecision,
+    UnknownModel,
+    Verdict,
+    route,
+)
+from router.routing.table import RoutingTable, Target
+
+__all__ = ["explain", "format_explanation"]
+
+_WHY = {
+    Verdict.TIER_REASONING: "reasoning tier below the route's min_tiers",
+    Verdict.TIER_CODING: "coding tier below the route's min_tiers",
+    Verdict.NO_VISION: "does not accept images",
+    Verdict.NO_TOOLS: "does not accept tools",
+    Verdict.CONTEXT_TOO_SMALL: "context window too small for this request",
+    Verdict.HISTORY_BLOCKED: "less private zone, and overflow is fresh-only while the request has history",
+    Verdict.OUT_OF_ZONE: "less private zone than the route requires, and overflow is never",
+    Verdict.DISABLED: "provider disabled",
+    Verdict.UNHEALTHY: "provider unhealthy",
+    Verdict.FULL: "provider at max_concurrency",
+    Verdict.USABLE: "usable",
+}
+
+
+def _considered(
+    table: RoutingTable, rows: tuple[tuple[Target, Verdict, bool], ...], chosen: dict[str, str]
+) -> list[dict[str, Any]]:
+    out = []
+    for t, verdict, alternative in rows:
+        entry = table.providers[t.provider]
+        why = _WHY[verdict]
+        if verdict is Verdict.DISABLED and entry.disabled_reason:
+            why = f"provider disabled: {entry.disabled_reason}"
+        if verdict is Verdict.USABLE and t.key not in chosen:
+            why = "usable, but not tried: strict routing uses only the route's own targets"
+        out.append(
+            {
+                "target": t.key,
+                "zone": t.zone,
+                "tiers": {"reasoning": t.spec.tiers.reasoning, "coding": t.spec.tiers.coding},
+                "alternative": alternative,
+                "verdict": verdict.value,
+                "chosen_as": chosen.get(t.key),
+                "why": why,
+            }
+        )
+    return out
+
+
+def explain(
+    table: RoutingTable,
+    facts: RequestFacts,
+    live: Mapping[str, ProviderState],
+    *,
+    down: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Run `route()` (with `down` providers forced unhealthy) and describe the outcome."""
+    if down:
+        live = {**live, **{name: ProviderState(Health.UNHEALTHY) for name in down}}
+    result = route(table, facts, live)
+    base: dict[str, Any] = {
+        "model": facts.model,
+        "config_version": table.version,
+        "request": {
+            "has_history": facts.has_history,
+            "conversation_messages": facts.conversation_messages,
+            "needs_vision": facts.needs_vision,
+            "needs_tools": facts.needs_tools,
+            "context_tokens": facts.context_tokens,
+        },
+    }
+    if isinstance(result, UnknownModel):
+        return {**base, "outcome": "unknown_model", "available_models": list(result.available)}
+    if isinstance(result, Rejection):
+        return {
+            **base,
+            "outcome": "rejected",
+            "rejection": result.context(),
+            "message": result.message,
+            "considered": _considered(table, result.considered, {}),
+        }
+    assert isinstance(result, RouteDecision)
+    chosen = {c.target.key: c.reason.value for c in result.candidates}
+    r = result.route
+    return {
+        **base,
+        "outcome": "routed",
+        "route": {
+            "zone": r.zone,
+            "overflow": r.overflow.value,
+            "direct": r.direct,
+            "min_tiers": None
+            if r.min_tiers is None
+            else {"reasoning": r.min_tiers.reasoning, "coding": r.min_tiers.coding},
+        },
+        "preference": result.preference.value,
+        "candidates": [
+            {"target": c.target.key, "zone": c.target.zone, "reason": c.reason.value}
+            for c in result.candidates
+        ],
+        "considered": _considered(table, result.considered, chosen),
+    }
+
+
+def format_explanation(report: Mapping[str, Any]) -> str:
+    """Render `explain`'s report for a terminal."""
+    lines = [f"model {report['model']!r} (config version {report['config_version']})"]
+    outcome = report["outcome"]
+    if outcome == "unknown_model":
+        lines.append("-> 404 model_not_found; available: " + ", ".join(report["available_models"]))
+        return "\n".join(lines)
+    if outcome == "rejected":
+        lines.append(f"-> 503 {report['rejection']['rejection_reason']}: {report['message']}")
+    else:
+        route_ = report["route"]
+        lines.append(
+            f"route: zone {route_['zone']}, overflow {route_['overflow']}, "
+            f"preference {report['preference']}"
+        )
+        lines.append("-> candidates, in the order they would be tried:")
+        for i, c in enumerate(report["candidates"], 1):
+            lines.append(f"   {i}. {c['target']} (zone {c['zone']}, {c['reason']})")
+    lines.append("considered:")
+    for row in report["considered"]:
+        mark = "+" if row["chosen_as"] else "-"
+        kind = " [alternative]" if row["alternative"] else ""
+        lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}")
+    return "\n".join(lines)

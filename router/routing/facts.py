@@ -1,0 +1,119 @@
+"""Derive `RequestFacts` from a request body and its headers (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from router.config.model import Preference
+from router.routing.decision import RequestFacts
+
+__all__ = ["chat_facts", "preference_from_headers", "responses_facts"]
+
+_HISTORY_ROLES = frozenset({"assistant", "tool", "function"})
+_HISTORY_ITEMS = frozenset({"function_call", "function_call_output", "reasoning"})
+_IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
+_CHARS_PER_TOKEN = 4  # the usual rough estimate; errs towards a larger window
+
+
+def preference_from_headers(headers: Mapping[str, str]) -> Preference | None:
+    """``X-Nexus-Strict`` (any value) wins over ``X-Nexus-Flexible: true``; neither -> None."""
+    if "x-nexus-strict" in headers:
+        return Preference.STRICT
+    if headers.get("x-nexus-flexible", "").strip().lower() == "true":
+        return Preference.FLEXIBLE
+    return None
+
+
+def _text_len_and_images(content: Any) -> tuple[int, bool]:
+    if isinstance(content, str):
+        return len(content), False
+    size, images = 0, False
+    if isinstance(content, Sequence):
+        for part in content:
+            if not isinstance(part, Mapping):
+                continue
+            if part.get("type") in _IMAGE_PARTS:
+                images = True
+            text = part.get("text")
+            if isinstance(text, str):
+                size += len(text)
+    return size, images
+
+
+def _tokens(chars: int, max_tokens: Any) -> int:
+    budget = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 0
+    return chars // _CHARS_PER_TOKEN + budget
+
+
+def chat_facts(body: Mapping[str, Any], headers: Mapping[str, str]) -> RequestFacts:
+    """Facts of a Chat Completions request (`body` already checked to have model and messages)."""
+    users = history = chars = 0
+    vision = False
+    counted = 0
+    for message in body.get("messages") or ():
+        if not isinstance(message, Mapping):
+            continue
+        role = message.get("role")
+        if role == "user":
+            users += 1
+        elif role in _HISTORY_ROLES:
+            history += 1
+        if role not in {"system", "developer"}:
+            counted += 1
+        size, images = _text_len_and_images(message.get("content"))
+        chars += size
+        vision = vision or images
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    return RequestFacts(
+        model=str(body.get("model")),
+        has_history=history > 0 or users > 1,
+        conversation_messages=counted,
+        needs_vision=vision,
+        needs_tools=bool(body.get("tools") or body.get("functions")),
+        context_tokens=_tokens(chars, max_tokens),
+        preference=preference_from_headers(headers),
+    )
+
+
+def responses_facts(
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    *,
+    prior_items: Sequence[Mapping[str, Any]] = (),
+) -> RequestFacts:
+    """Facts of a Responses request; `prior_items` are a conversation's or chain's earlier items."""
+    items: list[Any] = list(prior_items)
+    given = body.get("input")
+    if isinstance(given, str):
+        items.append({"type": "message", "role": "user", "content": given})
+    elif isinstance(given, Sequence):
+        items.extend(given)
+    users = history = chars = counted = 0
+    vision = False
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type", "message")
+        role = item.get("role")
+        if kind in _HISTORY_ITEMS or (kind == "message" and role == "assistant"):
+            history += 1
+        elif kind == "message" and role == "user":
+            users += 1
+        if role not in {"system", "developer"}:
+            counted += 1
+        size, images = _text_len_and_images(item.get("content", item.get("output")))
+        chars += size
+        vision = vision or images
+    instructions = body.get("instructions")
+    if isinstance(instructions, str):
+        chars += len(instructions)
+    return RequestFacts(
+        model=str(body.get("model")),
+        has_history=history > 0 or users > 1 or bool(body.get("previous_response_id")),
+        conversation_messages=counted,
+        needs_vision=vision,
+        needs_tools=bool(body.get("tools")),
+        context_tokens=_tokens(chars, body.get("max_output_tokens")),
+        preference=preference_from_headers(headers),
+    )

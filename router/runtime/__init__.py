@@ -1,0 +1,1 @@
+"""The imperative shell at run time: provider health, in-flight counts, dispatching."""

@@ -1,0 +1,274 @@
+"""Walk a routing decision's candidates until one provider answers (failover).
+
+The only place that talks to providers for inference. httpx errors are mapped to
+the exception tree here, at the boundary; a stream is committed to a provider
+once its first translated chunk has arrived, and never fails over after that.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import attrs
+import httpx
+import msgspec
+
+from router.errors import (
+    NexusError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamStatusError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from router.providers import adapter_for
+from router.providers.base import Adapter, UpstreamRequest, error_message
+from router.routing.decision import Candidate, RouteDecision
+from router.routing.table import ProviderEntry, RoutingTable
+from router.runtime.health import HealthMonitor
+
+__all__ = ["Dispatcher", "Served", "sse_error"]
+
+log = logging.getLogger("nexus.dispatch")
+_decode = msgspec.json.decode
+_encode = msgspec.json.Encoder().encode
+
+
+@attrs.frozen
+class Served:
+    """A provider's successful answer: a whole body, or a stream to relay."""
+
+    candidate: Candidate
+    entry: ProviderEntry
+    attempts: int
+    body: bytes | None = None
+    stream: AsyncIterator[bytes] | None = None
+
+
+def sse_error(exc: NexusError) -> bytes:
+    """A terminal SSE event the openai SDK raises as an APIError."""
+    code = type(exc).__name__
+    return (
+        b"data: "
+        + _encode(
+            {
+                "error": {
+                    "message": exc.message,
+                    "type": "upstream_error",
+                    "code": code,
+                    "param": None,
+                }
+            }
+        )
+        + b"\n\n"
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def map_transport_error(exc: httpx.HTTPError, entry: ProviderEntry) -> UpstreamError:
+    """Translate an httpx failure into our tree; never includes headers (keys)."""
+    name = entry.name
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(
+            f"Provider '{name}' did not answer within {entry.timeout_s:g}s", provider=name
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamUnavailable(
+            f"Provider '{name}' is unreachable (connection failed)", provider=name
+        )
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return UpstreamUnavailable(
+            f"Provider '{name}' closed the connection unexpectedly", provider=name
+        )
+    return UpstreamUnavailable(f"Provider '{name}' failed: {type(exc).__name__}", provider=name)
+
+
+def _status_error(
+    response: httpx.Response, body: bytes, entry: ProviderEntry
+) -> UpstreamStatusError:
+    parsed: Any = None
+    try:
+        parsed = _decode(body) if body else None
+    except msgspec.DecodeError:
+        parsed = None
+    own = error_message(parsed, secrets=(entry.api_key,))
+    status = response.status_code
+    message = f"Provider '{entry.name}' answered HTTP {status}" + (f": {own}" if own else "")
+    return UpstreamStatusError(
+        message,
+        provider=entry.name,
+        status=status,
+        body=parsed if isinstance(parsed, Mapping) else None,
+        retry_after=_retry_after(response),
+    )
+
+
+@attrs.define
+class Dispatcher:
+    client: httpx.AsyncClient
+    health: HealthMonitor
+
+    def _request(self, up: UpstreamRequest, entry: ProviderEntry) -> httpx.Request:
+        timeout = httpx.Timeout(entry.timeout_s, connect=min(entry.timeout_s, 10.0))
+        return self.client.build_request(
+            up.method, up.url, headers=dict(up.headers), content=up.body, timeout=timeout
+        )
+
+    def _failed(self, entry: ProviderEntry, exc: UpstreamError) -> None:
+        if isinstance(exc, UpstreamStatusError) and exc.status < 500:
+            return  # 429 or a client error: the provider itself is fine
+        self.health.record_failure(entry.name, exc.message)
+
+    async def chat(
+        self,
+        table: RoutingTable,
+        decision: RouteDecision,
+        body: Mapping[str, Any],
+        *,
+        stream: bool,
+        include_usage: bool = False,
+    ) -> Served:
+        """Send a Chat Completions request to the first candidate that answers."""
+        last: UpstreamError | None = None
+        attempts = 0
+        for candidate in decision.candidates[: table.settings.max_attempts]:
+            entry = table.providers[candidate.provider]
+            adapter = adapter_for(entry.kind)
+            up = adapter.chat_request(entry, candidate.model, body, stream=stream)
+            attempts += 1
+            try:
+                if stream:
+                    return await self._open_stream(
+                        candidate, entry, adapter, up, attempts, include_usage
+                    )
+                return await self._whole(candidate, entry, adapter, up, attempts)
+            except UpstreamError as exc:
+                self._failed(entry, exc)
+                if not exc.retryable:
+                    raise
+                log.warning("attempt %d on %s failed: %s", attempts, entry.name, exc.message)
+                last = exc
+        assert last is not None  # a RouteDecision always has at least one candidate
+        if attempts > 1:
+            last.message = f"All {attempts} candidates failed; last: {last.message}"
+            last.args = (last.message,)
+        raise last
+
+    async def _whole(
+        self,
+        candidate: Candidate,
+        entry: ProviderEntry,
+        adapter: Adapter,
+        up: UpstreamRequest,
+        attempts: int,
+    ) -> Served:
+        self.health.acquire(entry.name)
+        try:
+            try:
+                response = await self.client.send(self._request(up, entry))
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, entry) from exc
+            if response.status_code >= 400:
+                raise _status_error(response, response.content, entry)
+            try:
+                body = adapter.chat_response(response.content, candidate.model)
+                _decode(body)
+            except (msgspec.DecodeError, ValueError, KeyError, TypeError) as exc:
+                raise UpstreamProtocolError(
+                    f"Provider '{entry.name}' answered with a malformed body", provider=entry.name
+                ) from exc
+        finally:
+            self.health.release(entry.name)
+        self.health.record_success(entry.name)
+        return Served(candidate, entry, attempts, body=body)
+
+    async def _open_stream(
+        self,
+        candidate: Candidate,
+        entry: ProviderEntry,
+        adapter: Adapter,
+        up: UpstreamRequest,
+        attempts: int,
+        include_usage: bool,
+    ) -> Served:
+        self.health.acquire(entry.name)
+        response: httpx.Response | None = None
+        try:
+            try:
+                response = await self.client.send(self._request(up, entry), stream=True)
+                if response.status_code >= 400:
+                    raise _status_error(response, await response.aread(), entry)
+                translator = adapter.chat_stream(candidate.model, include_usage=include_usage)
+                chunks = response.aiter_raw()
+                first: list[bytes] = []
+                while not first:
+                    data = await anext(chunks, None)
+                    if data is None:
+                        first = translator.close()
+                        break
+                    first = translator.feed(data)
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, entry) from exc
+            except ValueError as exc:
+                raise UpstreamProtocolError(
+                    f"Provider '{entry.name}' sent a malformed stream", provider=entry.name
+                ) from exc
+        except BaseException:
+            if response is not None:
+                await response.aclose()
+            self.health.release(entry.name)
+            raise
+        relay = _relay(
+            response, chunks, translator, first, entry, self.health.release, self._on_stream_end
+        )
+        return Served(candidate, entry, attempts, stream=relay)
+
+    def _on_stream_end(self, entry: ProviderEntry, error: UpstreamError | None) -> None:
+        if error is None:
+            self.health.record_success(entry.name)
+        else:
+            self._failed(entry, error)
+
+
+async def _relay(
+    response: httpx.Response,
+    chunks: AsyncIterator[bytes],
+    translator: Any,
+    first: list[bytes],
+    entry: ProviderEntry,
+    release: Callable[[str], None],
+    on_end: Callable[[ProviderEntry, UpstreamError | None], None],
+) -> AsyncIterator[bytes]:
+    """Yield translated chunks as they arrive; end with an error event if the upstream dies."""
+    try:
+        for out in first:
+            yield out
+        error: UpstreamError | None = None
+        try:
+            async for data in chunks:
+                for out in translator.feed(data):
+                    yield out
+            for out in translator.close():
+                yield out
+        except httpx.HTTPError as exc:
+            error = map_transport_error(exc, entry)
+        except ValueError:
+            error = UpstreamProtocolError(
+                f"Provider '{entry.name}' sent a malformed stream", provider=entry.name
+            )
+        on_end(entry, error)
+        if error is not None:
+            log.warning("stream from %s ended early: %s", entry.name, error.message)
+            yield sse_error(error)
+    finally:
+        await response.aclose()
+        release(entry.name)

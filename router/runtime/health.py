@@ -1,0 +1,208 @@
+"""Provider health: active probes, a passive circuit breaker and in-flight counts.
+
+This is mutable run-time state that lives outside the routing table and survives
+reloads: a provider that still exists (same name, kind and URL) keeps its state.
+`states` is what `route()` reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+
+import attrs
+import httpx
+
+from router.config.model import HealthConfig
+from router.providers import adapter_for
+from router.routing.decision import Health, ProviderState
+from router.routing.table import ProviderEntry, RoutingTable
+
+__all__ = ["HealthMonitor"]
+
+log = logging.getLogger("nexus.health")
+
+
+@attrs.define
+class _Tracker:
+    fingerprint: tuple[str, str, str | None]
+    failures: int = 0
+    successes: int = 0
+    open_until: float | None = None
+    last_error: str | None = None
+    task: asyncio.Task[None] | None = None
+    reopen: asyncio.TimerHandle | None = None
+
+
+@attrs.define
+class HealthMonitor:
+    """Track each provider's health; probe actively when `probe` is true."""
+
+    client: httpx.AsyncClient
+    settings: HealthConfig = attrs.field(factory=HealthConfig)
+    probe: bool = True
+    clock: Callable[[], float] = time.monotonic
+    states: dict[str, ProviderState] = attrs.field(factory=dict)
+    _trackers: dict[str, _Tracker] = attrs.field(factory=dict)
+    _entries: dict[str, ProviderEntry] = attrs.field(factory=dict)
+
+    # -- reconciliation with the routing table -------------------------------------------
+
+    def sync(self, table: RoutingTable) -> None:
+        """Follow a new table: keep state of unchanged providers, reset changed ones."""
+        self.settings = table.settings.health
+        wanted = {name: e for name, e in table.providers.items() if e.enabled}
+        for name in list(self._trackers):
+            entry = wanted.get(name)
+            if entry is None or self._trackers[name].fingerprint != _fingerprint(entry):
+                self._forget(name)
+        for name, entry in wanted.items():
+            self._entries[name] = entry
+            if name not in self._trackers:
+                self._trackers[name] = _Tracker(_fingerprint(entry))
+                in_flight = self.states.get(name, ProviderState()).in_flight
+                self.states[name] = ProviderState(Health.UNKNOWN, in_flight)
+                if self.probe:
+                    self._trackers[name].task = asyncio.create_task(
+                        self._probe_loop(name), name=f"nexus-probe-{name}"
+                    )
+
+    def _forget(self, name: str) -> None:
+        tracker = self._trackers.pop(name)
+        if tracker.task is not None:
+            tracker.task.cancel()
+        if tracker.reopen is not None:
+            tracker.reopen.cancel()
+        self._entries.pop(name, None)
+        state = self.states.pop(name, None)
+        if state is not None and state.in_flight:
+            # requests still running keep counting until they finish
+            self.states[name] = ProviderState(Health.UNKNOWN, state.in_flight)
+
+    async def close(self) -> None:
+        tasks = [t.task for t in self._trackers.values() if t.task is not None]
+        for name in list(self._trackers):
+            self._forget(name)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- in-flight accounting -----------------------------------------------------------
+
+    def acquire(self, name: str) -> None:
+        state = self.states.get(name, ProviderState())
+        self.states[name] = attrs.evolve(state, in_flight=state.in_flight + 1)
+
+    def release(self, name: str) -> None:
+        state = self.states.get(name)
+        if state is not None:
+            self.states[name] = attrs.evolve(state, in_flight=max(0, state.in_flight - 1))
+
+    # -- observations -------------------------------------------------------------------
+
+    def _set(self, name: str, status: Health) -> None:
+        state = self.states.get(name, ProviderState())
+        if state.status is not status:
+            log.info("provider %s is now %s", name, status.value)
+            self.states[name] = attrs.evolve(state, status=status)
+
+    def record_success(self, name: str) -> None:
+        """A request succeeded: close a half-open circuit."""
+        tracker = self._trackers.get(name)
+        if tracker is None:
+            return
+        tracker.failures = 0
+        tracker.open_until = None
+        tracker.last_error = None
+        self._set(name, Health.HEALTHY)
+
+    def record_failure(self, name: str, error: str) -> None:
+        """A request failed for a provider-side reason; enough in a row open the circuit."""
+        tracker = self._trackers.get(name)
+        if tracker is None:
+            return
+        tracker.failures += 1
+        tracker.successes = 0
+        tracker.last_error = error
+        half_open = tracker.open_until is not None
+        if half_open or tracker.failures >= self.settings.failure_threshold:
+            self._open(name, tracker)
+
+    def _open(self, name: str, tracker: _Tracker) -> None:
+        cooldown = self.settings.cooldown_s
+        tracker.open_until = self.clock() + cooldown
+        if tracker.reopen is not None:
+            tracker.reopen.cancel()
+        tracker.reopen = asyncio.get_running_loop().call_later(cooldown, self._half_open, name)
+        self._set(name, Health.UNHEALTHY)
+
+    def _half_open(self, name: str) -> None:
+        tracker = self._trackers.get(name)
+        if tracker is not None and tracker.open_until is not None:
+            tracker.reopen = None
+            self._set(name, Health.UNKNOWN)  # routable again: the next request is the trial
+
+    def _probe_result(self, name: str, error: str | None) -> None:
+        tracker = self._trackers.get(name)
+        if tracker is None:
+            return
+        if error is None:
+            tracker.successes += 1
+            tracker.failures = 0
+            tracker.last_error = None
+            if tracker.open_until is not None:
+                return  # an open circuit closes through a successful request, not a probe
+            status = self.states.get(name, ProviderState()).status
+            if (
+                status is not Health.UNHEALTHY
+                or tracker.successes >= self.settings.recovery_threshold
+            ):
+                self._set(name, Health.HEALTHY)
+        else:
+            tracker.failures += 1
+            tracker.successes = 0
+            tracker.last_error = error
+            if tracker.failures >= self.settings.failure_threshold:
+                self._set(name, Health.UNHEALTHY)
+
+    async def _probe_loop(self, name: str) -> None:
+        while True:
+            entry = self._entries.get(name)
+            if entry is None:
+                return
+            error = await self._probe_once(entry)
+            self._probe_result(name, error)
+            interval = self.settings.interval_s
+            await asyncio.sleep(interval * random.uniform(0.9, 1.1))
+
+    async def _probe_once(self, entry: ProviderEntry) -> str | None:
+        url, headers = adapter_for(entry.kind).probe(entry)
+        try:
+            response = await self.client.get(url, headers=headers, timeout=self.settings.timeout_s)
+        except httpx.TimeoutException:
+            return f"health probe timed out after {self.settings.timeout_s}s"
+        except httpx.HTTPError as exc:
+            return f"health probe failed: {type(exc).__name__}"
+        with contextlib.suppress(httpx.HTTPError):
+            await response.aclose()
+        if response.status_code >= 400:
+            return f"health probe answered HTTP {response.status_code}"
+        return None
+
+    def describe(self, name: str) -> dict[str, object]:
+        """The operator's view of one provider's run-time state."""
+        state = self.states.get(name, ProviderState())
+        tracker = self._trackers.get(name)
+        return {
+            "status": state.status.value,
+            "in_flight": state.in_flight,
+            "consecutive_failures": tracker.failures if tracker else 0,
+            "circuit_open": bool(tracker and tracker.open_until is not None),
+            "last_error": tracker.last_error if tracker else None,
+        }
+
+
+def _fingerprint(entry: ProviderEntry) -> tuple[str, str, str | None]:
+    return (entry.kind, entry.base_url, entry.api_key)

@@ -1,0 +1,137 @@
+"""A fake OpenAI-compatible server: /v1/models, /v1/chat/completions (JSON and SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+
+from tests.fakes.asgi import Receive, Send, read_body, send_json, send_stream
+
+
+class MidStreamFailure(Exception):
+    """Raised inside the fake to drop the connection in the middle of a stream."""
+
+
+@attrs.define
+class FakeOpenAI:
+    """Programmable behaviour; records every request it receives."""
+
+    reply: str = "Hello from the fake upstream"
+    models: tuple[str, ...] = ("gpt-4o",)
+    status: int = 200
+    error_body: dict[str, Any] | None = None
+    retry_after: str | None = None
+    delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
+    fail_after_chunks: int | None = None
+    malformed: bool = False
+    tool_call: dict[str, Any] | None = None
+    probe_status: int = 200
+    requests: list[dict[str, Any]] = attrs.Factory(list)
+    headers: list[dict[str, str]] = attrs.Factory(list)
+    gate: threading.Event | None = None  # when set, requests wait until the test opens it
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"].removeprefix("/v1")
+        if path == "/models" and scope["method"] == "GET":
+            if self.probe_status != 200:
+                await send_json(send, self.probe_status, {"error": {"message": "probe says no"}})
+                return
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models
+            ]
+            await send_json(send, 200, {"object": "list", "data": data})
+            return
+        if path == "/chat/completions" and scope["method"] == "POST":
+            body = json.loads(await read_body(receive))
+            self.requests.append(body)
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            await self._chat(body, send)
+            return
+        await send_json(send, 404, {"error": {"message": f"no route {path}"}})
+
+    async def _chat(self, body: dict[str, Any], send: Send) -> None:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        while self.gate is not None and not self.gate.is_set():
+            await asyncio.sleep(0.005)
+        if self.status != 200:
+            headers = {"retry-after": self.retry_after} if self.retry_after else None
+            error = self.error_body or {
+                "error": {"message": "upstream failure", "type": "server_error"}
+            }
+            await send_json(send, self.status, error, headers)
+            return
+        if self.malformed:
+            await send_json(send, 200, b'{"id": "chatcmpl-1", "choices": [')
+            return
+        if body.get("stream"):
+            await send_stream(send, "text/event-stream", self._chunks(body))
+            return
+        await send_json(send, 200, self.completion(body["model"]))
+
+    def completion(self, model: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": self.reply}
+        finish = "stop"
+        if self.tool_call:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {
+                            "name": self.tool_call["name"],
+                            "arguments": json.dumps(self.tool_call["arguments"]),
+                        },
+                    }
+                ],
+            }
+            finish = "tool_calls"
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16},
+        }
+
+    async def _chunks(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        model = body["model"]
+        base = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": model,
+        }
+        words = self.reply.split(" ")
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": w if i == 0 else " " + w} for i, w in enumerate(words)]
+        for i, delta in enumerate(deltas):
+            if self.fail_after_chunks is not None and i >= self.fail_after_chunks:
+                raise MidStreamFailure("the fake upstream died")
+            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+            if self.chunk_delay_s:
+                await asyncio.sleep(self.chunk_delay_s)
+        yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n".encode()
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {
+                "prompt_tokens": 9,
+                "completion_tokens": len(words),
+                "total_tokens": 9 + len(words),
+            }
+            yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode()
+        yield b"data: [DONE]\n\n"

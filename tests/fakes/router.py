@@ -1,0 +1,43 @@
+"""Run the real router app on a loopback port for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+from router.config.store import ConfigStore
+from router.http.app import AppOptions, create_app
+from tests.fakes.servers import serve
+
+
+@attrs.frozen
+class RouterHandle:
+    url: str
+    store: ConfigStore
+    http: httpx.Client
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.http.get("/admin/config").json()
+        return data
+
+    def version(self) -> str:
+        return str(self.status()["version"])
+
+
+@contextlib.contextmanager
+def run_router(
+    config: Path, *, env: dict[str, str] | None = None, **options: Any
+) -> Iterator[RouterHandle]:
+    """Load `config` and serve the app (lifespan on: watcher, probes) until the block ends."""
+    options.setdefault("watch_debounce_ms", 50)
+    options.setdefault("watch_step_ms", 10)
+    options.setdefault("handle_sighup", False)
+    store = ConfigStore.open(config, env=env or {})
+    app = create_app(store, options=AppOptions(**options))
+    with serve(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=30) as http:
+        yield RouterHandle(url, store, http)
