@@ -1,0 +1,73 @@
+"""Request facts derived from Chat Completions and Responses bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from router.config.model import Preference
+from router.routing.facts import chat_facts, preference_from_headers, responses_facts
+
+U = {"role": "user", "content": "hi"}
+A = {"role": "assistant", "content": "hello"}
+S = {"role": "system", "content": "be brief"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "history", "counted"),
+    [
+        pytest.param([U], False, 1, id="one user message is fresh"),
+        pytest.param([S, U], False, 1, id="a system prompt is not history"),
+        pytest.param([U, A, U], True, 3, id="assistant turn is history"),
+        pytest.param([U, U], True, 2, id="two user messages are history"),
+        pytest.param([U, {"role": "tool", "tool_call_id": "c", "content": "42"}], True, 2,
+                     id="tool result is history"),
+    ],
+)
+def test_chat_history(messages: list[dict[str, Any]], history: bool, counted: int) -> None:
+    facts = chat_facts({"model": "m", "messages": messages}, {})
+    assert (facts.has_history, facts.conversation_messages) == (history, counted)
+
+
+def test_chat_needs() -> None:
+    image = {"role": "user", "content": [
+        {"type": "text", "text": "x" * 400},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+    ]}
+    facts = chat_facts({"model": "m", "messages": [image], "tools": [{"type": "function"}],
+                        "max_tokens": 1000}, {})
+    assert facts.needs_vision and facts.needs_tools
+    assert facts.context_tokens == 100 + 1000
+
+
+@pytest.mark.parametrize(
+    ("body", "prior", "history"),
+    [
+        pytest.param({"input": "hi"}, [], False, id="string input is fresh"),
+        pytest.param({"input": "hi", "previous_response_id": "resp_1"}, [], True,
+                     id="previous_response_id is history"),
+        pytest.param({"input": [{"type": "function_call_output", "call_id": "c", "output": "1"}]},
+                     [], True, id="function_call_output is history"),
+        pytest.param({"input": "hi"}, [U], True, id="conversation items are history"),
+        pytest.param({"input": [{"role": "user", "content": [{"type": "input_text", "text": "x"}]}]},
+                     [], False, id="one user item is fresh"),
+    ],
+)
+def test_responses_history(body: dict[str, Any], prior: list[dict[str, Any]], history: bool) -> None:
+    assert responses_facts({"model": "m", **body}, {}, prior_items=prior).has_history is history
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"x-nexus-strict": ""}, Preference.STRICT),
+        ({"x-nexus-flexible": "true"}, Preference.FLEXIBLE),
+        ({"x-nexus-flexible": "TRUE "}, Preference.FLEXIBLE),
+        ({"x-nexus-flexible": "yes"}, None),
+        ({"x-nexus-strict": "1", "x-nexus-flexible": "true"}, Preference.STRICT),
+    ],
+)
+def test_preference_headers(headers: dict[str, str], expected: Preference | None) -> None:
+    assert preference_from_headers(headers) is expected
