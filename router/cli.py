@@ -66,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     try:
         store = ConfigStore.open(args.config)
     except ConfigInvalid as exc:
@@ -97,6 +98,66 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Print the decision the router would take; exit 0 routed, 2 rejected, 1 on bad input."""
+    from router.routing.decision import RequestFacts
+    from router.routing.explain import explain, format_explanation
+
+    try:
+        table = load_bytes(
+            read_config_bytes(Path(args.config)),
+            source=args.config,
+            env=os.environ,
+            loaded_at=time.time(),
+        )
+    except ConfigInvalid as exc:
+        for d in exc.diagnostics:
+            print(d.format(), file=sys.stderr)
+        return 1
+    except ConfigUnavailable as exc:
+        print(f"nexus: {exc.message}", file=sys.stderr)
+        return 1
+    unknown = [name for name in args.down if name not in table.providers]
+    if unknown:
+        print(f"nexus: --down names unknown provider(s): {', '.join(unknown)}", file=sys.stderr)
+        return 1
+    from router.config.model import Preference
+
+    preference = (
+        Preference.STRICT if args.strict else Preference.FLEXIBLE if args.flexible else None
+    )
+    facts = RequestFacts(
+        model=args.model,
+        has_history=args.history > 0,
+        conversation_messages=args.history + 1 if args.history else 1,
+        needs_vision=args.vision,
+        needs_tools=args.tools,
+        context_tokens=args.context,
+        preference=preference,
+    )
+    report = explain(table, facts, {}, down=tuple(args.down))
+    if args.max_zone is not None and report["outcome"] == "routed":
+        if args.max_zone not in table.zones:
+            print(f"nexus: --max-zone: unknown zone {args.max_zone!r}", file=sys.stderr)
+            return 1
+        limit = table.zones.index(args.max_zone)
+        leaks = [c for c in report["candidates"] if table.zones.index(c["zone"]) > limit]
+        report["max_zone_violations"] = leaks
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_explanation(report))
+        for leak in report.get("max_zone_violations", []):
+            print(
+                f"error: {leak['target']} is in zone {leak['zone']!r}, less private than "
+                f"--max-zone {args.max_zone!r}",
+                file=sys.stderr,
+            )
+    if report.get("max_zone_violations"):
+        return 3
+    return {"routed": 0, "rejected": 2}.get(report["outcome"], 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +183,38 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.set_defaults(func=cmd_check)
+
+    exp = sub.add_parser(
+        "explain",
+        help="show the routing decision for a request, without calling any provider",
+        description="Exit status: 0 routed, 2 rejected (503), 1 bad input or unknown model, "
+        "3 a candidate is less private than --max-zone.",
+    )
+    exp.add_argument("-c", "--config", default=_default_config())
+    exp.add_argument("--model", required=True)
+    exp.add_argument(
+        "--history", type=int, default=0, metavar="N", help="the request carries N earlier messages"
+    )
+    mode = exp.add_mutually_exclusive_group()
+    mode.add_argument("--strict", action="store_true")
+    mode.add_argument("--flexible", action="store_true")
+    exp.add_argument(
+        "--down",
+        action="append",
+        default=[],
+        metavar="PROVIDER",
+        help="treat PROVIDER as unhealthy (repeatable)",
+    )
+    exp.add_argument("--vision", action="store_true", help="the request has images")
+    exp.add_argument("--tools", action="store_true", help="the request has tools")
+    exp.add_argument("--context", type=int, default=0, metavar="TOKENS")
+    exp.add_argument(
+        "--max-zone",
+        metavar="ZONE",
+        help="fail (exit 3) if any candidate is less private than ZONE",
+    )
+    exp.add_argument("--format", choices=["text", "json"], default="text")
+    exp.set_defaults(func=cmd_explain)
     return parser
 
 

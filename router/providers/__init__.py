@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from router.providers.anthropic import AnthropicAdapter
 from router.providers.base import Adapter
+from router.providers.ollama import OllamaAdapter
 from router.providers.openai import OpenAIAdapter
 
 __all__ = ["adapter_for"]
 
-_ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter()}
+_ADAPTERS: dict[str, Adapter] = {
+    "openai": OpenAIAdapter(),
+    "ollama": OllamaAdapter(),
+    "anthropic": AnthropicAdapter(),
+}
 
 
 def adapter_for(kind: str) -> Adapter:

@@ -7,9 +7,14 @@ from typing import Any, Protocol
 
 import attrs
 
+from router.providers.chunks import ResponseContext
 from router.routing.table import ProviderEntry
 
-__all__ = ["Adapter", "StreamTranslator", "UpstreamRequest", "error_message"]
+__all__ = ["Adapter", "StreamTranslator", "UpstreamRequest", "UpstreamStreamError", "error_message"]
+
+
+class UpstreamStreamError(ValueError):
+    """A provider's stream said it failed, or broke its framing; the message is safe to show."""
 
 
 @attrs.frozen
@@ -45,11 +50,15 @@ class Adapter(Protocol):
         """Translate an OpenAI Chat Completions body into this provider's request."""
         ...
 
-    def chat_response(self, data: bytes, model: str) -> bytes:
+    def probe_models(self, data: bytes) -> frozenset[str] | None:
+        """The model names a successful probe's body lists (None: the body does not say)."""
+        ...
+
+    def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         """Translate the provider's non-streaming answer into an OpenAI chat.completion body."""
         ...
 
-    def chat_stream(self, model: str, *, include_usage: bool) -> StreamTranslator:
+    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> StreamTranslator:
         """A translator for the provider's streaming answer."""
         ...
 

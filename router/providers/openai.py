@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from router.providers.base import UpstreamRequest
+from router.providers.chunks import ResponseContext
 from router.routing.table import ProviderEntry
 
 __all__ = ["OpenAIAdapter"]
@@ -48,8 +49,12 @@ class OpenAIAdapter:
             "POST", f"{entry.base_url}/chat/completions", _headers(entry), _encode(payload)
         )
 
-    def chat_response(self, data: bytes, model: str) -> bytes:
-        return data
+    def probe_models(self, data: bytes) -> frozenset[str] | None:
+        # Not authoritative: llama.cpp lists a file name yet serves any model name.
+        return None
 
-    def chat_stream(self, model: str, *, include_usage: bool) -> _PassThrough:
+    def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
+        return data  # already the client's format; the dispatcher still checks it is JSON
+
+    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _PassThrough:
         return _PassThrough()

@@ -62,6 +62,7 @@ class Verdict(enum.StrEnum):
     OUT_OF_ZONE = "privacy_zone_mismatch"
     DISABLED = "disabled"
     UNHEALTHY = "unhealthy"
+    NOT_PULLED = "model_not_available"
     FULL = "at_capacity"
     USABLE = "usable"
 
@@ -79,6 +80,8 @@ class ProviderState:
 
     status: Health = Health.UNKNOWN
     in_flight: int = 0
+    #: Models the provider itself lists (Ollama's /api/tags); None when it does not say.
+    models: frozenset[str] | None = None
 
 
 _UNKNOWN = ProviderState()
@@ -179,6 +182,8 @@ def _verdict(
         return Verdict.DISABLED
     if state.status is Health.UNHEALTHY:
         return Verdict.UNHEALTHY
+    if state.models is not None and t.model not in state.models:
+        return Verdict.NOT_PULLED
     if entry.max_concurrency is not None and state.in_flight >= entry.max_concurrency:
         return Verdict.FULL
     return Verdict.USABLE

@@ -29,6 +29,7 @@ _WHY = {
     Verdict.OUT_OF_ZONE: "less private zone than the route requires, and overflow is never",
     Verdict.DISABLED: "provider disabled",
     Verdict.UNHEALTHY: "provider unhealthy",
+    Verdict.NOT_PULLED: "the provider does not list this model (not pulled?)",
     Verdict.FULL: "provider at max_concurrency",
     Verdict.USABLE: "usable",
 }

@@ -8,6 +8,8 @@ once its first translated chunk has arrived, and never fails over after that.
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -24,7 +26,8 @@ from router.errors import (
     UpstreamUnavailable,
 )
 from router.providers import adapter_for
-from router.providers.base import Adapter, UpstreamRequest, error_message
+from router.providers.base import Adapter, UpstreamRequest, UpstreamStreamError, error_message
+from router.providers.chunks import ResponseContext
 from router.routing.decision import Candidate, RouteDecision
 from router.routing.table import ProviderEntry, RoutingTable
 from router.runtime.health import HealthMonitor
@@ -112,6 +115,22 @@ def _status_error(
     )
 
 
+def _context(candidate: Candidate) -> ResponseContext:
+    return ResponseContext(f"chatcmpl-{secrets.token_hex(12)}", int(time.time()), candidate.model)
+
+
+#: What a translation raises on an answer that is not the wire format it promised.
+_TRANSLATION_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def _stream_error(exc: Exception, entry: ProviderEntry) -> UpstreamProtocolError:
+    if isinstance(exc, UpstreamStreamError):
+        return UpstreamProtocolError(f"Provider '{entry.name}': {exc}", provider=entry.name)
+    return UpstreamProtocolError(
+        f"Provider '{entry.name}' sent a malformed stream", provider=entry.name
+    )
+
+
 @attrs.define
 class Dispatcher:
     client: httpx.AsyncClient
@@ -180,9 +199,9 @@ class Dispatcher:
             if response.status_code >= 400:
                 raise _status_error(response, response.content, entry)
             try:
-                body = adapter.chat_response(response.content, candidate.model)
+                body = adapter.chat_response(response.content, _context(candidate))
                 _decode(body)
-            except (msgspec.DecodeError, ValueError, KeyError, TypeError) as exc:
+            except _TRANSLATION_ERRORS as exc:
                 raise UpstreamProtocolError(
                     f"Provider '{entry.name}' answered with a malformed body", provider=entry.name
                 ) from exc
@@ -207,7 +226,7 @@ class Dispatcher:
                 response = await self.client.send(self._request(up, entry), stream=True)
                 if response.status_code >= 400:
                     raise _status_error(response, await response.aread(), entry)
-                translator = adapter.chat_stream(candidate.model, include_usage=include_usage)
+                translator = adapter.chat_stream(_context(candidate), include_usage=include_usage)
                 chunks = response.aiter_raw()
                 first: list[bytes] = []
                 while not first:
@@ -218,10 +237,8 @@ class Dispatcher:
                     first = translator.feed(data)
             except httpx.HTTPError as exc:
                 raise map_transport_error(exc, entry) from exc
-            except ValueError as exc:
-                raise UpstreamProtocolError(
-                    f"Provider '{entry.name}' sent a malformed stream", provider=entry.name
-                ) from exc
+            except _TRANSLATION_ERRORS as exc:
+                raise _stream_error(exc, entry) from exc
         except BaseException:
             if response is not None:
                 await response.aclose()
@@ -261,10 +278,8 @@ async def _relay(
                 yield out
         except httpx.HTTPError as exc:
             error = map_transport_error(exc, entry)
-        except ValueError:
-            error = UpstreamProtocolError(
-                f"Provider '{entry.name}' sent a malformed stream", provider=entry.name
-            )
+        except _TRANSLATION_ERRORS as exc:
+            error = _stream_error(exc, entry)
         on_end(entry, error)
         if error is not None:
             log.warning("stream from %s ended early: %s", entry.name, error.message)

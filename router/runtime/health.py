@@ -8,7 +8,6 @@ reloads: a provider that still exists (same name, kind and URL) keeps its state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -172,24 +171,31 @@ class HealthMonitor:
             entry = self._entries.get(name)
             if entry is None:
                 return
-            error = await self._probe_once(entry)
+            error, models = await self._probe_once(entry)
             self._probe_result(name, error)
+            if error is None:
+                state = self.states.get(name, ProviderState())
+                if state.models != models:
+                    self.states[name] = attrs.evolve(state, models=models)
             interval = self.settings.interval_s
             await asyncio.sleep(interval * random.uniform(0.9, 1.1))
 
-    async def _probe_once(self, entry: ProviderEntry) -> str | None:
-        url, headers = adapter_for(entry.kind).probe(entry)
+    async def _probe_once(self, entry: ProviderEntry) -> tuple[str | None, frozenset[str] | None]:
+        """Probe once: (error or None, the models the provider lists or None)."""
+        adapter = adapter_for(entry.kind)
+        url, headers = adapter.probe(entry)
         try:
             response = await self.client.get(url, headers=headers, timeout=self.settings.timeout_s)
         except httpx.TimeoutException:
-            return f"health probe timed out after {self.settings.timeout_s}s"
+            return f"health probe timed out after {self.settings.timeout_s:g}s", None
         except httpx.HTTPError as exc:
-            return f"health probe failed: {type(exc).__name__}"
-        with contextlib.suppress(httpx.HTTPError):
-            await response.aclose()
+            return f"health probe failed: {type(exc).__name__}", None
         if response.status_code >= 400:
-            return f"health probe answered HTTP {response.status_code}"
-        return None
+            return f"health probe answered HTTP {response.status_code}", None
+        try:
+            return None, adapter.probe_models(response.content)
+        except (ValueError, TypeError, AttributeError):
+            return "health probe answered with a malformed body", None
 
     def describe(self, name: str) -> dict[str, object]:
         """The operator's view of one provider's run-time state."""
@@ -201,6 +207,7 @@ class HealthMonitor:
             "consecutive_failures": tracker.failures if tracker else 0,
             "circuit_open": bool(tracker and tracker.open_until is not None),
             "last_error": tracker.last_error if tracker else None,
+            "discovered_models": sorted(state.models) if state.models is not None else None,
         }
 
 

@@ -60,12 +60,19 @@ routing:
 
 @contextlib.contextmanager
 def router_for(
-    tmp_path: Path, *, local: str, cloud: str, spare: str = DEAD, probes: bool = False,
-    timeout: float = 10, interval: float = 0.05,
+    tmp_path: Path,
+    *,
+    local: str,
+    cloud: str,
+    spare: str = DEAD,
+    probes: bool = False,
+    timeout: float = 10,
+    interval: float = 0.05,
 ) -> Iterator[RouterHandle]:
     path = tmp_path / "nexus.yaml"
-    path.write_text(CONFIG.format(local=local, cloud=cloud, spare=spare, timeout=timeout,
-                                  interval=interval))
+    path.write_text(
+        CONFIG.format(local=local, cloud=cloud, spare=spare, timeout=timeout, interval=interval)
+    )
     with run_router(path, env={"CLOUD_KEY": SECRET}, health_probes=probes) as router:
         yield router
 
@@ -89,8 +96,11 @@ def sdk(router: RouterHandle, **kw: Any) -> openai.OpenAI:
 
 
 HI = [{"role": "user", "content": "hi"}]
-HISTORY = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-           {"role": "user", "content": "again"}]
+HISTORY = [
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "hello"},
+    {"role": "user", "content": "again"},
+]
 
 
 def test_primary_serves_with_routing_headers(tmp_path: Path, local: Any, cloud: Any) -> None:
@@ -111,13 +121,16 @@ def test_stream_relays_chunks_with_headers_first(tmp_path: Path, local: Any, clo
     (_, url), (_, cloud_url) = local, cloud
     with router_for(tmp_path, local=url, cloud=cloud_url) as router:
         stream = sdk(router).chat.completions.create(
-            model="chat", messages=HI, stream=True, stream_options={"include_usage": True})
+            model="chat", messages=HI, stream=True, stream_options={"include_usage": True}
+        )
         chunks = list(stream)
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert text == "local says hi"
-        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
-        with router.http.stream("POST", "/v1/chat/completions",
-                                json={"model": "chat", "messages": HI, "stream": True}) as r:
+        assert chunks[-1].usage is not None
+        assert chunks[-1].usage.completion_tokens == 3
+        with router.http.stream(
+            "POST", "/v1/chat/completions", json={"model": "chat", "messages": HI, "stream": True}
+        ) as r:
             assert r.headers["content-type"].startswith("text/event-stream")
             assert r.headers["x-nexus-route-reason"] == "primary"
             body = r.read().decode()
@@ -126,9 +139,10 @@ def test_stream_relays_chunks_with_headers_first(tmp_path: Path, local: Any, clo
 
 def test_failover_to_next_target_when_primary_refuses(tmp_path: Path, cloud: Any) -> None:
     spare = FakeOpenAI(reply="spare here", models=("s5",))
-    with serve(spare) as spare_url, router_for(
-        tmp_path, local=DEAD, cloud=cloud[1], spare=f"{spare_url}/v1"
-    ) as router:
+    with (
+        serve(spare) as spare_url,
+        router_for(tmp_path, local=DEAD, cloud=cloud[1], spare=f"{spare_url}/v1") as router,
+    ):
         raw = sdk(router).chat.completions.with_raw_response.create(model="pair", messages=HI)
         assert raw.parse().choices[0].message.content == "spare here"
         assert raw.headers["x-nexus-backend"] == "spare"
@@ -139,8 +153,10 @@ def test_failover_on_upstream_5xx(tmp_path: Path, local: Any) -> None:
     fake, url = local
     fake.status = 500
     spare = FakeOpenAI(reply="spare here", models=("s5",))
-    with serve(spare) as spare_url, router_for(tmp_path, local=url, cloud=DEAD,
-                                               spare=f"{spare_url}/v1") as router:
+    with (
+        serve(spare) as spare_url,
+        router_for(tmp_path, local=url, cloud=DEAD, spare=f"{spare_url}/v1") as router,
+    ):
         response = router.http.post("/v1/chat/completions", json={"model": "pair", "messages": HI})
         assert response.status_code == 200
         assert response.headers["x-nexus-backend"] == "spare"
@@ -151,7 +167,9 @@ def test_failover_never_crosses_into_a_zone_overflow_forbids(tmp_path: Path, clo
     """The primary is down and the request has history: the cloud must never see it."""
     fake_cloud, cloud_url = cloud
     with router_for(tmp_path, local=DEAD, cloud=cloud_url) as router:
-        response = router.http.post("/v1/chat/completions", json={"model": "chat", "messages": HISTORY})
+        response = router.http.post(
+            "/v1/chat/completions", json={"model": "chat", "messages": HISTORY}
+        )
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "upstream_unavailable"
         fresh = router.http.post("/v1/chat/completions", json={"model": "chat", "messages": HI})
@@ -161,10 +179,18 @@ def test_failover_never_crosses_into_a_zone_overflow_forbids(tmp_path: Path, clo
         assert fake_cloud.headers[0]["authorization"] == f"Bearer {SECRET}"
 
 
-def _rejection(router: RouterHandle, model: str, messages: list[dict[str, Any]] = HI,
-               headers: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
-    response = router.http.post("/v1/chat/completions", headers=headers or {},
-                                json={"model": model, "messages": messages, **extra})
+def _rejection(
+    router: RouterHandle,
+    model: str,
+    messages: list[dict[str, Any]] = HI,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    response = router.http.post(
+        "/v1/chat/completions",
+        headers=headers or {},
+        json={"model": model, "messages": messages, **extra},
+    )
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "17"
     assert response.headers["content-type"].startswith("application/json")
@@ -177,44 +203,70 @@ def _rejection(router: RouterHandle, model: str, messages: list[dict[str, Any]] 
 
 def test_each_503_reason_over_http(tmp_path: Path, cloud: Any) -> None:
     with router_for(tmp_path, local=DEAD, cloud=cloud[1], probes=True) as router:
-        wait_for(lambda: {p["name"]: p["status"] for p in router.http.get("/admin/providers").json()
-                          ["providers"]} == {"local": "unhealthy", "cloud": "healthy",
-                                             "spare": "unhealthy"}, what="probes")
+        wait_for(
+            lambda: (
+                {
+                    p["name"]: p["status"]
+                    for p in router.http.get("/admin/providers").json()["providers"]
+                }
+                == {"local": "unhealthy", "cloud": "healthy", "spare": "unhealthy"}
+            ),
+            what="probes",
+        )
         error = _rejection(router, "locked")
         assert error["message"] == "No backends available in required privacy zone 'restricted'"
         assert error["context"] == {
-            "rejection_reason": "privacy_zone_mismatch", "required_zone": "restricted",
+            "rejection_reason": "privacy_zone_mismatch",
+            "required_zone": "restricted",
             "available_backends": [{"name": "cloud", "zone": "open", "status": "healthy"}],
-            "retry_after_seconds": 17}
+            "retry_after_seconds": 17,
+        }
         error = _rejection(router, "chat", HISTORY, stream=True)  # streams get JSON 503 too
         assert error["context"] == {
-            "rejection_reason": "overflow_blocked_with_history", "required_zone": "restricted",
-            "available_zone": "open", "overflow_mode": "fresh-only", "conversation_messages": 3,
-            "retry_after_seconds": 17}
+            "rejection_reason": "overflow_blocked_with_history",
+            "required_zone": "restricted",
+            "available_zone": "open",
+            "overflow_mode": "fresh-only",
+            "conversation_messages": 3,
+            "retry_after_seconds": 17,
+        }
         error = _rejection(router, "smart")
         assert error["message"] == "No backends meet minimum reasoning tier 8"
         assert error["context"]["available_backends"] == [
-            {"name": "local", "model": "l7", "reasoning_tier": 7, "status": "unhealthy"}]
-        assert _rejection(router, "coder")["context"]["rejection_reason"] == "tier_insufficient_coding"
+            {"name": "local", "model": "l7", "reasoning_tier": 7, "status": "unhealthy"}
+        ]
+        assert (
+            _rejection(router, "coder")["context"]["rejection_reason"] == "tier_insufficient_coding"
+        )
         error = _rejection(router, "small", headers={"x-nexus-strict": "1"})
         assert error["context"]["rejection_reason"] == "strict_routing_enabled"
         assert error["context"]["available_models"] == ["c9"]
-        flexible = router.http.post("/v1/chat/completions", headers={"x-nexus-flexible": "true"},
-                                    json={"model": "small", "messages": HI})
+        flexible = router.http.post(
+            "/v1/chat/completions",
+            headers={"x-nexus-flexible": "true"},
+            json={"model": "small", "messages": HI},
+        )
         assert flexible.status_code == 200
         assert flexible.headers["x-nexus-route-reason"] == "alternative"
         error = _rejection(router, "pair")
         assert error["context"]["rejection_reason"] == "no_healthy_backend"
-        error = _rejection(router, "locked", tools=[{"type": "function", "function": {"name": "f"}}],
-                           messages=[{"role": "user", "content": [{"type": "image_url",
-                                      "image_url": {"url": "data:,"}}]}])
+        error = _rejection(
+            router,
+            "locked",
+            tools=[{"type": "function", "function": {"name": "f"}}],
+            messages=[
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}
+            ],
+        )
         assert error["context"]["rejection_reason"] == "capability_missing"
         assert error["context"]["required_capability"] == "vision"
 
 
 def test_unknown_model_is_404_with_available_models(tmp_path: Path, local: Any, cloud: Any) -> None:
-    with router_for(tmp_path, local=local[1], cloud=cloud[1]) as router, \
-            pytest.raises(openai.NotFoundError) as info:
+    with (
+        router_for(tmp_path, local=local[1], cloud=cloud[1]) as router,
+        pytest.raises(openai.NotFoundError) as info,
+    ):
         sdk(router).chat.completions.create(model="gpt-7", messages=HI)
     error = info.value.body
     assert isinstance(error, dict)
@@ -222,15 +274,16 @@ def test_unknown_model_is_404_with_available_models(tmp_path: Path, local: Any, 
     assert "Available models: c9, chat, coder" in error["message"]
 
 
-def test_mid_stream_failure_ends_with_an_error_event(tmp_path: Path, local: Any, cloud: Any) -> None:
+def test_mid_stream_failure_ends_with_an_error_event(
+    tmp_path: Path, local: Any, cloud: Any
+) -> None:
     fake, url = local
     fake.fail_after_chunks = 2
     with router_for(tmp_path, local=url, cloud=cloud[1]) as router:
         stream = sdk(router).chat.completions.create(model="chat", messages=HI, stream=True)
-        received = []
+        received: list[object] = []
         with pytest.raises(openai.APIError, match="closed the connection"):
-            for chunk in stream:
-                received.append(chunk)
+            received.extend(stream)
         assert len(received) == 2  # what arrived before the failure was relayed
         assert len(cloud[0].requests) == 0  # no failover after the first byte
 
@@ -239,7 +292,9 @@ def test_upstream_timeout_is_504(tmp_path: Path, local: Any) -> None:
     fake, url = local
     fake.delay_s = 2
     with router_for(tmp_path, local=url, cloud=DEAD, timeout=0.3) as router:
-        response = router.http.post("/v1/chat/completions", json={"model": "locked", "messages": HI})
+        response = router.http.post(
+            "/v1/chat/completions", json={"model": "locked", "messages": HI}
+        )
         assert response.status_code == 504
         assert response.json()["error"]["message"] == "Provider 'local' did not answer within 0.3s"
 
@@ -266,18 +321,25 @@ def test_malformed_upstream_json_is_502(tmp_path: Path, local: Any) -> None:
 
 def test_request_in_flight_during_reload_finishes_on_its_table(tmp_path: Path, cloud: Any) -> None:
     slow = FakeOpenAI(reply="from the old table", models=("l7",), gate=threading.Event())
-    with serve(slow) as slow_url, router_for(tmp_path, local=f"{slow_url}/v1",
-                                             cloud=cloud[1]) as router:
+    with (
+        serve(slow) as slow_url,
+        router_for(tmp_path, local=f"{slow_url}/v1", cloud=cloud[1]) as router,
+    ):
         old = router.version()
         result: dict[str, httpx.Response] = {}
-        worker = threading.Thread(target=lambda: result.update(r=router.http.post(
-            "/v1/chat/completions", json={"model": "l7", "messages": HI})))
+        worker = threading.Thread(
+            target=lambda: result.update(
+                r=router.http.post("/v1/chat/completions", json={"model": "l7", "messages": HI})
+            )
+        )
         worker.start()
         wait_for(lambda: slow.requests, what="request at the upstream")
         config = tmp_path / "nexus.yaml"
         config.write_text(config.read_text().replace(f"{slow_url}/v1", cloud[1]))
         wait_for(lambda: router.version() != old, what="reload")
-        new_response = router.http.post("/v1/chat/completions", json={"model": "l7", "messages": HI})
+        new_response = router.http.post(
+            "/v1/chat/completions", json={"model": "l7", "messages": HI}
+        )
         assert new_response.headers["x-nexus-config-version"] == router.version()
         assert new_response.json()["choices"][0]["message"]["content"] == "cloud says hi"
         assert slow.gate is not None
@@ -286,17 +348,23 @@ def test_request_in_flight_during_reload_finishes_on_its_table(tmp_path: Path, c
         response = result["r"]
         assert response.status_code == 200
         assert response.headers["x-nexus-config-version"] == old
-        assert json.loads(response.content)["choices"][0]["message"]["content"] == "from the old table"
+        assert (
+            json.loads(response.content)["choices"][0]["message"]["content"] == "from the old table"
+        )
 
 
 def test_route_explain_endpoint(tmp_path: Path, local: Any, cloud: Any) -> None:
     with router_for(tmp_path, local=local[1], cloud=cloud[1]) as router:
-        report = router.http.post("/v1/route/explain",
-                                  json={"model": "chat", "history": 4, "down": ["local"]}).json()
+        report = router.http.post(
+            "/v1/route/explain", json={"model": "chat", "history": 4, "down": ["local"]}
+        ).json()
         assert report["outcome"] == "rejected"
         assert report["rejection"]["rejection_reason"] == "overflow_blocked_with_history"
         assert [row["verdict"] for row in report["considered"]] == [
-            "unhealthy", "overflow_blocked_with_history"]
+            "unhealthy",
+            "overflow_blocked_with_history",
+        ]
         report = router.http.post("/v1/route/explain", json={"model": "chat"}).json()
         assert [c["target"] for c in report["candidates"]] == ["local/l7", "cloud/c9"]
-        assert not local[0].requests and not cloud[0].requests
+        assert not local[0].requests
+        assert not cloud[0].requests

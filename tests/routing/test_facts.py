@@ -21,8 +21,12 @@ S = {"role": "system", "content": "be brief"}
         pytest.param([S, U], False, 1, id="a system prompt is not history"),
         pytest.param([U, A, U], True, 3, id="assistant turn is history"),
         pytest.param([U, U], True, 2, id="two user messages are history"),
-        pytest.param([U, {"role": "tool", "tool_call_id": "c", "content": "42"}], True, 2,
-                     id="tool result is history"),
+        pytest.param(
+            [U, {"role": "tool", "tool_call_id": "c", "content": "42"}],
+            True,
+            2,
+            id="tool result is history",
+        ),
     ],
 )
 def test_chat_history(messages: list[dict[str, Any]], history: bool, counted: int) -> None:
@@ -31,13 +35,18 @@ def test_chat_history(messages: list[dict[str, Any]], history: bool, counted: in
 
 
 def test_chat_needs() -> None:
-    image = {"role": "user", "content": [
-        {"type": "text", "text": "x" * 400},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-    ]}
-    facts = chat_facts({"model": "m", "messages": [image], "tools": [{"type": "function"}],
-                        "max_tokens": 1000}, {})
-    assert facts.needs_vision and facts.needs_tools
+    image = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "x" * 400},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        ],
+    }
+    facts = chat_facts(
+        {"model": "m", "messages": [image], "tools": [{"type": "function"}], "max_tokens": 1000}, {}
+    )
+    assert facts.needs_vision
+    assert facts.needs_tools
     assert facts.context_tokens == 100 + 1000
 
 
@@ -45,16 +54,30 @@ def test_chat_needs() -> None:
     ("body", "prior", "history"),
     [
         pytest.param({"input": "hi"}, [], False, id="string input is fresh"),
-        pytest.param({"input": "hi", "previous_response_id": "resp_1"}, [], True,
-                     id="previous_response_id is history"),
-        pytest.param({"input": [{"type": "function_call_output", "call_id": "c", "output": "1"}]},
-                     [], True, id="function_call_output is history"),
+        pytest.param(
+            {"input": "hi", "previous_response_id": "resp_1"},
+            [],
+            True,
+            id="previous_response_id is history",
+        ),
+        pytest.param(
+            {"input": [{"type": "function_call_output", "call_id": "c", "output": "1"}]},
+            [],
+            True,
+            id="function_call_output is history",
+        ),
         pytest.param({"input": "hi"}, [U], True, id="conversation items are history"),
-        pytest.param({"input": [{"role": "user", "content": [{"type": "input_text", "text": "x"}]}]},
-                     [], False, id="one user item is fresh"),
+        pytest.param(
+            {"input": [{"role": "user", "content": [{"type": "input_text", "text": "x"}]}]},
+            [],
+            False,
+            id="one user item is fresh",
+        ),
     ],
 )
-def test_responses_history(body: dict[str, Any], prior: list[dict[str, Any]], history: bool) -> None:
+def test_responses_history(
+    body: dict[str, Any], prior: list[dict[str, Any]], history: bool
+) -> None:
     assert responses_facts({"model": "m", **body}, {}, prior_items=prior).has_history is history
 
 

@@ -1,0 +1,101 @@
+"""Write OpenAI ``chat.completion`` bodies and ``chat.completion.chunk`` SSE events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import msgspec
+
+__all__ = ["ChunkWriter", "ResponseContext", "completion_body"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+@attrs.frozen
+class ResponseContext:
+    """What a translation needs that is not in the upstream answer (chosen by the caller)."""
+
+    id: str
+    created: int
+    model: str
+
+
+def completion_body(
+    ctx: ResponseContext,
+    *,
+    content: str | None,
+    tool_calls: list[dict[str, Any]],
+    finish_reason: str,
+    usage: dict[str, Any] | None,
+) -> bytes:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    body: dict[str, Any] = {
+        "id": ctx.id,
+        "object": "chat.completion",
+        "created": ctx.created,
+        "model": ctx.model,
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
+        ],
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return _encode(body)
+
+
+@attrs.define
+class ChunkWriter:
+    """Emit OpenAI stream chunks for one choice; remembers whether the role was sent."""
+
+    ctx: ResponseContext
+    include_usage: bool
+    _started: bool = False
+
+    def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+        body: dict[str, Any] = {
+            "id": self.ctx.id,
+            "object": "chat.completion.chunk",
+            "created": self.ctx.created,
+            "model": self.ctx.model,
+            "choices": choices,
+        }
+        if usage is not None:
+            body["usage"] = usage
+        return b"data: " + _encode(body) + b"\n\n"
+
+    def _delta(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        if not self._started:
+            delta = {"role": "assistant", **delta}
+            self._started = True
+        return self._chunk(
+            [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+        )
+
+    def start(self) -> list[bytes]:
+        return [] if self._started else [self._delta({"content": ""})]
+
+    def content(self, text: str) -> list[bytes]:
+        return [self._delta({"content": text})] if text else []
+
+    def tool_call(
+        self, index: int, call_id: str | None, name: str | None, arguments: str
+    ) -> list[bytes]:
+        call: dict[str, Any] = {"index": index}
+        if call_id is not None:
+            call["id"] = call_id
+            call["type"] = "function"
+        function: dict[str, Any] = {"arguments": arguments}
+        if name is not None:
+            function["name"] = name
+        call["function"] = function
+        return [self._delta({"tool_calls": [call]})]
+
+    def finish(self, reason: str, usage: dict[str, Any] | None) -> list[bytes]:
+        out = [self._delta({}, reason)]
+        if self.include_usage and usage is not None:
+            out.append(self._chunk([], usage))
+        out.append(b"data: [DONE]\n\n")
+        return out

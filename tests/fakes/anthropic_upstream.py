@@ -1,0 +1,138 @@
+"""A fake Anthropic Messages API: /v1/models, /v1/messages (JSON and SSE)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+
+from tests.fakes.asgi import Receive, Send, read_body, send_json, send_stream
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode()
+
+
+@attrs.define
+class FakeAnthropic:
+    api_key: str = "sk-ant-test"
+    reply: str = "Hello from Claude"
+    tool_use: dict[str, Any] | None = None
+    error_mid_stream: bool = False
+    requests: list[dict[str, Any]] = attrs.Factory(list)
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        if headers.get("x-api-key") != self.api_key or "anthropic-version" not in headers:
+            await send_json(
+                send,
+                401,
+                {
+                    "type": "error",
+                    "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+                },
+            )
+            return
+        if scope["path"] == "/v1/models":
+            await send_json(send, 200, {"data": [{"id": "claude-x-20250101", "type": "model"}]})
+            return
+        if scope["path"] == "/v1/messages" and scope["method"] == "POST":
+            body = json.loads(await read_body(receive))
+            self.requests.append(body)
+            if "max_tokens" not in body:
+                await send_json(
+                    send,
+                    400,
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": "max_tokens: Field required",
+                        },
+                    },
+                )
+                return
+            if body.get("stream"):
+                await send_stream(send, "text/event-stream", self._events(body["model"]))
+            else:
+                await send_json(send, 200, self._message(body["model"]))
+            return
+        await send_json(
+            send, 404, {"type": "error", "error": {"type": "not_found_error", "message": "no"}}
+        )
+
+    def _content(self) -> list[dict[str, Any]]:
+        content: list[dict[str, Any]] = [{"type": "text", "text": self.reply}]
+        if self.tool_use:
+            content.append({"type": "tool_use", "id": "toolu_1", **self.tool_use})
+        return content
+
+    def _message(self, model: str) -> dict[str, Any]:
+        return {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": self._content(),
+            "stop_reason": "tool_use" if self.tool_use else "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 12,
+                "output_tokens": 6,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 3,
+            },
+        }
+
+    async def _events(self, model: str) -> AsyncIterator[bytes]:
+        start = self._message(model) | {"content": [], "stop_reason": None}
+        start["usage"] = {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 3}
+        yield _event("message_start", {"message": start})
+        yield _event(
+            "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
+        )
+        yield _event("ping", {})
+        for i, word in enumerate(self.reply.split(" ")):
+            text = word if i == 0 else " " + word
+            yield _event(
+                "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}
+            )
+            if self.error_mid_stream:
+                yield _event(
+                    "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
+                )
+                return
+        yield _event("content_block_stop", {"index": 0})
+        if self.tool_use:
+            yield _event(
+                "content_block_start",
+                {
+                    "index": 1,
+                    "content_block": {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": self.tool_use["name"],
+                        "input": {},
+                    },
+                },
+            )
+            args = json.dumps(self.tool_use["input"])
+            for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+                yield _event(
+                    "content_block_delta",
+                    {"index": 1, "delta": {"type": "input_json_delta", "partial_json": part}},
+                )
+            yield _event("content_block_stop", {"index": 1})
+        reason = "tool_use" if self.tool_use else "end_turn"
+        yield _event(
+            "message_delta",
+            {
+                "delta": {"stop_reason": reason, "stop_sequence": None},
+                "usage": {"output_tokens": 6},
+            },
+        )
+        yield _event("message_stop", {})

@@ -1,0 +1,70 @@
+"""A fake Ollama server: /api/tags, /api/chat (JSON and NDJSON stream)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+
+from tests.fakes.asgi import Receive, Send, read_body, send_json, send_stream
+
+
+@attrs.define
+class FakeOllama:
+    reply: str = "Hello from Ollama"
+    models: tuple[str, ...] = ("llama3:latest",)
+    tool_call: dict[str, Any] | None = None
+    done_reason: str = "stop"
+    requests: list[dict[str, Any]] = attrs.Factory(list)
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/api/tags":
+            await send_json(
+                send, 200, {"models": [{"name": m, "model": m, "size": 1} for m in self.models]}
+            )
+            return
+        if path == "/api/chat" and scope["method"] == "POST":
+            body = json.loads(await read_body(receive))
+            self.requests.append(body)
+            name = body["model"]
+            if name not in self.models and f"{name}:latest" not in self.models:
+                await send_json(
+                    send, 404, {"error": f"model '{name}' not found, try pulling it first"}
+                )
+                return
+            if body.get("stream", True):
+                await send_stream(send, "application/x-ndjson", self._lines(name))
+            else:
+                await send_json(send, 200, self._final(name, self.reply))
+            return
+        await send_json(send, 404, {"error": "not found"})
+
+    def _final(self, model: str, content: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if self.tool_call:
+            message["tool_calls"] = [{"function": self.tool_call}]
+        return {
+            "model": model,
+            "created_at": "2026-11-23T00:00:00Z",
+            "message": message,
+            "done": True,
+            "done_reason": self.done_reason,
+            "prompt_eval_count": 11,
+            "eval_count": 5,
+        }
+
+    async def _lines(self, model: str) -> AsyncIterator[bytes]:
+        for word in self.reply.split(" "):
+            line = {
+                "model": model,
+                "created_at": "2026-11-23T00:00:00Z",
+                "message": {"role": "assistant", "content": word + " "},
+                "done": False,
+            }
+            yield (json.dumps(line) + "\n").encode()
+        yield (json.dumps(self._final(model, "")) + "\n").encode()
