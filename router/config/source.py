@@ -30,17 +30,17 @@ class Mark:
 class SourceMap:
     """Where each JSON path's value (and, for mapping entries, its key) begins."""
 
-    values: Mapping[JsonPath, Mark]
-    keys: Mapping[JsonPath, Mark]
+    values: Mapping[JsonPath, tuple[int, int]]
+    keys: Mapping[JsonPath, tuple[int, int]]
 
     def locate(self, path: JsonPath, *, key: bool = False) -> Mark | None:
         """Return the mark of `path`, or of its nearest ancestor that exists in the file."""
         if key and path in self.keys:
-            return self.keys[path]
+            return Mark(*self.keys[path])
         for end in range(len(path), -1, -1):
-            mark = self.values.get(path[:end])
-            if mark is not None:
-                return mark
+            found = self.values.get(path[:end])
+            if found is not None:
+                return Mark(*found)
         return None
 
 
@@ -52,40 +52,68 @@ class YamlSyntaxError(Exception):
         self.diagnostics = diagnostics
 
 
-def _mark(node: yaml.Node) -> Mark:
-    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_TRUE = frozenset({"true", "yes", "on"})
+#: Scalars kept as their text: a timestamp such as created_at stays an ISO 8601 string.
+_AS_TEXT = frozenset({_STR, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"})
 
 
-def _walk(
-    node: yaml.Node,
-    path: JsonPath,
-    values: dict[JsonPath, Mark],
-    keys: dict[JsonPath, Mark],
-    problems: list[Diagnostic],
-) -> None:
-    values[path] = _mark(node)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, Mark] = {}
+@attrs.define
+class _Builder:
+    """Build plain data and the source map in one walk over the composed node tree."""
+
+    loader: Any
+    values: dict[JsonPath, tuple[int, int]] = attrs.Factory(dict)
+    keys: dict[JsonPath, tuple[int, int]] = attrs.Factory(dict)
+    problems: list[Diagnostic] = attrs.Factory(list)
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        mark = node.start_mark
+        self.values[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            tag, text = node.tag, node.value
+            if tag in _AS_TEXT:
+                return text
+            if tag == _INT and text.isdigit() and (text[0] != "0" or text == "0"):
+                return int(text)  # the common case, without the generic constructor's cost
+            if tag == _BOOL:
+                return text.lower() in _TRUE
+            if tag == _NULL:
+                return None
+            return self.loader.construct_object(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        raise YamlSyntaxError([Diagnostic("error", f"unsupported YAML node {node.tag}", path)])
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        seen: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:  # "<<: *defaults": merged first, explicit keys win
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in reversed(sources):
+                    if isinstance(source, yaml.MappingNode):
+                        out.update(self._mapping(source, path))
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                continue
             key = str(key_node.value)
             child = (*path, key)
+            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in seen:
-                first = seen[key]
-                problems.append(
-                    Diagnostic(
-                        "error",
-                        f"duplicate key {key!r} (first defined at line {first.line})",
-                        child,
-                        line=_mark(key_node).line,
-                        column=_mark(key_node).column,
-                    )
-                )
-            seen[key] = _mark(key_node)
-            keys[child] = _mark(key_node)
-            _walk(value_node, child, values, keys, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), values, keys, problems)
+                self.problems.append(Diagnostic(
+                    "error", f"duplicate key {key!r} (first defined at line {seen[key][0]})",
+                    child, line=at[0], column=at[1]))
+            seen[key] = at
+            self.keys[child] = at
+            out[key] = self.build(value_node, child)
+        return out
 
 
 def parse_yaml(text: str | bytes, filename: str | None = None) -> tuple[Any, SourceMap]:
@@ -99,13 +127,10 @@ def parse_yaml(text: str | bytes, filename: str | None = None) -> tuple[Any, Sou
         node = loader.get_single_node()
         if node is None:
             return None, SourceMap({}, {})
-        values: dict[JsonPath, Mark] = {}
-        keys: dict[JsonPath, Mark] = {}
-        problems: list[Diagnostic] = []
-        _walk(node, (), values, keys, problems)
-        if problems:
-            raise YamlSyntaxError([attrs.evolve(p, file=filename) for p in problems])
-        data = loader.construct_document(node)
+        builder = _Builder(loader)
+        data = builder.build(node, ())
+        if builder.problems:
+            raise YamlSyntaxError([attrs.evolve(p, file=filename) for p in builder.problems])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
@@ -125,4 +150,4 @@ def parse_yaml(text: str | bytes, filename: str | None = None) -> tuple[Any, Sou
         raise YamlSyntaxError([Diagnostic("error", f"invalid YAML: {exc}", file=filename)]) from exc
     finally:
         loader.dispose()
-    return data, SourceMap(values, keys)
+    return data, SourceMap(builder.values, builder.keys)

@@ -200,6 +200,7 @@ def _alternatives(
     need = r.min_tiers or (r.targets[0].spec.tiers if r.targets else Tiers())
     own = {(t.provider, t.model) for t in r.targets}
     found: list[tuple[Target, Verdict]] = []
+    usable = 0
     for tiers, group in table.by_tiers:
         if not tiers.meets(need):
             continue
@@ -211,8 +212,10 @@ def _alternatives(
                 t, entry, live.get(t.provider, _UNKNOWN), facts, need, r.zone_rank, r.overflow
             )
             found.append((t, verdict))
-        if sum(v is Verdict.USABLE for _, v in found) >= limit:
-            break
+            if verdict is Verdict.USABLE:
+                usable += 1
+                if usable >= limit:  # enough to fill every attempt the dispatcher may make
+                    return found
     return found
 
 
