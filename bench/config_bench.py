@@ -42,8 +42,10 @@ def load_compile(sizes: list[int]) -> None:
             samples.append(time.perf_counter() - start)
         samples.sort()
         p90 = samples[int(len(samples) * 0.9) - 1]
-        print(f"| {n} | {len(data) / 1024:,.0f} KiB | {statistics.median(samples) * 1e3:,.2f} ms "
-              f"| {p90 * 1e3:,.2f} ms | {runs} |")
+        print(
+            f"| {n} | {len(data) / 1024:,.0f} KiB | {statistics.median(samples) * 1e3:,.2f} ms "
+            f"| {p90 * 1e3:,.2f} ms | {runs} |"
+        )
 
 
 def decision(sizes: list[int]) -> None:
@@ -85,8 +87,21 @@ def save_to_served(saves: int) -> None:
         path.write_text(base)
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "router", "serve", "-c", str(path), "--port", str(port),
-             "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "router",
+                "serve",
+                "-c",
+                str(path),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}")
             deadline = time.monotonic() + 30
@@ -114,9 +129,11 @@ def save_to_served(saves: int) -> None:
             proc.terminate()
             proc.wait(timeout=10)
     samples.sort()
-    print(f"median {statistics.median(samples) * 1e3:.0f} ms, p90 "
-          f"{samples[int(len(samples) * 0.9) - 1] * 1e3:.0f} ms, min {samples[0] * 1e3:.0f} ms "
-          "(watchfiles step 30 ms + settle check 20 ms + load)")
+    print(
+        f"median {statistics.median(samples) * 1e3:.0f} ms, p90 "
+        f"{samples[int(len(samples) * 0.9) - 1] * 1e3:.0f} ms, min {samples[0] * 1e3:.0f} ms "
+        "(watchfiles step 30 ms + settle check 20 ms + load)"
+    )
 
 
 def main() -> None:

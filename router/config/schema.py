@@ -27,6 +27,17 @@ _JSON_TYPES = {
 }
 
 
+_SCHEMA_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "an empty value",
+}
+
+
 @functools.cache
 def load_schema() -> Mapping[str, Any]:
     """Return the JSON Schema shipped with the package (a link to ``schemas/``)."""
@@ -71,7 +82,8 @@ def _messages(error: jsonschema.ValidationError) -> Iterator[tuple[JsonPath, str
             yield path, f"missing required key {missing!r}", False
         case "type":
             names = expected if isinstance(expected, list) else [expected]
-            yield path, f"expected {' or '.join(names)}, got {_describe(value)}", False
+            wanted = " or ".join(_SCHEMA_TYPES.get(n, n) for n in names)
+            yield path, f"expected {wanted}, got {_describe(value)}", False
         case "enum":
             choices = [str(c) for c in expected]
             hint = did_you_mean(str(value), choices)

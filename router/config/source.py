@@ -96,7 +96,9 @@ class _Builder:
         seen: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:  # "<<: *defaults": merged first, explicit keys win
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
                 for source in reversed(sources):
                     if isinstance(source, yaml.MappingNode):
                         out.update(self._mapping(source, path))
@@ -107,9 +109,15 @@ class _Builder:
             child = (*path, key)
             at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in seen:
-                self.problems.append(Diagnostic(
-                    "error", f"duplicate key {key!r} (first defined at line {seen[key][0]})",
-                    child, line=at[0], column=at[1]))
+                self.problems.append(
+                    Diagnostic(
+                        "error",
+                        f"duplicate key {key!r} (first defined at line {seen[key][0]})",
+                        child,
+                        line=at[0],
+                        column=at[1],
+                    )
+                )
             seen[key] = at
             self.keys[child] = at
             out[key] = self.build(value_node, child)

@@ -1,0 +1,73 @@
+"""The nexus command: check and explain (serve is covered by the reload tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from router.cli import main
+from tests.conftest import EXAMPLE
+
+
+def test_check_passes_on_the_reference_example(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main(["check", str(EXAMPLE), "--format", "json"]) == 0
+    [report] = json.loads(capsys.readouterr().out)
+    assert report["valid"] is True
+    messages = [d["message"] for d in report["diagnostics"]]
+    assert messages == [
+        "provider 'openai' is disabled: environment variable OPENAI_API_KEY is not set (api_key)",
+        "provider 'anthropic' is disabled: environment variable ANTHROPIC_API_KEY is not set (api_key)",
+    ]
+
+
+def test_check_fails_on_any_invalid_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nproviders: 3\n")
+    assert main(["check", str(EXAMPLE), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2:12: error: expected a list, got an integer (3) (at $.providers)" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "needle"),
+    [
+        pytest.param(
+            ["--model", "chat"],
+            0,
+            "1. gpu-box/llama3.1:70b (zone restricted, primary)",
+            id="routed",
+        ),
+        pytest.param(
+            ["--model", "chat", "--history", "3", "--down", "gpu-box"],
+            2,
+            "-> 503 overflow_blocked_with_history",
+            id="rejected with history",
+        ),
+        pytest.param(
+            ["--model", "llama3:70b", "--down", "gpu-box", "--max-zone", "restricted"],
+            3,
+            "openai/gpt-4o (zone open, overflow)",
+            id="would leave the zone",
+        ),
+        pytest.param(["--model", "gpt-5"], 1, "404 model_not_found", id="unknown model"),
+        pytest.param(["--model", "chat", "--down", "gpu-boxx"], 1, "", id="unknown --down"),
+    ],
+)
+def test_explain(
+    args: list[str],
+    status: int,
+    needle: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    assert main(["explain", "-c", str(EXAMPLE), *args]) == status
+    assert needle in capsys.readouterr().out
