@@ -82,7 +82,7 @@ def _messages(error: jsonschema.ValidationError) -> Iterator[tuple[JsonPath, str
             yield path, f"missing required key {missing!r}", False
         case "type":
             names = expected if isinstance(expected, list) else [expected]
-            wanted = " or ".join(_SCHEMA_TYPES.get(n, n) for n in names)
+            wanted = " or ".join(_SCHEMA_TYPES.get(str(n), str(n)) for n in names)
             yield path, f"expected {wanted}, got {_describe(value)}", False
         case "enum":
             choices = [str(c) for c in expected]
