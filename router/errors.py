@@ -9,6 +9,7 @@ maps each class to a status code and an error envelope in one place::
     ├── RequestInvalid          the client sent something malformed (400)
     ├── NotFound                an id the client named does not exist (404)
     │   └── ModelNotFound       no route or provider serves the requested model
+    ├── Conflict                the resource's state forbids the operation (409)
     ├── RoutingRejected         no candidate may serve the request (503 contract)
     └── UpstreamError           a provider failed; the dispatcher may fail over
         ├── UpstreamTimeout         no answer within the provider's timeout (504)
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigInvalid",
     "ConfigUnavailable",
+    "Conflict",
     "ModelNotFound",
     "NexusError",
     "NotFound",
@@ -76,6 +78,10 @@ class RequestInvalid(NexusError):
 
 class NotFound(NexusError):
     """Something the client named by id does not exist."""
+
+
+class Conflict(NexusError):
+    """The resource is in a state that forbids the operation (e.g. cancelling a finished response)."""
 
 
 class ModelNotFound(NotFound):

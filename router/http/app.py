@@ -19,6 +19,7 @@ from router.config.watcher import watch_config
 from router.http.admin import admin_router
 from router.http.errors import exception_handlers
 from router.http.inference import chat_completions, route_explain
+from router.http.responses import RESPONSE_HANDLERS
 from router.routing.table import RoutingTable
 from router.runtime.services import Services
 
@@ -101,7 +102,7 @@ def create_app(
         return store.current
 
     return Litestar(
-        route_handlers=[health, admin_router, chat_completions, route_explain],
+        route_handlers=[health, admin_router, chat_completions, route_explain, *RESPONSE_HANDLERS],
         dependencies={
             "store": Provide(lambda: store, sync_to_thread=False),
             "table": Provide(current_table, sync_to_thread=False),

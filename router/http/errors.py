@@ -18,6 +18,7 @@ from litestar.types import ExceptionHandlersMap
 from router.errors import (
     ConfigInvalid,
     ConfigUnavailable,
+    Conflict,
     ModelNotFound,
     NexusError,
     NotFound,
@@ -51,6 +52,7 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     RequestInvalid: ErrorSpec(400, "invalid_request_error", "invalid_request"),
     ModelNotFound: ErrorSpec(404, "invalid_request_error", "model_not_found"),
     NotFound: ErrorSpec(404, "invalid_request_error", "not_found"),
+    Conflict: ErrorSpec(409, "invalid_request_error", "conflict"),
     RoutingRejected: ErrorSpec(503, "insufficient_capacity", "insufficient_capacity"),
     UpstreamTimeout: ErrorSpec(504, "upstream_error", "upstream_timeout"),
     UpstreamUnavailable: ErrorSpec(503, "upstream_error", "upstream_unavailable"),

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import attrs
 from litestar import Request, Response, post
 from litestar.response import Stream
 
-from router.errors import ModelNotFound, RequestInvalid, RoutingRejected
+from router.errors import RequestInvalid
 from router.http.body import json_object
 from router.http.deps import ServicesDep, TableDep
-from router.routing.decision import Rejection, RequestFacts, RouteDecision, UnknownModel, route
+from router.routing.decision import RequestFacts
 from router.routing.explain import explain
 from router.routing.facts import chat_facts, preference_from_headers
 from router.routing.table import RoutingTable
 from router.runtime.dispatch import Served
-from router.runtime.services import Services
 
-__all__ = ["chat_completions", "decide", "route_explain", "routing_headers"]
-
-
-def decide(table: RoutingTable, facts: RequestFacts, services: Services) -> RouteDecision:
-    """Route, turning 'no model' and 'no candidate' into their errors."""
-    result = route(table, facts, services.health.states)
-    if isinstance(result, UnknownModel):
-        raise ModelNotFound(result.model, result.available)
-    if isinstance(result, Rejection):
-        raise RoutingRejected(result)
-    return result
+__all__ = ["chat_completions", "event_stream", "require_model", "route_explain", "routing_headers"]
 
 
 def routing_headers(table: RoutingTable, served: Served) -> dict[str, str]:
@@ -44,7 +33,7 @@ def routing_headers(table: RoutingTable, served: Served) -> dict[str, str]:
     }
 
 
-def _require_model(body: Mapping[str, Any]) -> str:
+def require_model(body: Mapping[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestInvalid(
@@ -55,11 +44,11 @@ def _require_model(body: Mapping[str, Any]) -> str:
     return model
 
 
-def _stream_response(served: Served, headers: dict[str, str]) -> Stream:
-    assert served.stream is not None
+def event_stream(events: AsyncIterator[bytes], headers: dict[str, str]) -> Stream:
+    """An SSE response; proxies are asked not to buffer it."""
     headers["cache-control"] = "no-cache"
     headers["x-accel-buffering"] = "no"
-    return Stream(served.stream, media_type="text/event-stream", headers=headers)
+    return Stream(events, media_type="text/event-stream", headers=headers)
 
 
 @post(["/v1/chat/completions", "/chat/completions"], status_code=200)
@@ -68,7 +57,7 @@ async def chat_completions(
 ) -> Response[Any]:
     """OpenAI Chat Completions, JSON or SSE, routed and failed over."""
     body = await json_object(request)
-    _require_model(body)
+    require_model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestInvalid(
@@ -79,13 +68,13 @@ async def chat_completions(
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    decision = decide(table, chat_facts(body, request.headers), services)
+    decision = services.decide(table, chat_facts(body, request.headers))
     served = await services.dispatcher.chat(
         table, decision, body, stream=stream, include_usage=include_usage
     )
     headers = routing_headers(table, served)
-    if stream:
-        return _stream_response(served, headers)
+    if served.stream is not None:
+        return event_stream(served.stream, headers)
     return Response(served.body, media_type="application/json", headers=headers)
 
 
@@ -99,7 +88,7 @@ async def route_explain(
     ``history`` (number of earlier messages), ``strict``/``flexible`` and ``down``.
     """
     body = await json_object(request)
-    model = _require_model(body)
+    model = require_model(body)
     body.setdefault("messages", [{"role": "user", "content": ""}])
     facts = chat_facts(body, request.headers)
     history = body.get("history")

@@ -1,4 +1,4 @@
-"""Run-time services shared by all requests: the httpx client, health, the dispatcher.
+"""Run-time services shared by all requests: the httpx client, health, dispatcher, store.
 
 Lives outside the routing table (and survives reloads); started and stopped by
 the app's lifespan.
@@ -7,26 +7,35 @@ the app's lifespan.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import attrs
 import httpx
 
 from router.config.store import ConfigStore
+from router.errors import ModelNotFound, RoutingRejected
+from router.responses.service import ResponsesService
+from router.routing.decision import Rejection, RequestFacts, RouteDecision, UnknownModel, route
 from router.routing.table import RoutingTable
 from router.runtime.dispatch import Dispatcher
 from router.runtime.health import HealthMonitor
+from router.store import ResponseStore, open_store
 
 __all__ = ["Services"]
+
+log = logging.getLogger("nexus")
 
 
 @attrs.define
 class Services:
-    store: ConfigStore
+    config: ConfigStore
     transport: httpx.AsyncBaseTransport | None = None
     probe: bool = True
     _client: httpx.AsyncClient | None = None
     _health: HealthMonitor | None = None
     _dispatcher: Dispatcher | None = None
+    _store: ResponseStore | None = None
+    _responses: ResponsesService | None = None
 
     @property
     def health(self) -> HealthMonitor:
@@ -43,25 +52,54 @@ class Services:
         assert self._client is not None, "Services.start() has not run"
         return self._client
 
+    @property
+    def responses(self) -> ResponsesService:
+        assert self._responses is not None, "Services.start() has not run"
+        return self._responses
+
+    def decide(self, table: RoutingTable, facts: RequestFacts) -> RouteDecision:
+        """Route, turning 'no such model' and 'no candidate' into their errors."""
+        result = route(table, facts, self.health.states)
+        if isinstance(result, UnknownModel):
+            raise ModelNotFound(result.model, result.available)
+        if isinstance(result, Rejection):
+            raise RoutingRejected(result)
+        return result
+
     async def start(self) -> None:
+        table = self.config.current
+        self._store = open_store(table.config.storage, base_dir=self.config.path.parent)
+        await self._store.open()
+        stale = await self._store.fail_unfinished(
+            "the router restarted before this response finished"
+        )
+        if stale:
+            log.warning("marked %d unfinished background response(s) as failed", stale)
         self._client = httpx.AsyncClient(
             transport=self.transport,
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             follow_redirects=False,
             trust_env=False,  # never send provider keys through an ambient proxy
         )
-        self._health = HealthMonitor(self._client, self.store.current.settings.health, self.probe)
-        self._health.sync(self.store.current)
+        self._health = HealthMonitor(self._client, table.settings.health, self.probe)
+        self._health.sync(table)
         loop = asyncio.get_running_loop()
 
-        def follow(table: RoutingTable) -> None:  # called from the reloading thread
-            loop.call_soon_threadsafe(self.health.sync, table)
+        def follow(new: RoutingTable) -> None:  # called from the reloading thread
+            loop.call_soon_threadsafe(self.health.sync, new)
+            if new.config.storage != table.config.storage:
+                log.warning("'storage' changed: the new database is used after a restart")
 
-        self.store.subscribe(follow)
+        self.config.subscribe(follow)
         self._dispatcher = Dispatcher(self._client, self._health)
+        self._responses = ResponsesService(self._store, self._dispatcher, self.decide)
 
     async def stop(self) -> None:
+        if self._responses is not None:
+            await self._responses.close()
         if self._health is not None:
             await self._health.close()
         if self._client is not None:
             await self._client.aclose()
+        if self._store is not None:
+            await self._store.close()

@@ -35,6 +35,7 @@ class FakeOpenAI:
     probe_status: int = 200
     requests: list[dict[str, Any]] = attrs.Factory(list)
     headers: list[dict[str, str]] = attrs.Factory(list)
+    disconnects: int = 0  # requests whose client went away while the gate held them
     gate: threading.Event | None = None  # when set, requests wait until the test opens it
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -54,15 +55,21 @@ class FakeOpenAI:
             body = json.loads(await read_body(receive))
             self.requests.append(body)
             self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
-            await self._chat(body, send)
+            await self._chat(body, send, receive)
             return
         await send_json(send, 404, {"error": {"message": f"no route {path}"}})
 
-    async def _chat(self, body: dict[str, Any], send: Send) -> None:
+    async def _chat(self, body: dict[str, Any], send: Send, receive: Receive) -> None:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        while self.gate is not None and not self.gate.is_set():
-            await asyncio.sleep(0.005)
+        if self.gate is not None:
+            gone = asyncio.ensure_future(receive())  # completes with http.disconnect
+            while not self.gate.is_set():
+                if gone.done():
+                    self.disconnects += 1
+                    return
+                await asyncio.sleep(0.005)
+            gone.cancel()
         if self.status != 200:
             headers = {"retry-after": self.retry_after} if self.retry_after else None
             error = self.error_body or {

@@ -1,0 +1,101 @@
+"""The Responses API: create, retrieve, delete, cancel, list input items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath, FromQuery
+
+from router.errors import RequestInvalid
+from router.http.body import json_object
+from router.http.deps import ServicesDep, TableDep
+from router.http.inference import event_stream, require_model, routing_headers
+
+__all__ = ["RESPONSE_HANDLERS"]
+
+
+@post(["/v1/responses", "/responses"], status_code=200)
+async def create_response(
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+) -> Response[Any]:
+    """Create a response: JSON, an SSE event stream (``stream``) or queued (``background``)."""
+    body = await json_object(request)
+    require_model(body)
+    created = await services.responses.create(table, body, request.headers)
+    headers = (
+        routing_headers(table, created.served)
+        if created.served is not None
+        else {"x-nexus-config-version": table.version}
+    )
+    if created.events is not None:
+        return event_stream(created.events, headers)
+    return Response(created.body, headers=headers)
+
+
+@get(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"])
+async def retrieve_response(response_id: FromPath[str], services: ServicesDep) -> dict[str, Any]:
+    return dict((await services.responses.get(response_id)).body)
+
+
+@delete(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"], status_code=204)
+async def delete_response(response_id: FromPath[str], services: ServicesDep) -> None:
+    await services.responses.delete(response_id)
+
+
+@post(
+    ["/v1/responses/{response_id:str}/cancel", "/responses/{response_id:str}/cancel"],
+    status_code=200,
+)
+async def cancel_response(response_id: FromPath[str], services: ServicesDep) -> dict[str, Any]:
+    return dict(await services.responses.cancel(response_id))
+
+
+def page_params(limit: str | None, order: str | None) -> tuple[int, str]:
+    """Validate the cursor-pagination query parameters shared by list endpoints."""
+    try:
+        size = 20 if limit is None else int(limit)
+    except ValueError:
+        raise RequestInvalid(
+            "'limit' must be an integer between 1 and 100", param="limit"
+        ) from None
+    if not 1 <= size <= 100:
+        raise RequestInvalid("'limit' must be an integer between 1 and 100", param="limit")
+    direction = order or "desc"
+    if direction not in {"asc", "desc"}:
+        raise RequestInvalid("'order' must be 'asc' or 'desc'", param="order")
+    return size, direction
+
+
+def page_body(items: list[Any], has_more: bool) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": items,
+        "first_id": items[0]["id"] if items else None,
+        "last_id": items[-1]["id"] if items else None,
+        "has_more": has_more,
+    }
+
+
+@get(["/v1/responses/{response_id:str}/input_items", "/responses/{response_id:str}/input_items"])
+async def list_input_items(
+    response_id: FromPath[str],
+    services: ServicesDep,
+    after: FromQuery[str | None] = None,
+    limit: FromQuery[str | None] = None,
+    order: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    size, direction = page_params(limit, order)
+    page = await services.responses.input_items(
+        response_id, after=after, limit=size, order="asc" if direction == "asc" else "desc"
+    )
+    return page_body(list(page.items), page.has_more)
+
+
+RESPONSE_HANDLERS = [
+    create_response,
+    retrieve_response,
+    delete_response,
+    cancel_response,
+    list_input_items,
+]

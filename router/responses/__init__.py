@@ -1,0 +1,1 @@
+"""The Responses API: translation to Chat Completions, streaming events, the service."""

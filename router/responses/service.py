@@ -1,0 +1,269 @@
+"""The Responses API's behaviour: create (JSON, stream, background), chain, store, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import attrs
+import msgspec
+
+from router.errors import Conflict, NotFound, RequestInvalid, UpstreamError
+from router.responses.stream import ResponsesStream
+from router.responses.translate import (
+    chat_request,
+    input_items,
+    new_id,
+    output_items,
+    response_object,
+    status_of,
+    usage_of,
+)
+from router.routing.decision import RouteDecision
+from router.routing.facts import responses_facts
+from router.routing.table import RoutingTable
+from router.runtime.dispatch import Dispatcher, Served
+from router.store.base import ItemPage, Order, ResponseStore, StoredResponse
+
+__all__ = ["Created", "ResponsesService"]
+
+log = logging.getLogger("nexus.responses")
+_decode = msgspec.json.decode
+
+_UNFINISHED = frozenset({"queued", "in_progress"})
+
+
+@attrs.frozen
+class Created:
+    """What `create` produced: a response object, or a stream of events, plus routing facts."""
+
+    served: Served | None
+    body: dict[str, Any] | None = None
+    events: AsyncIterator[bytes] | None = None
+
+
+@attrs.define
+class ResponsesService:
+    store: ResponseStore
+    dispatcher: Dispatcher
+    decide: Callable[[RoutingTable, Any], RouteDecision]
+    clock: Callable[[], float] = time.time
+    _tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
+    _closing: bool = False
+
+    # -- create -------------------------------------------------------------------------
+
+    async def _context(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Items of the chain `previous_response_id` names: inputs and outputs, oldest first."""
+        previous = body.get("previous_response_id")
+        if previous is None:
+            return []
+        if not isinstance(previous, str):
+            raise RequestInvalid(
+                "'previous_response_id' must be a string", param="previous_response_id"
+            )
+        chain: list[StoredResponse] = []
+        current: str | None = previous
+        while current is not None:
+            stored = await self.store.get_response(current)
+            if stored is None:
+                raise RequestInvalid(
+                    f"Previous response with id '{current}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                )
+            chain.append(stored)
+            current = stored.previous_response_id
+        items: list[Mapping[str, Any]] = []
+        for stored in reversed(chain):
+            items += (await self.store.input_items(stored.id)).items
+            items += stored.body.get("output") or []
+        return items
+
+    async def create(
+        self, table: RoutingTable, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> Created:
+        stream = body.get("stream") is True
+        store = body.get("store", True) is not False
+        background = body.get("background") is True
+        if "input" not in body:
+            raise RequestInvalid(
+                "Missing required parameter: 'input'",
+                param="input",
+                code="missing_required_parameter",
+            )
+        if background and not store:
+            raise RequestInvalid(
+                "background responses must be stored (store: true)", param="background"
+            )
+        if background and stream:
+            raise RequestInvalid(
+                "streaming a background response is not supported; "
+                "create it without stream and poll GET /v1/responses/{id}",
+                param="stream",
+            )
+        items = input_items(body["input"])
+        prior = await self._context(body)
+        decision = self.decide(table, responses_facts(body, headers, prior_items=prior))
+        chat = chat_request(body, [*prior, *items], stream=stream)
+        response_id = new_id("resp")
+        created_at = int(self.clock())
+        if background:
+            queued = response_object(
+                body, response_id=response_id, created_at=created_at, status="queued"
+            )
+            await self.store.put_response(self._record(queued, body), items)
+            self._tasks[response_id] = asyncio.create_task(
+                self._background(table, decision, chat, body, queued), name=f"nexus-{response_id}"
+            )
+            return Created(None, body=queued)
+        if stream:
+            served = await self.dispatcher.chat(
+                table, decision, chat, stream=True, include_usage=True
+            )
+            translator = ResponsesStream(body, response_id, created_at, self.clock)
+            return Created(served, events=self._relay(served, translator, body, items, store))
+        served = await self.dispatcher.chat(table, decision, chat, stream=False)
+        response = self._completed(body, response_id, created_at, served)
+        if store:
+            await self.store.put_response(self._record(response, body), items)
+        return Created(served, body=response)
+
+    def _completed(
+        self, body: Mapping[str, Any], response_id: str, created_at: int, served: Served
+    ) -> dict[str, Any]:
+        assert served.body is not None
+        completion = _decode(served.body)
+        finish = (completion.get("choices") or [{}])[0].get("finish_reason")
+        status, details = status_of(finish)
+        return response_object(
+            body,
+            response_id=response_id,
+            created_at=created_at,
+            status=status,
+            output=output_items(completion),
+            usage=usage_of(completion.get("usage")),
+            incomplete_details=details,
+            completed_at=int(self.clock()),
+        )
+
+    def _record(self, response: Mapping[str, Any], body: Mapping[str, Any]) -> StoredResponse:
+        return StoredResponse(
+            id=response["id"],
+            created_at=float(response["created_at"]),
+            status=response["status"],
+            background=bool(response.get("background")),
+            body=response,
+            previous_response_id=body.get("previous_response_id"),
+        )
+
+    async def _relay(
+        self,
+        served: Served,
+        translator: ResponsesStream,
+        body: Mapping[str, Any],
+        items: list[dict[str, Any]],
+        store: bool,
+    ) -> AsyncIterator[bytes]:
+        assert served.stream is not None
+        for event in translator.start():
+            yield event
+        async for chunk in served.stream:
+            for event in translator.feed(chunk):
+                yield event
+        for event in translator.finish():
+            yield event
+        if store and translator.final is not None:
+            await self.store.put_response(self._record(translator.final, body), items)
+
+    async def _background(
+        self,
+        table: RoutingTable,
+        decision: RouteDecision,
+        chat: dict[str, Any],
+        body: Mapping[str, Any],
+        queued: dict[str, Any],
+    ) -> None:
+        response_id = queued["id"]
+        try:
+            await self.store.put_response(self._record({**queued, "status": "in_progress"}, body))
+            served = await self.dispatcher.chat(table, decision, chat, stream=False)
+            final = self._completed(body, response_id, queued["created_at"], served)
+        except asyncio.CancelledError:
+            if self._closing:
+                final = {
+                    **queued,
+                    "status": "failed",
+                    "error": {
+                        "code": "server_error",
+                        "message": "the router shut down before this response finished",
+                    },
+                }
+            else:
+                final = {**queued, "status": "cancelled"}
+            await asyncio.shield(self.store.put_response(self._record(final, body)))
+            raise
+        except UpstreamError as exc:
+            final = {
+                **queued,
+                "status": "failed",
+                "error": {"code": "upstream_error", "message": exc.message},
+            }
+        except Exception:
+            log.exception("background response %s failed", response_id)
+            final = {
+                **queued,
+                "status": "failed",
+                "error": {"code": "server_error", "message": "internal error"},
+            }
+        finally:
+            self._tasks.pop(response_id, None)
+        await self.store.put_response(self._record(final, body))
+
+    # -- read, delete, cancel -------------------------------------------------------------
+
+    async def get(self, response_id: str) -> StoredResponse:
+        stored = await self.store.get_response(response_id)
+        if stored is None:
+            raise NotFound(f"Response with id '{response_id}' not found.")
+        return stored
+
+    async def input_items(
+        self, response_id: str, *, after: str | None, limit: int, order: Order
+    ) -> ItemPage:
+        await self.get(response_id)
+        return await self.store.input_items(response_id, after=after, limit=limit, order=order)
+
+    async def delete(self, response_id: str) -> None:
+        await self.get(response_id)
+        task = self._tasks.get(response_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self.store.delete_response(response_id)
+
+    async def cancel(self, response_id: str) -> Mapping[str, Any]:
+        stored = await self.get(response_id)
+        if not stored.background:
+            raise RequestInvalid("Only background responses can be cancelled.", param="response_id")
+        task = self._tasks.get(response_id)
+        if stored.status in _UNFINISHED and task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return (await self.get(response_id)).body
+        if stored.status == "cancelled":
+            return stored.body
+        raise Conflict(
+            f"Response '{response_id}' is already {stored.status}; it cannot be cancelled."
+        )
+
+    async def close(self) -> None:
+        """Stop background work; unfinished responses are recorded as failed, never left in progress."""
+        self._closing = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
