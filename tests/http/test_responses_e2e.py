@@ -61,9 +61,9 @@ def stack(
         serve(an or FakeAnthropic(api_key=KEY)) as an_url,
     ):
         path = tmp_path / "nexus.yaml"
-        ol_url = "http://127.0.0.1:9" if ollama_down else ol_url
+        ollama = "http://127.0.0.1:9" if ollama_down else ol_url
         path.write_text(
-            CONFIG.format(oa=oa_url, ol=ol_url, an=an_url)
+            CONFIG.format(oa=oa_url, ol=ollama, an=an_url)
             + "routing: {health: {interval_s: 0.05, failure_threshold: 1}}\n"
         )
         with run_router(path, env={"ANTHROPIC_KEY": KEY}, health_probes=ollama_down) as router:
