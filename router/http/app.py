@@ -18,7 +18,8 @@ from router.config.store import ConfigStore
 from router.config.watcher import watch_config
 from router.http.admin import admin_router
 from router.http.errors import exception_handlers
-from router.http.inference import chat_completions, route_explain
+from router.http.inference import chat_completions, embeddings, route_explain
+from router.http.models import MODEL_HANDLERS
 from router.http.responses import RESPONSE_HANDLERS
 from router.routing.table import RoutingTable
 from router.runtime.services import Services
@@ -102,7 +103,15 @@ def create_app(
         return store.current
 
     return Litestar(
-        route_handlers=[health, admin_router, chat_completions, route_explain, *RESPONSE_HANDLERS],
+        route_handlers=[
+            health,
+            admin_router,
+            chat_completions,
+            embeddings,
+            route_explain,
+            *RESPONSE_HANDLERS,
+            *MODEL_HANDLERS,
+        ],
         dependencies={
             "store": Provide(lambda: store, sync_to_thread=False),
             "table": Provide(current_table, sync_to_thread=False),

@@ -18,7 +18,14 @@ from router.routing.facts import chat_facts, preference_from_headers
 from router.routing.table import RoutingTable
 from router.runtime.dispatch import Served
 
-__all__ = ["chat_completions", "event_stream", "require_model", "route_explain", "routing_headers"]
+__all__ = [
+    "chat_completions",
+    "embeddings",
+    "event_stream",
+    "require_model",
+    "route_explain",
+    "routing_headers",
+]
 
 
 def routing_headers(table: RoutingTable, served: Served) -> dict[str, str]:
@@ -76,6 +83,31 @@ async def chat_completions(
     if served.stream is not None:
         return event_stream(served.stream, headers)
     return Response(served.body, media_type="application/json", headers=headers)
+
+
+@post(["/v1/embeddings", "/embeddings"], status_code=200)
+async def embeddings(
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+) -> Response[Any]:
+    """OpenAI embeddings, routed to models that declare ``embeddings: true``."""
+    body = await json_object(request)
+    model = require_model(body)
+    if "input" not in body:
+        raise RequestInvalid(
+            "Missing required parameter: 'input'", param="input", code="missing_required_parameter"
+        )
+    encoding = body.get("encoding_format", "float")
+    if encoding not in {"float", "base64"}:
+        raise RequestInvalid(
+            "'encoding_format' must be 'float' or 'base64'", param="encoding_format"
+        )
+    facts = RequestFacts(
+        model=model, needs_embeddings=True, preference=preference_from_headers(request.headers)
+    )
+    served = await services.dispatcher.embeddings(table, services.decide(table, facts), body)
+    return Response(
+        served.body, media_type="application/json", headers=routing_headers(table, served)
+    )
 
 
 @post(["/v1/route/explain", "/route/explain"], status_code=200)

@@ -212,6 +212,7 @@ class _Stream:
 
 class AnthropicAdapter:
     kind = "anthropic"
+    serves_embeddings = False  # Anthropic has no embeddings API; compile rejects the flag
 
     def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
         headers = _headers(entry)
@@ -277,3 +278,11 @@ class AnthropicAdapter:
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _Stream:
         return _Stream(ChunkWriter(ctx, include_usage))
+
+    def embeddings_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        raise NotImplementedError("Anthropic has no embeddings API")  # unreachable: see compile
+
+    def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
+        raise NotImplementedError("Anthropic has no embeddings API")

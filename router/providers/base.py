@@ -62,6 +62,19 @@ class Adapter(Protocol):
         """A translator for the provider's streaming answer."""
         ...
 
+    #: Whether `embeddings_request` may be called (compile rejects embeddings elsewhere).
+    serves_embeddings: bool
+
+    def embeddings_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        """Translate an OpenAI embeddings body into this provider's request."""
+        ...
+
+    def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
+        """Translate the provider's answer into an OpenAI embeddings list."""
+        ...
+
 
 def error_message(body: Any, *, secrets: tuple[str | None, ...] = ()) -> str | None:
     """Extract a provider's own error message from its error body, with secrets removed."""

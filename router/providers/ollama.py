@@ -13,6 +13,7 @@ from router.errors import RequestInvalid
 from router.providers.base import UpstreamRequest, UpstreamStreamError
 from router.providers.chunks import ChunkWriter, ResponseContext, completion_body
 from router.providers.content import arguments_object, data_url, image_urls, text_of
+from router.providers.embeddings import embedding_list, text_inputs
 from router.providers.sse import NdjsonDecoder
 from router.routing.table import ProviderEntry
 
@@ -163,6 +164,7 @@ class _Stream:
 
 class OllamaAdapter:
     kind = "ollama"
+    serves_embeddings = True
 
     def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
         headers = {"authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
@@ -221,3 +223,25 @@ class OllamaAdapter:
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _Stream:
         return _Stream(ChunkWriter(ctx, include_usage))
+
+    def embeddings_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        payload: dict[str, Any] = {"model": model, "input": text_inputs(body)}
+        if body.get("dimensions") is not None:
+            payload["dimensions"] = body["dimensions"]
+        return UpstreamRequest(
+            "POST", f"{entry.base_url}/api/embed", _headers(entry), _encode(payload)
+        )
+
+    def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
+        answer = _decode(data)
+        vectors = answer["embeddings"]
+        if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
+            raise ValueError("embeddings is not a list of vectors")
+        return embedding_list(
+            vectors,
+            model=model,
+            prompt_tokens=int(answer.get("prompt_eval_count") or 0),
+            encoding=str(body.get("encoding_format") or "float"),
+        )

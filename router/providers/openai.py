@@ -35,6 +35,7 @@ class _PassThrough:
 
 class OpenAIAdapter:
     kind = "openai"
+    serves_embeddings = True
 
     def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
         headers = {"authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
@@ -58,3 +59,14 @@ class OpenAIAdapter:
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _PassThrough:
         return _PassThrough()
+
+    def embeddings_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        payload = {**body, "model": model}
+        return UpstreamRequest(
+            "POST", f"{entry.base_url}/embeddings", _headers(entry), _encode(payload)
+        )
+
+    def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
+        return data

@@ -106,6 +106,10 @@ def _provider(
                 f"provider {p.name!r} lists model {m.name!r} twice", (*path, "models", j, "name")
             )
             continue
+        if m.embeddings and p.kind == "anthropic":
+            report.error(
+                "anthropic providers do not serve embeddings", (*path, "models", j, "embeddings")
+            )
         models[m.name] = ModelSpec(
             m.name, m.tiers, m.context_window, m.vision, m.tools, m.embeddings
         )

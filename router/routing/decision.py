@@ -57,6 +57,7 @@ class Verdict(enum.StrEnum):
     TIER_CODING = "tier_insufficient_coding"
     NO_VISION = "no_vision"
     NO_TOOLS = "no_tools"
+    NO_EMBEDDINGS = "no_embeddings"
     CONTEXT_TOO_SMALL = "context_too_small"
     HISTORY_BLOCKED = "overflow_blocked_with_history"
     OUT_OF_ZONE = "privacy_zone_mismatch"
@@ -70,6 +71,7 @@ class Verdict(enum.StrEnum):
 _CAPABILITY = {
     Verdict.NO_VISION: "vision",
     Verdict.NO_TOOLS: "tools",
+    Verdict.NO_EMBEDDINGS: "embeddings",
     Verdict.CONTEXT_TOO_SMALL: "context_window",
 }
 
@@ -98,6 +100,7 @@ class RequestFacts:
     needs_tools: bool = False
     context_tokens: int = 0
     preference: Preference | None = None
+    needs_embeddings: bool = False
 
 
 @attrs.frozen
@@ -171,6 +174,8 @@ def _verdict(
         return Verdict.NO_VISION
     if facts.needs_tools and not spec.tools:
         return Verdict.NO_TOOLS
+    if facts.needs_embeddings and not spec.embeddings:
+        return Verdict.NO_EMBEDDINGS
     if facts.context_tokens and spec.context_window and facts.context_tokens > spec.context_window:
         return Verdict.CONTEXT_TOO_SMALL
     if t.zone_rank > route_zone:

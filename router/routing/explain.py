@@ -24,6 +24,7 @@ _WHY = {
     Verdict.TIER_CODING: "coding tier below the route's min_tiers",
     Verdict.NO_VISION: "does not accept images",
     Verdict.NO_TOOLS: "does not accept tools",
+    Verdict.NO_EMBEDDINGS: "does not serve embeddings",
     Verdict.CONTEXT_TOO_SMALL: "context window too small for this request",
     Verdict.HISTORY_BLOCKED: "less private zone, and overflow is fresh-only while the request has history",
     Verdict.OUT_OF_ZONE: "less private zone than the route requires, and overflow is never",

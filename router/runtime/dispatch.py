@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -157,19 +157,53 @@ class Dispatcher:
         include_usage: bool = False,
     ) -> Served:
         """Send a Chat Completions request to the first candidate that answers."""
+
+        async def attempt(
+            candidate: Candidate, entry: ProviderEntry, adapter: Adapter, number: int
+        ) -> Served:
+            up = adapter.chat_request(entry, candidate.model, body, stream=stream)
+            if stream:
+                return await self._open_stream(candidate, entry, adapter, up, number, include_usage)
+            ctx = _context(candidate)
+            return await self._whole(
+                candidate, entry, up, number, lambda data: adapter.chat_response(data, ctx)
+            )
+
+        return await self._walk(table, decision, attempt)
+
+    async def embeddings(
+        self, table: RoutingTable, decision: RouteDecision, body: Mapping[str, Any]
+    ) -> Served:
+        """Send an embeddings request to the first candidate that answers."""
+
+        async def attempt(
+            candidate: Candidate, entry: ProviderEntry, adapter: Adapter, number: int
+        ) -> Served:
+            up = adapter.embeddings_request(entry, candidate.model, body)
+            return await self._whole(
+                candidate,
+                entry,
+                up,
+                number,
+                lambda data: adapter.embeddings_response(data, candidate.model, body),
+            )
+
+        return await self._walk(table, decision, attempt)
+
+    async def _walk(
+        self,
+        table: RoutingTable,
+        decision: RouteDecision,
+        attempt: Callable[[Candidate, ProviderEntry, Adapter, int], Awaitable[Served]],
+    ) -> Served:
+        """Try candidates in order; fail over on retryable errors, at most max_attempts times."""
         last: UpstreamError | None = None
         attempts = 0
         for candidate in decision.candidates[: table.settings.max_attempts]:
             entry = table.providers[candidate.provider]
-            adapter = adapter_for(entry.kind)
-            up = adapter.chat_request(entry, candidate.model, body, stream=stream)
             attempts += 1
             try:
-                if stream:
-                    return await self._open_stream(
-                        candidate, entry, adapter, up, attempts, include_usage
-                    )
-                return await self._whole(candidate, entry, adapter, up, attempts)
+                return await attempt(candidate, entry, adapter_for(entry.kind), attempts)
             except UpstreamError as exc:
                 self._failed(entry, exc)
                 if not exc.retryable:
@@ -186,9 +220,9 @@ class Dispatcher:
         self,
         candidate: Candidate,
         entry: ProviderEntry,
-        adapter: Adapter,
         up: UpstreamRequest,
         attempts: int,
+        translate: Callable[[bytes], bytes],
     ) -> Served:
         self.health.acquire(entry.name)
         try:
@@ -199,7 +233,7 @@ class Dispatcher:
             if response.status_code >= 400:
                 raise _status_error(response, response.content, entry)
             try:
-                body = adapter.chat_response(response.content, _context(candidate))
+                body = translate(response.content)
                 _decode(body)
             except _TRANSLATION_ERRORS as exc:
                 raise UpstreamProtocolError(

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from tests.fakes.openai_upstream import vector
 from tests.fakes.asgi import Receive, Send, read_body, send_json, send_stream
 
 
@@ -41,6 +42,13 @@ class FakeOllama:
                 await send_stream(send, "application/x-ndjson", self._lines(name))
             else:
                 await send_json(send, 200, self._final(name, self.reply))
+            return
+        if path == "/api/embed" and scope["method"] == "POST":
+            body = json.loads(await read_body(receive))
+            self.requests.append(body)
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            await send_json(send, 200, {"model": body["model"], "prompt_eval_count": 2 * len(texts),
+                                        "embeddings": [vector(t) for t in texts]})
             return
         await send_json(send, 404, {"error": "not found"})
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -12,6 +14,24 @@ from typing import Any
 import attrs
 
 from tests.fakes.asgi import Receive, Send, read_body, send_json, send_stream
+
+
+def vector(text: str) -> list[float]:
+    """A deterministic embedding the tests can predict."""
+    return [float(len(text)), float(sum(map(ord, text)) % 97), 0.5]
+
+
+def embeddings_body(body: dict[str, Any]) -> dict[str, Any]:
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = []
+    for i, text in enumerate(texts):
+        values = vector(text)
+        encoded: Any = values
+        if body.get("encoding_format") == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": encoded})
+    return {"object": "list", "data": data, "model": body["model"],
+            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)}}
 
 
 class MidStreamFailure(Exception):
@@ -56,6 +76,11 @@ class FakeOpenAI:
             self.requests.append(body)
             self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
             await self._chat(body, send, receive)
+            return
+        if path == "/embeddings" and scope["method"] == "POST":
+            body = json.loads(await read_body(receive))
+            self.requests.append(body)
+            await send_json(send, 200, embeddings_body(body))
             return
         await send_json(send, 404, {"error": {"message": f"no route {path}"}})
 
