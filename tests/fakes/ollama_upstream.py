@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from tests.fakes.openai_upstream import vector
 from tests.fakes.asgi import Receive, Send, read_body, send_json, send_stream
+from tests.fakes.openai_upstream import vector
 
 
 @attrs.define
@@ -47,8 +47,15 @@ class FakeOllama:
             body = json.loads(await read_body(receive))
             self.requests.append(body)
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-            await send_json(send, 200, {"model": body["model"], "prompt_eval_count": 2 * len(texts),
-                                        "embeddings": [vector(t) for t in texts]})
+            await send_json(
+                send,
+                200,
+                {
+                    "model": body["model"],
+                    "prompt_eval_count": 2 * len(texts),
+                    "embeddings": [vector(t) for t in texts],
+                },
+            )
             return
         await send_json(send, 404, {"error": "not found"})
 

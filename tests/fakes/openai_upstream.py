@@ -30,8 +30,12 @@ def embeddings_body(body: dict[str, Any]) -> dict[str, Any]:
         if body.get("encoding_format") == "base64":
             encoded = base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
         data.append({"object": "embedding", "index": i, "embedding": encoded})
-    return {"object": "list", "data": data, "model": body["model"],
-            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": body["model"],
+        "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+    }
 
 
 class MidStreamFailure(Exception):
@@ -106,7 +110,11 @@ class FakeOpenAI:
             await send_json(send, 200, b'{"id": "chatcmpl-1", "choices": [')
             return
         if body.get("stream"):
-            await send_stream(send, "text/event-stream", self._chunks(body))
+            gone = asyncio.ensure_future(receive())  # completes with http.disconnect
+            try:
+                await send_stream(send, "text/event-stream", self._chunks(body, gone))
+            finally:
+                gone.cancel()
             return
         await send_json(send, 200, self.completion(body["model"]))
 
@@ -140,7 +148,9 @@ class FakeOpenAI:
             "usage": {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16},
         }
 
-    async def _chunks(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def _chunks(
+        self, body: dict[str, Any], gone: asyncio.Future[Any]
+    ) -> AsyncIterator[bytes]:
         model = body["model"]
         base = {
             "id": "chatcmpl-fake",
@@ -158,6 +168,9 @@ class FakeOpenAI:
             yield f"data: {json.dumps(chunk)}\n\n".encode()
             if self.chunk_delay_s:
                 await asyncio.sleep(self.chunk_delay_s)
+            if gone.done():
+                self.disconnects += 1
+                return
         yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n".encode()
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {

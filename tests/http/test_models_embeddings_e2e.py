@@ -43,8 +43,10 @@ routing:
 
 @contextlib.contextmanager
 def stack(tmp_path: Path) -> Iterator[tuple[RouterHandle, openai.OpenAI]]:
-    with serve(FakeOpenAI(models=("text-embedding-3-small",))) as oa, \
-            serve(FakeOllama(models=("nomic-embed-text:latest", "llama3:latest"))) as ol:
+    with (
+        serve(FakeOpenAI(models=("text-embedding-3-small",))) as oa,
+        serve(FakeOllama(models=("nomic-embed-text:latest", "llama3:latest"))) as ol,
+    ):
         path = tmp_path / "nexus.yaml"
         path.write_text(CONFIG.format(oa=oa, ol=ol))
         with run_router(path) as router:
@@ -53,11 +55,26 @@ def stack(tmp_path: Path) -> Iterator[tuple[RouterHandle, openai.OpenAI]]:
 
 def test_models_lists_what_is_routable_now(tmp_path: Path) -> None:
     with stack(tmp_path) as (router, client):
-        wait_for(lambda: {p["name"]: p["status"] for p in router.http.get("/admin/providers").json()
-                          ["providers"]}.get("down") == "unhealthy", what="probes")
+        wait_for(
+            lambda: (
+                {
+                    p["name"]: p["status"]
+                    for p in router.http.get("/admin/providers").json()["providers"]
+                }.get("down")
+                == "unhealthy"
+            ),
+            what="probes",
+        )
         ids = [m.id for m in client.models.list()]
-        assert ids == sorted(["embed", "llama3", "meta-llama/Llama-3.1-8B",
-                              "nomic-embed-text:latest", "text-embedding-3-small"])
+        assert ids == sorted(
+            [
+                "embed",
+                "llama3",
+                "meta-llama/Llama-3.1-8B",
+                "nomic-embed-text:latest",
+                "text-embedding-3-small",
+            ]
+        )
         model = client.models.retrieve("meta-llama/Llama-3.1-8B")
         assert (model.id, model.owned_by) == ("meta-llama/Llama-3.1-8B", "oa")
         assert client.models.retrieve("embed").owned_by == "nexus"
@@ -84,7 +101,8 @@ def test_embeddings_need_an_embedding_model(tmp_path: Path) -> None:
         context = response.json()["error"]["context"]
         assert context["rejection_reason"] == "capability_missing"
         assert context["required_capability"] == "embeddings"
-        tokens = router.http.post("/v1/embeddings", json={"model": "nomic-embed-text:latest",
-                                                          "input": [[1, 2, 3]]})
+        tokens = router.http.post(
+            "/v1/embeddings", json={"model": "nomic-embed-text:latest", "input": [[1, 2, 3]]}
+        )
         assert tokens.status_code == 400
         assert tokens.json()["error"]["param"] == "input"

@@ -322,3 +322,25 @@ def test_rejections_and_bad_requests(tmp_path: Path) -> None:
         assert raw.status_code == 400
         assert raw.json()["error"]["message"].startswith("Malformed JSON body")
         assert router.http.get("/v1/responses/resp_nope/input_items?limit=0").status_code == 400
+
+
+def test_stored_responses_survive_a_restart_and_shutdown_fails_unfinished_ones(
+    tmp_path: Path,
+) -> None:
+    slow = FakeOpenAI(reply="never", models=("gpt-x",), gate=threading.Event())
+    with stack(tmp_path, oa=slow) as (_, client, _):
+        done = client.responses.create(model="llama3", input="remember me")
+        pending = client.responses.create(model="gpt-x", input="hi", background=True)
+        wait_for(lambda: slow.requests, what="upstream call")
+    # the router above has shut down; start a new one on the same file and database
+    with serve(FakeOpenAI(models=("gpt-x",))) as url:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(path.read_text().replace(path.read_text().split('"')[1], f"{url}/v1", 1))
+        with run_router(path, env={"ANTHROPIC_KEY": KEY}, health_probes=False) as router:
+            client = openai.OpenAI(base_url=f"{router.url}/v1", api_key="x", max_retries=0)
+            assert client.responses.retrieve(done.id).output_text == "Hello from Ollama"
+            failed = client.responses.retrieve(pending.id)
+            assert failed.status == "failed"
+            assert failed.error is not None
+            assert "shut down" in failed.error.message
+    assert (tmp_path / "nexus.db").exists()

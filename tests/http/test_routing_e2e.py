@@ -368,3 +368,25 @@ def test_route_explain_endpoint(tmp_path: Path, local: Any, cloud: Any) -> None:
         assert [c["target"] for c in report["candidates"]] == ["local/l7", "cloud/c9"]
         assert not local[0].requests
         assert not cloud[0].requests
+
+
+def test_client_disconnect_cancels_the_upstream_stream(tmp_path: Path, cloud: Any) -> None:
+    slow = FakeOpenAI(reply=" ".join(["word"] * 200), models=("l7",), chunk_delay_s=0.02)
+    with (
+        serve(slow) as slow_url,
+        router_for(tmp_path, local=f"{slow_url}/v1", cloud=cloud[1]) as router,
+    ):
+        with router.http.stream(
+            "POST", "/v1/chat/completions", json={"model": "l7", "messages": HI, "stream": True}
+        ) as r:
+            first = next(r.iter_raw())
+            assert first.startswith(b"data: ")
+        wait_for(lambda: slow.disconnects == 1, what="upstream to see the disconnect")
+        in_flight = wait_for(
+            lambda: (
+                (p := router.http.get("/admin/providers").json()["providers"][0])["in_flight"] == 0
+                and p
+            ),
+            what="in-flight count released",
+        )
+        assert in_flight["name"] == "local"
