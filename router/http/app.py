@@ -17,6 +17,7 @@ from litestar.di import Provide
 from router.config.store import ConfigStore
 from router.config.watcher import watch_config
 from router.http.admin import admin_router
+from router.http.conversations import CONVERSATION_HANDLERS
 from router.http.errors import exception_handlers
 from router.http.inference import chat_completions, embeddings, route_explain
 from router.http.models import MODEL_HANDLERS
@@ -111,6 +112,7 @@ def create_app(
             route_explain,
             *RESPONSE_HANDLERS,
             *MODEL_HANDLERS,
+            *CONVERSATION_HANDLERS,
         ],
         dependencies={
             "store": Provide(lambda: store, sync_to_thread=False),

@@ -7,10 +7,10 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
-from router.errors import RequestInvalid
 from router.http.body import json_object
 from router.http.deps import ServicesDep, TableDep
 from router.http.inference import event_stream, require_model, routing_headers
+from router.http.pages import page_body, page_params
 
 __all__ = ["RESPONSE_HANDLERS"]
 
@@ -51,32 +51,6 @@ async def cancel_response(response_id: FromPath[str], services: ServicesDep) -> 
     return dict(await services.responses.cancel(response_id))
 
 
-def page_params(limit: str | None, order: str | None) -> tuple[int, str]:
-    """Validate the cursor-pagination query parameters shared by list endpoints."""
-    try:
-        size = 20 if limit is None else int(limit)
-    except ValueError:
-        raise RequestInvalid(
-            "'limit' must be an integer between 1 and 100", param="limit"
-        ) from None
-    if not 1 <= size <= 100:
-        raise RequestInvalid("'limit' must be an integer between 1 and 100", param="limit")
-    direction = order or "desc"
-    if direction not in {"asc", "desc"}:
-        raise RequestInvalid("'order' must be 'asc' or 'desc'", param="order")
-    return size, direction
-
-
-def page_body(items: list[Any], has_more: bool) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": items,
-        "first_id": items[0]["id"] if items else None,
-        "last_id": items[-1]["id"] if items else None,
-        "has_more": has_more,
-    }
-
-
 @get(["/v1/responses/{response_id:str}/input_items", "/responses/{response_id:str}/input_items"])
 async def list_input_items(
     response_id: FromPath[str],
@@ -87,7 +61,7 @@ async def list_input_items(
 ) -> dict[str, Any]:
     size, direction = page_params(limit, order)
     page = await services.responses.input_items(
-        response_id, after=after, limit=size, order="asc" if direction == "asc" else "desc"
+        response_id, after=after, limit=size, order=direction
     )
     return page_body(list(page.items), page.has_more)
 

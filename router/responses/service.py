@@ -26,7 +26,8 @@ from router.routing.decision import RouteDecision
 from router.routing.facts import responses_facts
 from router.routing.table import RoutingTable
 from router.runtime.dispatch import Dispatcher, Served
-from router.store.base import ItemPage, Order, ResponseStore, StoredResponse
+from router.runtime.locks import KeyedLocks
+from router.store.base import ItemPage, Order, Store, StoredResponse
 
 __all__ = ["Created", "ResponsesService"]
 
@@ -45,13 +46,37 @@ class Created:
     events: AsyncIterator[bytes] | None = None
 
 
+@attrs.frozen
+class _Turn:
+    """The conversation a response belongs to (if any) and the input items it adds."""
+
+    conversation: str | None
+    items: list[dict[str, Any]]
+
+
+def _conversation_id(body: Mapping[str, Any]) -> str | None:
+    ref = body.get("conversation")
+    if ref is None:
+        return None
+    if isinstance(ref, Mapping):
+        ref = ref.get("id")
+    if not isinstance(ref, str) or not ref:
+        raise RequestInvalid(
+            "'conversation' must be a conversation id or {\"id\": ...}", param="conversation"
+        )
+    return ref
+
+
 @attrs.define
 class ResponsesService:
-    store: ResponseStore
+    store: Store
     dispatcher: Dispatcher
     decide: Callable[[RoutingTable, Any], RouteDecision]
     clock: Callable[[], float] = time.time
     _tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
+    #: Turns on one conversation run one at a time, in arrival order, so each sees the
+    #: previous turn's items and appends never interleave.
+    _turns: KeyedLocks = attrs.Factory(KeyedLocks)
     _closing: bool = False
 
     # -- create -------------------------------------------------------------------------
@@ -105,19 +130,57 @@ class ResponsesService:
                 "create it without stream and poll GET /v1/responses/{id}",
                 param="stream",
             )
+        conversation = _conversation_id(body)
+        if conversation is not None and body.get("previous_response_id") is not None:
+            raise RequestInvalid(
+                "'conversation' and 'previous_response_id' cannot be used together",
+                param="conversation",
+            )
+        if conversation is None:
+            return await self._create(table, body, headers, None, stream, store, background)
+        if await self.store.get_conversation(conversation) is None:
+            raise NotFound(f"Conversation with id '{conversation}' not found.")
+        await self._turns.acquire(conversation)
+        try:
+            created = await self._create(
+                table, body, headers, conversation, stream, store, background
+            )
+        except BaseException:
+            self._turns.release(conversation)
+            raise
+        if created.events is None and not background:
+            self._turns.release(conversation)  # streams and background tasks release when done
+        return created
+
+    async def _create(
+        self,
+        table: RoutingTable,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        conversation: str | None,
+        stream: bool,
+        store: bool,
+        background: bool,
+    ) -> Created:
         items = input_items(body["input"])
-        prior = await self._context(body)
+        if conversation is not None:
+            prior = list((await self.store.conversation_items(conversation)).items)
+            body = {**body, "conversation": {"id": conversation}}
+        else:
+            prior = await self._context(body)
         decision = self.decide(table, responses_facts(body, headers, prior_items=prior))
         chat = chat_request(body, [*prior, *items], stream=stream)
         response_id = new_id("resp")
         created_at = int(self.clock())
+        turn = _Turn(conversation, items)
         if background:
             queued = response_object(
                 body, response_id=response_id, created_at=created_at, status="queued"
             )
             await self.store.put_response(self._record(queued, body), items)
             self._tasks[response_id] = asyncio.create_task(
-                self._background(table, decision, chat, body, queued), name=f"nexus-{response_id}"
+                self._background(table, decision, chat, body, queued, turn),
+                name=f"nexus-{response_id}",
             )
             return Created(None, body=queued)
         if stream:
@@ -125,12 +188,18 @@ class ResponsesService:
                 table, decision, chat, stream=True, include_usage=True
             )
             translator = ResponsesStream(body, response_id, created_at, self.clock)
-            return Created(served, events=self._relay(served, translator, body, items, store))
+            return Created(served, events=self._relay(served, translator, body, items, store, turn))
         served = await self.dispatcher.chat(table, decision, chat, stream=False)
         response = self._completed(body, response_id, created_at, served)
+        await self._finish_turn(turn, response)
         if store:
             await self.store.put_response(self._record(response, body), items)
         return Created(served, body=response)
+
+    async def _finish_turn(self, turn: _Turn, response: Mapping[str, Any]) -> None:
+        """Append the turn's input and output to its conversation, atomically, if it produced one."""
+        if turn.conversation is not None and response["status"] in {"completed", "incomplete"}:
+            await self.store.append_items(turn.conversation, [*turn.items, *response["output"]])
 
     def _completed(
         self, body: Mapping[str, Any], response_id: str, created_at: int, served: Served
@@ -167,17 +236,24 @@ class ResponsesService:
         body: Mapping[str, Any],
         items: list[dict[str, Any]],
         store: bool,
+        turn: _Turn,
     ) -> AsyncIterator[bytes]:
         assert served.stream is not None
-        for event in translator.start():
-            yield event
-        async for chunk in served.stream:
-            for event in translator.feed(chunk):
+        try:
+            for event in translator.start():
                 yield event
-        for event in translator.finish():
-            yield event
-        if store and translator.final is not None:
-            await self.store.put_response(self._record(translator.final, body), items)
+            async for chunk in served.stream:
+                for event in translator.feed(chunk):
+                    yield event
+            for event in translator.finish():
+                yield event
+            if translator.final is not None:
+                await self._finish_turn(turn, translator.final)
+                if store:
+                    await self.store.put_response(self._record(translator.final, body), items)
+        finally:
+            if turn.conversation is not None:
+                self._turns.release(turn.conversation)
 
     async def _background(
         self,
@@ -186,12 +262,14 @@ class ResponsesService:
         chat: dict[str, Any],
         body: Mapping[str, Any],
         queued: dict[str, Any],
+        turn: _Turn,
     ) -> None:
         response_id = queued["id"]
         try:
             await self.store.put_response(self._record({**queued, "status": "in_progress"}, body))
             served = await self.dispatcher.chat(table, decision, chat, stream=False)
             final = self._completed(body, response_id, queued["created_at"], served)
+            await self._finish_turn(turn, final)
         except asyncio.CancelledError:
             if self._closing:
                 final = {
@@ -221,6 +299,8 @@ class ResponsesService:
             }
         finally:
             self._tasks.pop(response_id, None)
+            if turn.conversation is not None:
+                self._turns.release(turn.conversation)
         await self.store.put_response(self._record(final, body))
 
     # -- read, delete, cancel -------------------------------------------------------------

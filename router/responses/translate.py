@@ -7,11 +7,11 @@ back into Responses output items.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from router.errors import RequestInvalid
+from router.store.ids import new_id
 
 __all__ = [
     "chat_request",
@@ -24,10 +24,6 @@ __all__ = [
 ]
 
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(16)}"
 
 
 def _normalize_content(content: Any, role: str, where: str) -> list[dict[str, Any]]:
@@ -331,6 +327,7 @@ def response_object(
         "reasoning": {"effort": None, "summary": None},
         "store": body.get("store", True),
         "background": bool(body.get("background", False)),
+        "conversation": body.get("conversation"),
         "temperature": body.get("temperature", 1.0),
         "text": text,
         "tool_choice": body.get("tool_choice", "auto"),

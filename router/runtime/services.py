@@ -13,13 +13,14 @@ import attrs
 import httpx
 
 from router.config.store import ConfigStore
+from router.conversations.service import ConversationsService
 from router.errors import ModelNotFound, RoutingRejected
 from router.responses.service import ResponsesService
 from router.routing.decision import Rejection, RequestFacts, RouteDecision, UnknownModel, route
 from router.routing.table import RoutingTable
 from router.runtime.dispatch import Dispatcher
 from router.runtime.health import HealthMonitor
-from router.store import ResponseStore, open_store
+from router.store import Store, open_store
 
 __all__ = ["Services"]
 
@@ -34,8 +35,9 @@ class Services:
     _client: httpx.AsyncClient | None = None
     _health: HealthMonitor | None = None
     _dispatcher: Dispatcher | None = None
-    _store: ResponseStore | None = None
+    _store: Store | None = None
     _responses: ResponsesService | None = None
+    _conversations: ConversationsService | None = None
 
     @property
     def health(self) -> HealthMonitor:
@@ -56,6 +58,11 @@ class Services:
     def responses(self) -> ResponsesService:
         assert self._responses is not None, "Services.start() has not run"
         return self._responses
+
+    @property
+    def conversations(self) -> ConversationsService:
+        assert self._conversations is not None, "Services.start() has not run"
+        return self._conversations
 
     def decide(self, table: RoutingTable, facts: RequestFacts) -> RouteDecision:
         """Route, turning 'no such model' and 'no candidate' into their errors."""
@@ -93,6 +100,7 @@ class Services:
         self.config.subscribe(follow)
         self._dispatcher = Dispatcher(self._client, self._health)
         self._responses = ResponsesService(self._store, self._dispatcher, self.decide)
+        self._conversations = ConversationsService(self._store)
 
     async def stop(self) -> None:
         if self._responses is not None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from router.store.base import ResponseStore, StoredResponse
+from router.store.base import ResponseStore, Store, StoredResponse
 from router.store.sqlite import SqliteStore
 
-__all__ = ["ResponseStore", "StoredResponse", "open_store"]
+__all__ = ["ResponseStore", "Store", "StoredResponse", "open_store"]
 
 
-def open_store(url: str, *, base_dir: Path) -> ResponseStore:
+def open_store(url: str, *, base_dir: Path) -> Store:
     """Open the store a ``storage:`` URL names; relative SQLite paths resolve under `base_dir`."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")

@@ -7,7 +7,14 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-__all__ = ["ItemPage", "ResponseStore", "StoredResponse"]
+__all__ = [
+    "ConversationStore",
+    "ItemPage",
+    "ResponseStore",
+    "Store",
+    "StoredConversation",
+    "StoredResponse",
+]
 
 Order = Literal["asc", "desc"]
 
@@ -23,6 +30,15 @@ class StoredResponse:
     body: Mapping[str, Any]
     owner: str | None = None
     previous_response_id: str | None = None
+
+
+@attrs.frozen
+class StoredConversation:
+    id: str
+    created_at: float
+    metadata: Mapping[str, str]
+    owner: str | None = None
+    model: str | None = None  # set when created the seed's way ({model, messages})
 
 
 @attrs.frozen
@@ -66,3 +82,45 @@ class ResponseStore(Protocol):
     async def fail_unfinished(self, message: str) -> int:
         """Mark responses still queued or in progress as failed; return how many."""
         ...
+
+
+class ConversationStore(Protocol):
+    """Conversations and their items, appended atomically."""
+
+    async def create_conversation(
+        self, conversation: StoredConversation, items: Sequence[Mapping[str, Any]]
+    ) -> None: ...
+
+    async def get_conversation(self, conversation_id: str) -> StoredConversation | None: ...
+
+    async def update_conversation(
+        self, conversation_id: str, metadata: Mapping[str, str]
+    ) -> StoredConversation | None: ...
+
+    async def delete_conversation(self, conversation_id: str) -> bool: ...
+
+    async def append_items(
+        self, conversation_id: str, items: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Append in one transaction, contiguously; an id already used gets a fresh one.
+
+        Returns the items as stored, or None when the conversation does not exist.
+        """
+        ...
+
+    async def conversation_items(
+        self,
+        conversation_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        order: Order = "asc",
+    ) -> ItemPage: ...
+
+    async def get_item(self, conversation_id: str, item_id: str) -> Mapping[str, Any] | None: ...
+
+    async def delete_item(self, conversation_id: str, item_id: str) -> bool: ...
+
+
+class Store(ResponseStore, ConversationStore, Protocol):
+    """Everything the API layer persists."""

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from router.store.base import ItemPage, Order, StoredResponse
+from router.store.base import ItemPage, Order, StoredConversation, StoredResponse
+from router.store.ids import new_id
 
 __all__ = ["SqliteStore"]
 
@@ -44,6 +45,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (response_id, seq)
     );
     CREATE UNIQUE INDEX response_items_id ON response_items(response_id, id);
+    """,
+    """
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        owner TEXT,
+        model TEXT,
+        metadata BLOB NOT NULL
+    );
+    CREATE TABLE conversation_items (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    );
+    CREATE UNIQUE INDEX conversation_items_id ON conversation_items(conversation_id, id);
     """,
 )
 
@@ -188,3 +206,157 @@ class SqliteStore:
             return len(rows)
 
         return await self._run(fail)
+
+    # -- conversations ----------------------------------------------------------------
+
+    async def create_conversation(
+        self, conversation: StoredConversation, items: Sequence[Mapping[str, Any]]
+    ) -> None:
+        def create(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO conversations (id, created_at, owner, model, metadata)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    conversation.id,
+                    conversation.created_at,
+                    conversation.owner,
+                    conversation.model,
+                    _encode(conversation.metadata),
+                ),
+            )
+            _append(db, conversation.id, items)
+
+        await self._run(create)
+
+    async def get_conversation(self, conversation_id: str) -> StoredConversation | None:
+        return await self._run(lambda db: _conversation(db, conversation_id))
+
+    async def update_conversation(
+        self, conversation_id: str, metadata: Mapping[str, str]
+    ) -> StoredConversation | None:
+        def update(db: sqlite3.Connection) -> StoredConversation | None:
+            db.execute(
+                "UPDATE conversations SET metadata = ? WHERE id = ?",
+                (_encode(metadata), conversation_id),
+            )
+            return _conversation(db, conversation_id)
+
+        return await self._run(update)
+
+    async def delete_conversation(self, conversation_id: str) -> bool:
+        return await self._run(
+            lambda db: (
+                db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount
+                > 0
+            )
+        )
+
+    async def append_items(
+        self, conversation_id: str, items: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        def append(db: sqlite3.Connection) -> list[dict[str, Any]] | None:
+            if _conversation(db, conversation_id) is None:
+                return None
+            return _append(db, conversation_id, items)
+
+        return await self._run(append)
+
+    async def conversation_items(
+        self,
+        conversation_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        order: Order = "asc",
+    ) -> ItemPage:
+        return await self._run(
+            lambda db: _page(
+                db, "conversation_items", "conversation_id", conversation_id, after, limit, order
+            )
+        )
+
+    async def get_item(self, conversation_id: str, item_id: str) -> Mapping[str, Any] | None:
+        def get(db: sqlite3.Connection) -> Mapping[str, Any] | None:
+            row = db.execute(
+                "SELECT body FROM conversation_items WHERE conversation_id = ? AND id = ?",
+                (conversation_id, item_id),
+            ).fetchone()
+            return None if row is None else _decode(row[0])
+
+        return await self._run(get)
+
+    async def delete_item(self, conversation_id: str, item_id: str) -> bool:
+        return await self._run(
+            lambda db: (
+                db.execute(
+                    "DELETE FROM conversation_items WHERE conversation_id = ? AND id = ?",
+                    (conversation_id, item_id),
+                ).rowcount
+                > 0
+            )
+        )
+
+
+def _conversation(db: sqlite3.Connection, conversation_id: str) -> StoredConversation | None:
+    row = db.execute(
+        "SELECT id, created_at, owner, model, metadata FROM conversations WHERE id = ?",
+        (conversation_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return StoredConversation(
+        id=row[0], created_at=row[1], owner=row[2], model=row[3], metadata=_decode(row[4])
+    )
+
+
+def _append(
+    db: sqlite3.Connection, conversation_id: str, items: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Append after the last item, in this transaction; SQLite's single writer keeps it contiguous."""
+    last = db.execute(
+        "SELECT COALESCE(MAX(seq), -1) FROM conversation_items WHERE conversation_id = ?",
+        (conversation_id,),
+    ).fetchone()[0]
+    taken = {
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM conversation_items WHERE conversation_id = ?", (conversation_id,)
+        )
+    }
+    stored = []
+    for offset, item in enumerate(items, start=1):
+        body = dict(item)
+        if body["id"] in taken:
+            body["id"] = new_id(body["id"].split("_", 1)[0])
+        taken.add(body["id"])
+        db.execute(
+            "INSERT INTO conversation_items (conversation_id, seq, id, body) VALUES (?, ?, ?, ?)",
+            (conversation_id, last + offset, body["id"], _encode(body)),
+        )
+        stored.append(body)
+    return stored
+
+
+def _page(
+    db: sqlite3.Connection,
+    table: str,
+    owner_column: str,
+    owner: str,
+    after: str | None,
+    limit: int | None,
+    order: Order,
+) -> ItemPage:
+    """One page of items ordered by seq; `after` is the id of the last item already seen."""
+    direction, compare = ("ASC", ">") if order == "asc" else ("DESC", "<")
+    sql = f"SELECT body FROM {table} WHERE {owner_column} = ?"
+    args: list[Any] = [owner]
+    if after is not None:
+        sql += f" AND seq {compare} (SELECT seq FROM {table} WHERE {owner_column} = ? AND id = ?)"
+        args += [owner, after]
+    sql += f" ORDER BY seq {direction}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit + 1)
+    rows = db.execute(sql, args).fetchall()
+    more = limit is not None and len(rows) > limit
+    return ItemPage(tuple(_decode(r[0]) for r in rows[:limit]), more)

@@ -1,0 +1,1 @@
+"""The Conversations API: durable conversations whose turns go through the Responses flow."""

@@ -1,0 +1,113 @@
+"""The Conversations API (under /v1 and at the seed's bare paths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath, FromQuery
+
+from router.errors import RequestInvalid
+from router.http.body import json_object
+from router.http.deps import ServicesDep
+from router.http.pages import page_body, page_params
+
+__all__ = ["CONVERSATION_HANDLERS"]
+
+_ONE = ["/v1/conversations/{conversation_id:str}", "/conversations/{conversation_id:str}"]
+_ITEMS = [p + "/items" for p in _ONE]
+_ITEM = [p + "/{item_id:str}" for p in _ITEMS]
+
+
+@post(["/v1/conversations", "/conversations"], status_code=201)
+async def create_conversation(
+    request: Request[Any, Any, Any], services: ServicesDep
+) -> dict[str, Any]:
+    """OpenAI's ``{items?, metadata?}`` or the seed's ``{model, messages}``."""
+    return await services.conversations.create(await json_object(request))
+
+
+@get(_ONE)
+async def retrieve_conversation(
+    conversation_id: FromPath[str], services: ServicesDep
+) -> dict[str, Any]:
+    conversations = services.conversations
+    return await conversations.view(await conversations.get(conversation_id))
+
+
+@post(_ONE, status_code=200)
+async def update_conversation(
+    conversation_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+) -> dict[str, Any]:
+    return await services.conversations.update(conversation_id, await json_object(request))
+
+
+@delete(_ONE, status_code=200)
+async def delete_conversation(
+    conversation_id: FromPath[str], services: ServicesDep
+) -> dict[str, Any]:
+    return await services.conversations.delete(conversation_id)
+
+
+@post(_ITEMS, status_code=200)
+async def create_items(
+    conversation_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    include: FromQuery[list[str] | None] = None,
+) -> Response[dict[str, Any]]:
+    """OpenAI's ``{items: [...]}`` returns the list shape; the seed's single item returns that item (201)."""
+    body = await json_object(request)
+    if "items" in body:
+        if not isinstance(body["items"], list) or not 1 <= len(body["items"]) <= 20:
+            raise RequestInvalid("'items' must be a list of 1 to 20 items", param="items")
+        stored = await services.conversations.add_items(conversation_id, body["items"], "items")
+        return Response(page_body(stored, False))
+    [item] = await services.conversations.add_items(conversation_id, [body], "item")
+    return Response(
+        {**item, "object": "conversation.item", "created_at": int(services.conversations.clock())},
+        status_code=201,
+    )
+
+
+@get(_ITEMS)
+async def list_items(
+    conversation_id: FromPath[str],
+    services: ServicesDep,
+    after: FromQuery[str | None] = None,
+    limit: FromQuery[str | None] = None,
+    order: FromQuery[str | None] = None,
+    include: FromQuery[list[str] | None] = None,
+) -> dict[str, Any]:
+    size, direction = page_params(limit, order)
+    page = await services.conversations.items(
+        conversation_id, after=after, limit=size, order=direction
+    )
+    return page_body(page.items, page.has_more)
+
+
+@get(_ITEM)
+async def retrieve_item(
+    conversation_id: FromPath[str], item_id: FromPath[str], services: ServicesDep
+) -> dict[str, Any]:
+    return dict(await services.conversations.item(conversation_id, item_id))
+
+
+@delete(_ITEM, status_code=200)
+async def delete_item(
+    conversation_id: FromPath[str], item_id: FromPath[str], services: ServicesDep
+) -> dict[str, Any]:
+    """Returns the conversation object, which is what the openai SDK expects."""
+    return await services.conversations.delete_item(conversation_id, item_id)
+
+
+CONVERSATION_HANDLERS = [
+    create_conversation,
+    retrieve_conversation,
+    update_conversation,
+    delete_conversation,
+    create_items,
+    list_items,
+    retrieve_item,
+    delete_item,
+]
