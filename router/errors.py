@@ -7,10 +7,29 @@ maps each class to a status code and an error envelope in one place::
     ├── ConfigInvalid           a config file failed to parse, validate or compile
     ├── ConfigUnavailable       a config file could not be read at all
     ├── RequestInvalid          the client sent something malformed (400)
+    ├── PayloadTooLarge         the body exceeds the endpoint's limit (413)
+    ├── UnsupportedMediaType    the body is not JSON (415)
     ├── NotFound                an id the client named does not exist (404)
     │   └── ModelNotFound       no route or provider serves the requested model
     ├── Conflict                the resource's state forbids the operation (409)
     ├── RoutingRejected         no candidate may serve the request (503 contract)
+    ├── AdminError              the provider admin API's own errors (seed envelope codes)
+    │   ├── MissingField            400  MISSING_FIELD
+    │   ├── InvalidUrl              422  INVALID_URL
+    │   ├── ProviderNotFound        404  PROVIDER_NOT_FOUND
+    │   ├── NoProvidersFound        404  NO_PROVIDERS_FOUND
+    │   ├── ProviderNameExists      409  PROVIDER_NAME_EXISTS
+    │   ├── ProviderInUse           409  PROVIDER_IN_USE
+    │   ├── ConfigChangedOnDisk     409  CONFIG_CHANGED_ON_DISK
+    │   ├── ConfigReadOnly          409  CONFIG_READ_ONLY
+    │   ├── PreconditionFailed      412  PRECONDITION_FAILED
+    │   ├── StoreUnavailable        503  STORE_UNAVAILABLE
+    │   └── ModelListError          asking a provider for its models failed
+    │       ├── ProviderTimeout         408  PROVIDER_TIMEOUT (connected, no answer in time)
+    │       ├── GatewayTimeout          504  GATEWAY_TIMEOUT (could not connect in time)
+    │       ├── ProviderConfigInvalid   422  PROVIDER_CONFIG_INVALID (401/403, disabled)
+    │       ├── InvalidProviderResponse 502  INVALID_PROVIDER_RESPONSE
+    │       └── ProviderUnavailable     503  PROVIDER_UNAVAILABLE
     └── UpstreamError           a provider failed; the dispatcher may fail over
         ├── UpstreamTimeout         no answer within the provider's timeout (504)
         ├── UpstreamUnavailable     connection refused or reset (503)
@@ -28,14 +47,33 @@ if TYPE_CHECKING:
     from router.routing.decision import Rejection
 
 __all__ = [
+    "AdminError",
+    "ConfigChangedOnDisk",
     "ConfigInvalid",
+    "ConfigReadOnly",
     "ConfigUnavailable",
     "Conflict",
+    "GatewayTimeout",
+    "InvalidProviderResponse",
+    "InvalidUrl",
+    "MissingField",
+    "ModelListError",
     "ModelNotFound",
     "NexusError",
+    "NoProvidersFound",
     "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "ProviderConfigInvalid",
+    "ProviderInUse",
+    "ProviderNameExists",
+    "ProviderNotFound",
+    "ProviderTimeout",
+    "ProviderUnavailable",
     "RequestInvalid",
     "RoutingRejected",
+    "StoreUnavailable",
+    "UnsupportedMediaType",
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamStatusError",
@@ -139,3 +177,87 @@ class UpstreamStatusError(UpstreamError):
         self.status = status
         self.body = body
         self.retry_after = retry_after
+
+
+class PayloadTooLarge(NexusError):
+    """The request body is larger than the endpoint accepts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body exceeds maximum size limit of {limit} bytes")
+        self.limit = limit
+
+
+class UnsupportedMediaType(NexusError):
+    """The request body is not JSON."""
+
+
+class AdminError(NexusError):
+    """An error of the admin API; `details` appear in the seed envelope's ``details``."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class MissingField(AdminError):
+    """A required field is absent."""
+
+
+class InvalidUrl(AdminError):
+    """``base_url`` is not an http(s) URL."""
+
+
+class ProviderNotFound(AdminError):
+    """No provider of this kind has that id."""
+
+
+class NoProvidersFound(AdminError):
+    """The list of providers of this kind is empty (the seed answers 404)."""
+
+
+class ProviderNameExists(AdminError):
+    """Another provider already has that name."""
+
+
+class ProviderInUse(AdminError):
+    """Routes still target the provider."""
+
+
+class ConfigChangedOnDisk(AdminError):
+    """The file on disk is not the version that is loaded (someone edited it)."""
+
+
+class ConfigReadOnly(AdminError):
+    """``admin.write_back: false``: git is the only writer."""
+
+
+class PreconditionFailed(AdminError):
+    """``If-Match`` does not match the current ETag."""
+
+
+class StoreUnavailable(AdminError):
+    """The config file could not be read or written."""
+
+
+class ModelListError(AdminError):
+    """Asking a provider for its models failed."""
+
+
+class ProviderTimeout(ModelListError):
+    """The provider accepted the connection but did not answer in time."""
+
+
+class GatewayTimeout(ModelListError):
+    """The provider could not even be connected to in time."""
+
+
+class ProviderConfigInvalid(ModelListError):
+    """The provider refused our credentials, or is disabled."""
+
+
+class InvalidProviderResponse(ModelListError):
+    """The provider's model list is not its documented format."""
+
+
+class ProviderUnavailable(ModelListError):
+    """The provider could not be reached."""

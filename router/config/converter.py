@@ -10,7 +10,7 @@ from cattrs.strategies import configure_tagged_union
 from router.config.diagnostics import Diagnostic, parse_path
 from router.config.model import NexusConfig, ProviderConfig
 
-__all__ = ["StructureError", "structure_config", "unstructure_config"]
+__all__ = ["StructureError", "structure_config", "unstructure_config", "unstructure_provider"]
 
 _converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 configure_tagged_union(
@@ -44,4 +44,10 @@ def structure_config(data: Any) -> NexusConfig:
 def unstructure_config(config: NexusConfig) -> dict[str, Any]:
     """Turn the model back into plain data (the shape the file has)."""
     data: dict[str, Any] = _converter.unstructure(config)
+    return data
+
+
+def unstructure_provider(provider: ProviderConfig) -> dict[str, Any]:
+    """One provider as plain data, with its ``kind``."""
+    data: dict[str, Any] = _converter.unstructure(provider, ProviderConfig)
     return data

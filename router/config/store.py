@@ -8,6 +8,7 @@ Requests read `current` once and keep that table to the end.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ import attrs
 
 from router.config.diagnostics import Diagnostic
 from router.config.loader import digest_of, load_bytes, read_config_bytes
-from router.errors import ConfigInvalid, ConfigUnavailable
+from router.errors import ConfigChangedOnDisk, ConfigInvalid, ConfigUnavailable, StoreUnavailable
 from router.routing.table import RoutingTable
 
 __all__ = ["ConfigStore", "LoadError", "ReloadResult"]
@@ -67,6 +68,8 @@ class ConfigStore:
     succeeded: int = 0
     failed: int = 0
     unchanged: int = 0
+    #: The last step of a write; an argument so tests can make it fail like a full disk.
+    replace: Callable[[str, str], None] = os.replace
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
     _listeners: list[Callable[[RoutingTable], None]] = attrs.field(factory=list)
 
@@ -77,12 +80,13 @@ class ConfigStore:
         *,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        replace: Callable[[str, str], None] = os.replace,
     ) -> ConfigStore:
         """Load `path` for the first time; raise `ConfigInvalid`/`ConfigUnavailable` on failure."""
         path = Path(path).absolute()
         env = os.environ if env is None else env
         table = load_bytes(read_config_bytes(path), source=str(path), env=env, loaded_at=clock())
-        return cls(path, table, env=env, clock=clock)
+        return cls(path, table, env=env, clock=clock, replace=replace)
 
     @property
     def current(self) -> RoutingTable:
@@ -93,12 +97,11 @@ class ConfigStore:
         """Call `listener(table)` after every successful swap."""
         self._listeners.append(listener)
 
-    def reload(self, data: bytes | None = None) -> ReloadResult:
-        """Re-read the file (or use `data`, already read) and swap in the new table if it is valid."""
+    def reload(self) -> ReloadResult:
+        """Re-read the file and swap in the new table if it is valid and different."""
         with self._lock:
             try:
-                if data is None:
-                    data = read_config_bytes(self.path)
+                data = read_config_bytes(self.path)
                 if digest_of(data) == self._table.digest:
                     self.last_error = None
                     self.unchanged += 1
@@ -132,9 +135,79 @@ class ConfigStore:
             listener(table)
         return ReloadResult.RELOADED
 
-    async def areload(self, data: bytes | None = None) -> ReloadResult:
+    def write(self, edit: Callable[[str, RoutingTable], str]) -> RoutingTable:
+        """Edit the file as one transaction and swap in the result; return the new table.
+
+        Under the reload lock: the file on disk must still be the loaded version
+        (else `ConfigChangedOnDisk`, so a human's edit is never overwritten); the
+        edited text must compile (else `ConfigInvalid`, nothing written); it is
+        written to a temp file in the same directory, fsynced and renamed over the
+        original (else `StoreUnavailable`, original intact). The watcher then sees
+        an unchanged digest and does nothing.
+        """
+        with self._lock:
+            try:
+                current = read_config_bytes(self.path)
+            except ConfigUnavailable as exc:
+                raise StoreUnavailable(
+                    "Provider store temporarily unavailable", reason=exc.message
+                ) from exc
+            if digest_of(current) != self._table.digest:
+                raise ConfigChangedOnDisk(
+                    "The config file changed on disk since it was loaded; reload or retry",
+                    path=str(self.path),
+                    loaded_version=self._table.version,
+                )
+            text = edit(current.decode("utf-8"), self._table)
+            data = text.encode("utf-8")
+            table = load_bytes(data, source=str(self.path), env=self.env, loaded_at=self.clock())
+            self._write_atomically(data)
+            old, self._table = self._table, table
+            self.last_error = None
+            self.succeeded += 1
+        log.info(
+            "config written by the admin API: version %s -> %s",
+            old.version,
+            table.version,
+            extra={"event": "config_write", "version": table.version},
+        )
+        for listener in self._listeners:
+            listener(table)
+        return table
+
+    def _write_atomically(self, data: bytes) -> None:
+        target = self.path.resolve()  # a symlinked config is written where it really lives
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            mode = target.stat()
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode.st_mode & 0o7777)
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, mode.st_uid, mode.st_gid)
+            self.replace(str(tmp), str(target))
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StoreUnavailable(
+                "Provider store temporarily unavailable",
+                reason=f"cannot write {target}: {exc.strerror or exc}",
+            ) from exc
+
+    async def awrite(self, edit: Callable[[str, RoutingTable], str]) -> RoutingTable:
+        """`write` in a worker thread."""
+        return await anyio.to_thread.run_sync(self.write, edit)
+
+    async def areload(self) -> ReloadResult:
         """`reload` in a worker thread, so a large config never blocks the event loop."""
-        return await anyio.to_thread.run_sync(self.reload, data)
+        return await anyio.to_thread.run_sync(self.reload)
 
     def status(self) -> dict[str, object]:
         """The operator's view: what is loaded and how the last reload went."""

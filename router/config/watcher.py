@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import watchfiles
@@ -19,24 +20,22 @@ __all__ = ["watch_config"]
 log = logging.getLogger("nexus.config")
 
 
-def _read_settled(path: Path, settle_s: float, attempts: int) -> bytes | None:
-    """Read the file until two reads `settle_s` apart agree, so a write in progress is not parsed.
+def _wait_settled(path: Path, settle_s: float, attempts: int) -> None:
+    """Return once two reads `settle_s` apart agree, so a write in progress is not parsed.
 
-    Returns None when the file cannot be read; the store then records why.
+    The store reads the file again itself, under its lock: bytes read here could be
+    older than an admin API write that lands meanwhile.
     """
-    import time
-
     try:
         data = path.read_bytes()
         for _ in range(attempts):
             time.sleep(settle_s)
             again = path.read_bytes()
             if again == data:
-                return data
+                return
             data = again
-        return data
     except OSError:
-        return None
+        return  # missing or unreadable: the store records why
 
 
 async def watch_config(
@@ -65,8 +64,8 @@ async def watch_config(
         stop_event=stop,
         recursive=False,
     ):
-        data = await asyncio.to_thread(_read_settled, path, settle_s, 50)
+        await asyncio.to_thread(_wait_settled, path, settle_s, 50)
         try:
-            await store.areload(data)
+            await store.areload()
         except Exception:  # the watcher must outlive any bug in one reload
             log.exception("unexpected error while reloading %s", path)

@@ -21,6 +21,7 @@ from router.http.conversations import CONVERSATION_HANDLERS
 from router.http.errors import exception_handlers
 from router.http.inference import chat_completions, embeddings, route_explain
 from router.http.models import MODEL_HANDLERS
+from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
 from router.routing.table import RoutingTable
 from router.runtime.services import Services
@@ -107,6 +108,7 @@ def create_app(
         route_handlers=[
             health,
             admin_router,
+            provider_router,
             chat_completions,
             embeddings,
             route_explain,
@@ -122,4 +124,5 @@ def create_app(
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],
         openapi_config=None,
+        request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
     )

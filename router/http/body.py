@@ -1,4 +1,4 @@
-"""Read a request's JSON body with precise errors (415, 400)."""
+"""Read a request's JSON body with precise errors: 413 over the limit, 415 not JSON, 400 malformed."""
 
 from __future__ import annotations
 
@@ -6,23 +6,41 @@ from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import HTTPException
 
-from router.errors import RequestInvalid
+from router.errors import PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 
-__all__ = ["json_object"]
+__all__ = ["ADMIN_BODY_LIMIT", "INFERENCE_BODY_LIMIT", "json_object"]
+
+#: The seed's limit for the admin API.
+ADMIN_BODY_LIMIT = 1024 * 1024
+#: Inference bodies carry images and long histories.
+INFERENCE_BODY_LIMIT = 16 * 1024 * 1024
 
 _decode = msgspec.json.decode
 
 
-async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(limit)  # refuse before reading a byte
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_object(
+    request: Request[Any, Any, Any], *, limit: int = INFERENCE_BODY_LIMIT
+) -> dict[str, Any]:
     """Return the body as a JSON object, or raise with what is wrong."""
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if content_type and not (content_type == "application/json" or content_type.endswith("+json")):
-        raise HTTPException(
-            status_code=415, detail=f"Content-Type must be application/json, got '{content_type}'"
-        )
-    raw = await request.body()
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got '{content_type}'")
+    raw = await _read(request, limit)
     if not raw.strip():
         raise RequestInvalid("Request body is empty: expected a JSON object", code="invalid_json")
     try:

@@ -16,14 +16,32 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from router.errors import (
+    AdminError,
+    ConfigChangedOnDisk,
     ConfigInvalid,
+    ConfigReadOnly,
     ConfigUnavailable,
     Conflict,
+    GatewayTimeout,
+    InvalidProviderResponse,
+    InvalidUrl,
+    MissingField,
     ModelNotFound,
     NexusError,
+    NoProvidersFound,
     NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    ProviderConfigInvalid,
+    ProviderInUse,
+    ProviderNameExists,
+    ProviderNotFound,
+    ProviderTimeout,
+    ProviderUnavailable,
     RequestInvalid,
     RoutingRejected,
+    StoreUnavailable,
+    UnsupportedMediaType,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatusError,
@@ -59,6 +77,24 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     UpstreamProtocolError: ErrorSpec(502, "upstream_error", "upstream_protocol_error"),
     UpstreamStatusError: ErrorSpec(502, "upstream_error", "upstream_error"),
     UpstreamError: ErrorSpec(502, "upstream_error", "upstream_error"),
+    PayloadTooLarge: ErrorSpec(413, "invalid_request_error", "payload_too_large"),
+    UnsupportedMediaType: ErrorSpec(415, "invalid_request_error", "unsupported_media_type"),
+    MissingField: ErrorSpec(400, "invalid_request_error", "missing_field"),
+    InvalidUrl: ErrorSpec(422, "invalid_request_error", "invalid_url"),
+    ProviderNotFound: ErrorSpec(404, "invalid_request_error", "provider_not_found"),
+    NoProvidersFound: ErrorSpec(404, "invalid_request_error", "no_providers_found"),
+    ProviderNameExists: ErrorSpec(409, "invalid_request_error", "provider_name_exists"),
+    ProviderInUse: ErrorSpec(409, "invalid_request_error", "provider_in_use"),
+    ConfigChangedOnDisk: ErrorSpec(409, "invalid_request_error", "config_changed_on_disk"),
+    ConfigReadOnly: ErrorSpec(409, "invalid_request_error", "config_read_only"),
+    PreconditionFailed: ErrorSpec(412, "invalid_request_error", "precondition_failed"),
+    StoreUnavailable: ErrorSpec(503, "server_error", "store_unavailable"),
+    ProviderTimeout: ErrorSpec(408, "upstream_error", "provider_timeout"),
+    GatewayTimeout: ErrorSpec(504, "upstream_error", "gateway_timeout"),
+    ProviderConfigInvalid: ErrorSpec(422, "upstream_error", "provider_config_invalid"),
+    InvalidProviderResponse: ErrorSpec(502, "upstream_error", "invalid_provider_response"),
+    ProviderUnavailable: ErrorSpec(503, "upstream_error", "provider_unavailable"),
+    AdminError: ErrorSpec(500, "server_error", "internal_error"),
     NexusError: ErrorSpec(500, "server_error", "internal_error"),
 }
 
@@ -123,6 +159,10 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
         code = exc.code or code
     elif isinstance(exc, UpstreamError):
         details = extra = {"provider": exc.provider}
+    elif isinstance(exc, AdminError):
+        details = dict(exc.details)
+    elif isinstance(exc, PayloadTooLarge):
+        details = extra = {"max_size_bytes": exc.limit}
     if spec.status >= 500 and not isinstance(exc, RoutingRejected | UpstreamError):
         log.error("request failed: %s", exc.message)
     if is_admin_path(request.url.path):

@@ -219,6 +219,10 @@ class AnthropicAdapter:
         del headers["content-type"]
         return f"{_root(entry)}/v1/models", headers
 
+    def model_list(self, data: bytes) -> list[tuple[str, str]]:
+        items = _decode(data)["data"]
+        return [(str(m["id"]), str(m.get("display_name") or m["id"])) for m in items]
+
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         # Not authoritative: aliases such as claude-sonnet-4-5 work but only dated ids are listed.
         return None

@@ -50,6 +50,10 @@ class Adapter(Protocol):
         """Translate an OpenAI Chat Completions body into this provider's request."""
         ...
 
+    def model_list(self, data: bytes) -> list[tuple[str, str]]:
+        """(id, display name) of each model in a successful probe's body; ValueError if malformed."""
+        ...
+
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         """The model names a successful probe's body lists (None: the body does not say)."""
         ...

@@ -170,6 +170,10 @@ class OllamaAdapter:
         headers = {"authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
         return f"{entry.base_url}/api/tags", headers
 
+    def model_list(self, data: bytes) -> list[tuple[str, str]]:
+        items = _decode(data)["models"]
+        return [(str(m["name"]), str(m["name"])) for m in items]
+
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         """The models ``/api/tags`` lists (with and without the implicit ``:latest``)."""
         body = _decode(data)

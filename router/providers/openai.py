@@ -50,6 +50,10 @@ class OpenAIAdapter:
             "POST", f"{entry.base_url}/chat/completions", _headers(entry), _encode(payload)
         )
 
+    def model_list(self, data: bytes) -> list[tuple[str, str]]:
+        items = msgspec.json.decode(data)["data"]
+        return [(str(m["id"]), str(m["id"])) for m in items]
+
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         # Not authoritative: llama.cpp lists a file name yet serves any model name.
         return None

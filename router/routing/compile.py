@@ -111,7 +111,7 @@ def _provider(
                 "anthropic providers do not serve embeddings", (*path, "models", j, "embeddings")
             )
         models[m.name] = ModelSpec(
-            m.name, m.tiers, m.context_window, m.vision, m.tools, m.embeddings
+            m.name, m.tiers, m.context_window, m.vision, m.tools, m.embeddings, m.description
         )
     if not p.models:
         report.warn(f"provider {p.name!r} lists no models, so no request can reach it", path)

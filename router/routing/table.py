@@ -22,6 +22,7 @@ class ModelSpec:
     vision: bool
     tools: bool
     embeddings: bool
+    description: str | None = None
 
 
 @attrs.frozen

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,17 @@ class RouterHandle:
 
 @contextlib.contextmanager
 def run_router(
-    config: Path, *, env: dict[str, str] | None = None, **options: Any
+    config: Path,
+    *,
+    env: dict[str, str] | None = None,
+    replace: Callable[[str, str], None] = os.replace,
+    **options: Any,
 ) -> Iterator[RouterHandle]:
     """Load `config` and serve the app (lifespan on: watcher, probes) until the block ends."""
     options.setdefault("watch_debounce_ms", 50)
     options.setdefault("watch_step_ms", 10)
     options.setdefault("handle_sighup", False)
-    store = ConfigStore.open(config, env=env or {})
+    store = ConfigStore.open(config, env=env or {}, replace=replace)
     app = create_app(store, options=AppOptions(**options))
     with serve(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=30) as http:
         yield RouterHandle(url, store, http)

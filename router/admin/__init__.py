@@ -1,0 +1,1 @@
+"""The provider admin API: views without secrets, request validation, file edits."""
