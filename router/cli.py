@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from router.config.diagnostics import Diagnostic
 from router.config.loader import load_bytes, read_config_bytes
 from router.errors import ConfigInvalid, ConfigUnavailable
+from router.logs import configure_logging
+from router.routing.table import RoutingTable
 
 __all__ = ["main"]
 
@@ -55,6 +58,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, ok in results.values()) else 1
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_check(host: str) -> Callable[[RoutingTable], Diagnostic | None]:
+    """A rule every config must pass while bound to `host`: no open proxy on a public address."""
+
+    def check(table: RoutingTable) -> Diagnostic | None:
+        if table.auth is None and not _loopback(host):
+            return Diagnostic(
+                "error",
+                f"binding {host} (not a loopback address) needs an 'auth' section: add keys, "
+                "or 'auth: {mode: none}' to serve without authentication on purpose",
+                ("auth",),
+            )
+        return None
+
+    return check
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load the config (failing fast with `check`'s messages) and serve it with uvicorn."""
     import uvicorn
@@ -62,11 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from router.config.store import ConfigStore
     from router.http.app import AppOptions, create_app
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
+    configure_logging(args.log_level, args.log_format)
     try:
         store = ConfigStore.open(args.config)
     except ConfigInvalid as exc:
@@ -82,6 +106,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = store.current.config.server
     host = args.host or server.host
     port = args.port or server.port
+    exposure = exposure_check(host)
+    problem = exposure(store.current)
+    if problem is not None:
+        print(f"nexus: not starting: {problem.message}", file=sys.stderr)
+        return 1
+    store.checks.append(exposure)
+    log = logging.getLogger("nexus")
+    if store.current.auth is None:
+        log.info("no 'auth' section: serving on the loopback address %s only", host)
+    elif not store.current.auth.required and not _loopback(host):
+        log.warning(
+            "auth.mode is 'none' on %s: anyone who can reach this address can use "
+            "every provider and key configured here",
+            host,
+        )
     app = create_app(store, options=AppOptions(watch=not args.no_watch))
     logging.getLogger("nexus").info(
         "serving %s (version %s) on http://%s:%d", store.path, store.current.version, host, port
@@ -177,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not reload on file changes (SIGHUP and the admin API still reload)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "json", "text"],
+        help="auto: JSON unless stderr is a terminal",
+    )
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", help="validate config files (for CI)")

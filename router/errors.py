@@ -7,6 +7,9 @@ maps each class to a status code and an error envelope in one place::
     ├── ConfigInvalid           a config file failed to parse, validate or compile
     ├── ConfigUnavailable       a config file could not be read at all
     ├── RequestInvalid          the client sent something malformed (400)
+    ├── AuthenticationRequired  no key, or an unknown key (401)
+    ├── PermissionDenied        a valid key that may not do this (403)
+    ├── RateLimited             a key's or every candidate provider's budget is spent (429)
     ├── PayloadTooLarge         the body exceeds the endpoint's limit (413)
     ├── UnsupportedMediaType    the body is not JSON (415)
     ├── NotFound                an id the client named does not exist (404)
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdminError",
+    "AuthenticationRequired",
     "ConfigChangedOnDisk",
     "ConfigInvalid",
     "ConfigReadOnly",
@@ -63,6 +67,7 @@ __all__ = [
     "NoProvidersFound",
     "NotFound",
     "PayloadTooLarge",
+    "PermissionDenied",
     "PreconditionFailed",
     "ProviderConfigInvalid",
     "ProviderInUse",
@@ -70,6 +75,7 @@ __all__ = [
     "ProviderNotFound",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "RateLimited",
     "RequestInvalid",
     "RoutingRejected",
     "StoreUnavailable",
@@ -176,6 +182,26 @@ class UpstreamStatusError(UpstreamError):
         super().__init__(message, provider=provider, retryable=status == 429 or status >= 500)
         self.status = status
         self.body = body
+        self.retry_after = retry_after
+
+
+class AuthenticationRequired(NexusError):
+    """No API key was presented, or it is not a configured key."""
+
+
+class PermissionDenied(NexusError):
+    """The key is valid but its role or model list does not allow this."""
+
+    def __init__(self, message: str, *, code: str = "insufficient_permissions") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RateLimited(NexusError):
+    """A rate limit is spent; `retry_after` says when to try again (seconds)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
 

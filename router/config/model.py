@@ -14,7 +14,9 @@ import attrs
 __all__ = [
     "AdminConfig",
     "AnthropicProvider",
+    "AuthConfig",
     "HealthConfig",
+    "KeyConfig",
     "ModelConfig",
     "NexusConfig",
     "OllamaProvider",
@@ -22,6 +24,7 @@ __all__ = [
     "Overflow",
     "Preference",
     "ProviderConfig",
+    "Role",
     "RouteConfig",
     "RoutingConfig",
     "ServerConfig",
@@ -78,6 +81,7 @@ class _ProviderBase:
     enabled: bool = True
     max_concurrency: int | None = None
     timeout_s: float = 60.0
+    rpm: int | None = None
     models: tuple[ModelConfig, ...] = ()
     created_at: str | None = None
     updated_at: str | None = None
@@ -139,6 +143,28 @@ class RoutingConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
+    max_body_bytes: int = 16 * 1024 * 1024
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+@attrs.frozen
+class KeyConfig:
+    name: str
+    role: Role
+    key: str | None = attrs.field(default=None, repr=False)
+    sha256: str | None = None
+    rpm: int | None = None
+    models: tuple[str, ...] | None = None
+
+
+@attrs.frozen
+class AuthConfig:
+    mode: str = "keys"
+    keys: tuple[KeyConfig, ...] = ()
 
 
 @attrs.frozen
@@ -156,3 +182,4 @@ class NexusConfig:
     routes: tuple[RouteConfig, ...] = ()
     routing: RoutingConfig = RoutingConfig()
     admin: AdminConfig = AdminConfig()
+    auth: AuthConfig | None = None

@@ -107,6 +107,9 @@ def _messages(error: jsonschema.ValidationError) -> Iterator[tuple[JsonPath, str
                 f"expected at least {expected} item(s), got {len(value)}",
                 False,
             )
+        case "oneOf" | "anyOf":
+            what = schema.get("x-expected") or "a value matching exactly one of the allowed forms"
+            yield path, f"expected {what}", False
         case "minLength":
             yield path, "must not be empty", False
         case _:

@@ -70,6 +70,9 @@ class ConfigStore:
     unchanged: int = 0
     #: The last step of a write; an argument so tests can make it fail like a full disk.
     replace: Callable[[str, str], None] = os.replace
+    #: Extra rules a new table must pass before it is swapped in (e.g. "auth stays on
+    #: while bound to a public address"); each returns an error message or None.
+    checks: list[Callable[[RoutingTable], Diagnostic | None]] = attrs.field(factory=list)
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
     _listeners: list[Callable[[RoutingTable], None]] = attrs.field(factory=list)
 
@@ -161,6 +164,7 @@ class ConfigStore:
             text = edit(current.decode("utf-8"), self._table)
             data = text.encode("utf-8")
             table = load_bytes(data, source=str(self.path), env=self.env, loaded_at=self.clock())
+            self._check(table)
             self._write_atomically(data)
             old, self._table = self._table, table
             self.last_error = None
@@ -174,6 +178,11 @@ class ConfigStore:
         for listener in self._listeners:
             listener(table)
         return table
+
+    def _check(self, table: RoutingTable) -> None:
+        problems = [d for check in self.checks if (d := check(table)) is not None]
+        if problems:
+            raise ConfigInvalid([attrs.evolve(d, file=str(self.path)) for d in problems])
 
     def _write_atomically(self, data: bytes) -> None:
         target = self.path.resolve()  # a symlinked config is written where it really lives

@@ -8,7 +8,9 @@ from typing import Any
 
 import attrs
 
+from router.auth.keys import Identity
 from router.errors import NotFound, RequestInvalid
+from router.responses.service import visible
 from router.responses.translate import input_items
 from router.store.base import ItemPage, Order, Store, StoredConversation
 from router.store.ids import new_id
@@ -71,9 +73,9 @@ class ConversationsService:
     store: Store
     clock: Callable[[], float] = time.time
 
-    async def get(self, conversation_id: str) -> StoredConversation:
+    async def get(self, conversation_id: str, who: Identity | None) -> StoredConversation:
         conversation = await self.store.get_conversation(conversation_id)
-        if conversation is None:
+        if conversation is None or not visible(conversation.owner, who):
             raise NotFound(f"Conversation with id '{conversation_id}' not found.")
         return conversation
 
@@ -83,7 +85,7 @@ class ConversationsService:
             messages = list((await self.store.conversation_items(conversation.id)).items)
         return conversation_object(conversation, messages)
 
-    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def create(self, body: Mapping[str, Any], who: Identity | None) -> dict[str, Any]:
         if "messages" in body or "model" in body:  # the seed's {model, messages}
             model = body.get("model")
             if not isinstance(model, str) or not model:
@@ -103,11 +105,15 @@ class ConversationsService:
             created_at=self.clock(),
             metadata=_metadata(body.get("metadata")),
             model=model,
+            owner=who.name if who is not None else None,
         )
         await self.store.create_conversation(conversation, items)
         return conversation_object(conversation, items)
 
-    async def update(self, conversation_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def update(
+        self, conversation_id: str, body: Mapping[str, Any], who: Identity | None
+    ) -> dict[str, Any]:
+        await self.get(conversation_id, who)
         if "metadata" not in body:
             raise RequestInvalid(
                 "Missing required parameter: 'metadata'",
@@ -119,30 +125,39 @@ class ConversationsService:
             raise NotFound(f"Conversation with id '{conversation_id}' not found.")
         return await self.view(updated)
 
-    async def delete(self, conversation_id: str) -> dict[str, Any]:
+    async def delete(self, conversation_id: str, who: Identity | None) -> dict[str, Any]:
+        await self.get(conversation_id, who)
         if not await self.store.delete_conversation(conversation_id):
             raise NotFound(f"Conversation with id '{conversation_id}' not found.")
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
     async def add_items(
-        self, conversation_id: str, given: list[Any], where: str
+        self, conversation_id: str, given: list[Any], where: str, who: Identity | None
     ) -> list[dict[str, Any]]:
-        await self.get(conversation_id)
+        await self.get(conversation_id, who)
         stored = await self.store.append_items(conversation_id, _items(given, where))
         if stored is None:  # deleted meanwhile
             raise NotFound(f"Conversation with id '{conversation_id}' not found.")
         return stored
 
     async def items(
-        self, conversation_id: str, *, after: str | None, limit: int, order: Order
+        self,
+        conversation_id: str,
+        who: Identity | None,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
     ) -> ItemPage:
-        await self.get(conversation_id)
+        await self.get(conversation_id, who)
         return await self.store.conversation_items(
             conversation_id, after=after, limit=limit, order=order
         )
 
-    async def item(self, conversation_id: str, item_id: str) -> Mapping[str, Any]:
-        await self.get(conversation_id)
+    async def item(
+        self, conversation_id: str, item_id: str, who: Identity | None
+    ) -> Mapping[str, Any]:
+        await self.get(conversation_id, who)
         item = await self.store.get_item(conversation_id, item_id)
         if item is None:
             raise NotFound(
@@ -150,8 +165,10 @@ class ConversationsService:
             )
         return item
 
-    async def delete_item(self, conversation_id: str, item_id: str) -> dict[str, Any]:
-        conversation = await self.get(conversation_id)
+    async def delete_item(
+        self, conversation_id: str, item_id: str, who: Identity | None
+    ) -> dict[str, Any]:
+        conversation = await self.get(conversation_id, who)
         if not await self.store.delete_item(conversation_id, item_id):
             raise NotFound(
                 f"Item with id '{item_id}' not found in conversation '{conversation_id}'."

@@ -55,4 +55,6 @@ async def providers(table: TableDep, services: ServicesDep) -> dict[str, Any]:
     return {"config_version": table.version, "providers": out}
 
 
-admin_router = Router(path="/admin", route_handlers=[config_status, config_reload, providers])
+admin_router = Router(
+    path="/admin", route_handlers=[config_status, config_reload, providers], opt={"admin": True}
+)

@@ -7,13 +7,15 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import httpx
-from litestar import Litestar, get
+from litestar import Litestar, Request
+from litestar.datastructures import State
 from litestar.di import Provide
 
+from router.auth.keys import Identity
 from router.config.store import ConfigStore
 from router.config.watcher import watch_config
 from router.http.admin import admin_router
@@ -21,9 +23,12 @@ from router.http.conversations import CONVERSATION_HANDLERS
 from router.http.errors import exception_handlers
 from router.http.inference import chat_completions, embeddings, route_explain
 from router.http.models import MODEL_HANDLERS
+from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
+from router.http.security import authorize
 from router.routing.table import RoutingTable
+from router.runtime.observe import RequestObserver
 from router.runtime.services import Services
 
 __all__ = ["AppOptions", "create_app"]
@@ -40,12 +45,6 @@ class AppOptions:
     watch_step_ms: int = 30
     handle_sighup: bool = True
     health_probes: bool = True
-
-
-@get("/health")
-async def health() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok"}
 
 
 def create_app(
@@ -101,12 +100,17 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await services.stop()
 
-    def current_table() -> RoutingTable:
-        return store.current
+    def request_table(request: Request[Any, Any, Any]) -> RoutingTable:
+        table: RoutingTable = request.scope["state"]["nexus.table"]  # read once, at the start
+        return table
 
-    return Litestar(
+    def request_identity(request: Request[Any, Any, Any]) -> Identity | None:
+        identity: Identity | None = request.scope["state"].get("nexus.identity")
+        return identity
+
+    app = Litestar(
         route_handlers=[
-            health,
+            *OPS_HANDLERS,
             admin_router,
             provider_router,
             chat_completions,
@@ -118,11 +122,18 @@ def create_app(
         ],
         dependencies={
             "store": Provide(lambda: store, sync_to_thread=False),
-            "table": Provide(current_table, sync_to_thread=False),
+            "table": Provide(request_table, sync_to_thread=False),
+            "identity": Provide(request_identity, sync_to_thread=False),
             "services": Provide(lambda: services, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],
         openapi_config=None,
+        logging_config=None,  # logging is the process's business (router.logs), not the app's
         request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
+        guards=[authorize],
+        state=State({"limiter": services.limiter}),
     )
+    # Outermost, so 404s and 405s get a request id and an access line too.
+    app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, store, services.metrics))
+    return app

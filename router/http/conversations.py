@@ -8,8 +8,8 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
 from router.errors import RequestInvalid
-from router.http.body import json_object
-from router.http.deps import ServicesDep
+from router.http.body import INFERENCE_BODY_LIMIT, json_object
+from router.http.deps import IdentityDep, ServicesDep
 from router.http.pages import page_body, page_params
 
 __all__ = ["CONVERSATION_HANDLERS"]
@@ -21,32 +21,37 @@ _ITEM = [p + "/{item_id:str}" for p in _ITEMS]
 
 @post(["/v1/conversations", "/conversations"], status_code=201)
 async def create_conversation(
-    request: Request[Any, Any, Any], services: ServicesDep
+    request: Request[Any, Any, Any], services: ServicesDep, identity: IdentityDep
 ) -> dict[str, Any]:
     """OpenAI's ``{items?, metadata?}`` or the seed's ``{model, messages}``."""
-    return await services.conversations.create(await json_object(request))
+    return await services.conversations.create(await json_object(request), identity)
 
 
 @get(_ONE)
 async def retrieve_conversation(
-    conversation_id: FromPath[str], services: ServicesDep
+    conversation_id: FromPath[str], services: ServicesDep, identity: IdentityDep
 ) -> dict[str, Any]:
     conversations = services.conversations
-    return await conversations.view(await conversations.get(conversation_id))
+    return await conversations.view(await conversations.get(conversation_id, identity))
 
 
 @post(_ONE, status_code=200)
 async def update_conversation(
-    conversation_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+    conversation_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: ServicesDep,
+    identity: IdentityDep,
 ) -> dict[str, Any]:
-    return await services.conversations.update(conversation_id, await json_object(request))
+    return await services.conversations.update(
+        conversation_id, await json_object(request), identity
+    )
 
 
 @delete(_ONE, status_code=200)
 async def delete_conversation(
-    conversation_id: FromPath[str], services: ServicesDep
+    conversation_id: FromPath[str], services: ServicesDep, identity: IdentityDep
 ) -> dict[str, Any]:
-    return await services.conversations.delete(conversation_id)
+    return await services.conversations.delete(conversation_id, identity)
 
 
 @post(_ITEMS, status_code=200)
@@ -54,16 +59,19 @@ async def create_items(
     conversation_id: FromPath[str],
     request: Request[Any, Any, Any],
     services: ServicesDep,
+    identity: IdentityDep,
     include: FromQuery[list[str] | None] = None,
 ) -> Response[dict[str, Any]]:
     """OpenAI's ``{items: [...]}`` returns the list shape; the seed's single item returns that item (201)."""
-    body = await json_object(request)
+    body = await json_object(request, limit=INFERENCE_BODY_LIMIT)
     if "items" in body:
         if not isinstance(body["items"], list) or not 1 <= len(body["items"]) <= 20:
             raise RequestInvalid("'items' must be a list of 1 to 20 items", param="items")
-        stored = await services.conversations.add_items(conversation_id, body["items"], "items")
+        stored = await services.conversations.add_items(
+            conversation_id, body["items"], "items", identity
+        )
         return Response(page_body(stored, False))
-    [item] = await services.conversations.add_items(conversation_id, [body], "item")
+    [item] = await services.conversations.add_items(conversation_id, [body], "item", identity)
     return Response(
         {**item, "object": "conversation.item", "created_at": int(services.conversations.clock())},
         status_code=201,
@@ -74,6 +82,7 @@ async def create_items(
 async def list_items(
     conversation_id: FromPath[str],
     services: ServicesDep,
+    identity: IdentityDep,
     after: FromQuery[str | None] = None,
     limit: FromQuery[str | None] = None,
     order: FromQuery[str | None] = None,
@@ -81,24 +90,30 @@ async def list_items(
 ) -> dict[str, Any]:
     size, direction = page_params(limit, order)
     page = await services.conversations.items(
-        conversation_id, after=after, limit=size, order=direction
+        conversation_id, identity, after=after, limit=size, order=direction
     )
     return page_body(page.items, page.has_more)
 
 
 @get(_ITEM)
 async def retrieve_item(
-    conversation_id: FromPath[str], item_id: FromPath[str], services: ServicesDep
+    conversation_id: FromPath[str],
+    item_id: FromPath[str],
+    services: ServicesDep,
+    identity: IdentityDep,
 ) -> dict[str, Any]:
-    return dict(await services.conversations.item(conversation_id, item_id))
+    return dict(await services.conversations.item(conversation_id, item_id, identity))
 
 
 @delete(_ITEM, status_code=200)
 async def delete_item(
-    conversation_id: FromPath[str], item_id: FromPath[str], services: ServicesDep
+    conversation_id: FromPath[str],
+    item_id: FromPath[str],
+    services: ServicesDep,
+    identity: IdentityDep,
 ) -> dict[str, Any]:
     """Returns the conversation object, which is what the openai SDK expects."""
-    return await services.conversations.delete_item(conversation_id, item_id)
+    return await services.conversations.delete_item(conversation_id, item_id, identity)
 
 
 CONVERSATION_HANDLERS = [

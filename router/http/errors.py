@@ -17,6 +17,7 @@ from litestar.types import ExceptionHandlersMap
 
 from router.errors import (
     AdminError,
+    AuthenticationRequired,
     ConfigChangedOnDisk,
     ConfigInvalid,
     ConfigReadOnly,
@@ -31,6 +32,7 @@ from router.errors import (
     NoProvidersFound,
     NotFound,
     PayloadTooLarge,
+    PermissionDenied,
     PreconditionFailed,
     ProviderConfigInvalid,
     ProviderInUse,
@@ -38,6 +40,7 @@ from router.errors import (
     ProviderNotFound,
     ProviderTimeout,
     ProviderUnavailable,
+    RateLimited,
     RequestInvalid,
     RoutingRejected,
     StoreUnavailable,
@@ -48,6 +51,7 @@ from router.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from router.runtime.observe import current_info
 
 __all__ = ["ERROR_MAP", "ErrorSpec", "exception_handlers", "is_admin_path"]
 
@@ -61,6 +65,7 @@ class ErrorSpec:
     status: int
     type: str  # OpenAI envelope "type"
     code: str  # OpenAI envelope "code" (lower case) / seed "error_code" (upper case)
+    seed_code: str | None = None  # where the seed names it differently
 
 
 #: Most specific first; `spec_for` walks the class's MRO, so subclasses inherit a mapping.
@@ -77,6 +82,11 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     UpstreamProtocolError: ErrorSpec(502, "upstream_error", "upstream_protocol_error"),
     UpstreamStatusError: ErrorSpec(502, "upstream_error", "upstream_error"),
     UpstreamError: ErrorSpec(502, "upstream_error", "upstream_error"),
+    AuthenticationRequired: ErrorSpec(
+        401, "invalid_request_error", "invalid_api_key", "authentication_required"
+    ),
+    PermissionDenied: ErrorSpec(403, "permission_error", "insufficient_permissions"),
+    RateLimited: ErrorSpec(429, "rate_limit_exceeded", "rate_limit_exceeded"),
     PayloadTooLarge: ErrorSpec(413, "invalid_request_error", "payload_too_large"),
     UnsupportedMediaType: ErrorSpec(415, "invalid_request_error", "unsupported_media_type"),
     MissingField: ErrorSpec(400, "invalid_request_error", "missing_field"),
@@ -146,11 +156,19 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     details: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     param = None
+    info = current_info()
     if isinstance(exc, RoutingRejected):
         rejection = exc.rejection
         headers["Retry-After"] = str(rejection.retry_after_s)
         code, extra = 503, {"context": rejection.context()}
         details = extra["context"]
+        if info is not None:
+            info.reason, info.rejection = rejection.reason, rejection
+    elif isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(int(exc.retry_after))
+        details = extra = {"retry_after_seconds": int(exc.retry_after)}
+    elif isinstance(exc, PermissionDenied):
+        code = exc.code
     elif isinstance(exc, ConfigInvalid):
         details = {"errors": [d.to_dict() for d in exc.diagnostics if d.severity == "error"]}
         extra = details
@@ -166,7 +184,10 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     if spec.status >= 500 and not isinstance(exc, RoutingRejected | UpstreamError):
         log.error("request failed: %s", exc.message)
     if is_admin_path(request.url.path):
-        body = _seed(exc.message, str(code if isinstance(code, str) else spec.code), details)
+        seed_code = spec.seed_code or (code if isinstance(code, str) else spec.code)
+        if isinstance(exc, PermissionDenied):
+            seed_code = "insufficient_permissions"
+        body = _seed(exc.message, seed_code, details)
     else:
         body = _openai(exc.message, spec.type, code, param, **extra)
     return Response(body, status_code=status, headers=headers)

@@ -11,7 +11,8 @@ from litestar.response import Stream
 
 from router.errors import RequestInvalid
 from router.http.body import json_object
-from router.http.deps import ServicesDep, TableDep
+from router.http.deps import IdentityDep, ServicesDep, TableDep
+from router.http.security import require_model_access
 from router.routing.decision import RequestFacts
 from router.routing.explain import explain
 from router.routing.facts import chat_facts, preference_from_headers
@@ -60,11 +61,11 @@ def event_stream(events: AsyncIterator[bytes], headers: dict[str, str]) -> Strea
 
 @post(["/v1/chat/completions", "/chat/completions"], status_code=200)
 async def chat_completions(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
 ) -> Response[Any]:
     """OpenAI Chat Completions, JSON or SSE, routed and failed over."""
-    body = await json_object(request)
-    require_model(body)
+    body = await json_object(request, limit=table.config.server.max_body_bytes)
+    require_model_access(identity, require_model(body))
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestInvalid(
@@ -87,11 +88,12 @@ async def chat_completions(
 
 @post(["/v1/embeddings", "/embeddings"], status_code=200)
 async def embeddings(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
 ) -> Response[Any]:
     """OpenAI embeddings, routed to models that declare ``embeddings: true``."""
-    body = await json_object(request)
+    body = await json_object(request, limit=table.config.server.max_body_bytes)
     model = require_model(body)
+    require_model_access(identity, model)
     if "input" not in body:
         raise RequestInvalid(
             "Missing required parameter: 'input'", param="input", code="missing_required_parameter"
@@ -112,7 +114,7 @@ async def embeddings(
 
 @post(["/v1/route/explain", "/route/explain"], status_code=200)
 async def route_explain(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
 ) -> dict[str, Any]:
     """What the router would do with a request, without calling any provider.
 
@@ -121,6 +123,7 @@ async def route_explain(
     """
     body = await json_object(request)
     model = require_model(body)
+    require_model_access(identity, model)
     body.setdefault("messages", [{"role": "user", "content": ""}])
     facts = chat_facts(body, request.headers)
     history = body.get("history")

@@ -8,7 +8,7 @@ from litestar import get
 from litestar.params import FromPath
 
 from router.errors import ModelNotFound
-from router.http.deps import ServicesDep, TableDep
+from router.http.deps import IdentityDep, ServicesDep, TableDep
 from router.routing.decision import Health, ProviderState
 from router.routing.table import Route, RoutingTable
 
@@ -33,22 +33,27 @@ def _model(table: RoutingTable, route: Route) -> dict[str, Any]:
 
 
 @get(["/v1/models", "/models"])
-async def list_models(table: TableDep, services: ServicesDep) -> dict[str, Any]:
-    """Every route and directly served model that can be routed right now."""
+async def list_models(
+    table: TableDep, services: ServicesDep, identity: IdentityDep
+) -> dict[str, Any]:
+    """Every route and directly served model that can be routed right now (and this key may use)."""
     live = services.health.states
     data = [
         _model(table, r)
         for name in table.public_models
-        if _routable(table, r := table.routes[name], live)
+        if (identity is None or identity.may_use(name))
+        and _routable(table, r := table.routes[name], live)
     ]
     return {"object": "list", "data": data}
 
 
 @get(["/v1/models/{model_id:path}", "/models/{model_id:path}"])
-async def retrieve_model(model_id: FromPath[str], table: TableDep) -> dict[str, Any]:
+async def retrieve_model(
+    model_id: FromPath[str], table: TableDep, identity: IdentityDep
+) -> dict[str, Any]:
     name = model_id.lstrip("/")
     route = table.routes.get(name)
-    if route is None:
+    if route is None or (identity is not None and not identity.may_use(name)):
         raise ModelNotFound(name, table.public_models)
     return _model(table, route)
 

@@ -118,6 +118,7 @@ async def list_provider_models(
 
 provider_router = Router(
     path="/api/v1/llm-provider",
+    opt={"admin": True},
     route_handlers=[
         list_providers,
         create_provider,

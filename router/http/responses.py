@@ -8,21 +8,22 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
 from router.http.body import json_object
-from router.http.deps import ServicesDep, TableDep
+from router.http.deps import IdentityDep, ServicesDep, TableDep
 from router.http.inference import event_stream, require_model, routing_headers
 from router.http.pages import page_body, page_params
+from router.http.security import require_model_access
 
 __all__ = ["RESPONSE_HANDLERS"]
 
 
 @post(["/v1/responses", "/responses"], status_code=200)
 async def create_response(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
 ) -> Response[Any]:
     """Create a response: JSON, an SSE event stream (``stream``) or queued (``background``)."""
-    body = await json_object(request)
-    require_model(body)
-    created = await services.responses.create(table, body, request.headers)
+    body = await json_object(request, limit=table.config.server.max_body_bytes)
+    require_model_access(identity, require_model(body))
+    created = await services.responses.create(table, body, request.headers, identity)
     headers = (
         routing_headers(table, created.served)
         if created.served is not None
@@ -34,34 +35,41 @@ async def create_response(
 
 
 @get(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"])
-async def retrieve_response(response_id: FromPath[str], services: ServicesDep) -> dict[str, Any]:
-    return dict((await services.responses.get(response_id)).body)
+async def retrieve_response(
+    response_id: FromPath[str], services: ServicesDep, identity: IdentityDep
+) -> dict[str, Any]:
+    return dict((await services.responses.get(response_id, identity)).body)
 
 
 @delete(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"], status_code=204)
-async def delete_response(response_id: FromPath[str], services: ServicesDep) -> None:
-    await services.responses.delete(response_id)
+async def delete_response(
+    response_id: FromPath[str], services: ServicesDep, identity: IdentityDep
+) -> None:
+    await services.responses.delete(response_id, identity)
 
 
 @post(
     ["/v1/responses/{response_id:str}/cancel", "/responses/{response_id:str}/cancel"],
     status_code=200,
 )
-async def cancel_response(response_id: FromPath[str], services: ServicesDep) -> dict[str, Any]:
-    return dict(await services.responses.cancel(response_id))
+async def cancel_response(
+    response_id: FromPath[str], services: ServicesDep, identity: IdentityDep
+) -> dict[str, Any]:
+    return dict(await services.responses.cancel(response_id, identity))
 
 
 @get(["/v1/responses/{response_id:str}/input_items", "/responses/{response_id:str}/input_items"])
 async def list_input_items(
     response_id: FromPath[str],
     services: ServicesDep,
+    identity: IdentityDep,
     after: FromQuery[str | None] = None,
     limit: FromQuery[str | None] = None,
     order: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     size, direction = page_params(limit, order)
     page = await services.responses.input_items(
-        response_id, after=after, limit=size, order=direction
+        response_id, identity, after=after, limit=size, order=direction
     )
     return page_body(list(page.items), page.has_more)
 

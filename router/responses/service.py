@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import msgspec
 
+from router.auth.keys import Identity
 from router.errors import Conflict, NotFound, RequestInvalid, UpstreamError
 from router.responses.stream import ResponsesStream
 from router.responses.translate import (
@@ -29,7 +30,7 @@ from router.runtime.dispatch import Dispatcher, Served
 from router.runtime.locks import KeyedLocks
 from router.store.base import ItemPage, Order, Store, StoredResponse
 
-__all__ = ["Created", "ResponsesService"]
+__all__ = ["Created", "ResponsesService", "visible"]
 
 log = logging.getLogger("nexus.responses")
 _decode = msgspec.json.decode
@@ -46,12 +47,18 @@ class Created:
     events: AsyncIterator[bytes] | None = None
 
 
+def visible(owner: str | None, who: Identity | None) -> bool:
+    """Without auth everything is visible; admins see all; a user key sees what it created."""
+    return who is None or who.admin or owner == who.name
+
+
 @attrs.frozen
 class _Turn:
     """The conversation a response belongs to (if any) and the input items it adds."""
 
     conversation: str | None
     items: list[dict[str, Any]]
+    owner: str | None = None
 
 
 def _conversation_id(body: Mapping[str, Any]) -> str | None:
@@ -81,7 +88,9 @@ class ResponsesService:
 
     # -- create -------------------------------------------------------------------------
 
-    async def _context(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    async def _context(
+        self, body: Mapping[str, Any], who: Identity | None
+    ) -> list[Mapping[str, Any]]:
         """Items of the chain `previous_response_id` names: inputs and outputs, oldest first."""
         previous = body.get("previous_response_id")
         if previous is None:
@@ -94,7 +103,7 @@ class ResponsesService:
         current: str | None = previous
         while current is not None:
             stored = await self.store.get_response(current)
-            if stored is None:
+            if stored is None or not visible(stored.owner, who):
                 raise RequestInvalid(
                     f"Previous response with id '{current}' not found.",
                     param="previous_response_id",
@@ -109,7 +118,11 @@ class ResponsesService:
         return items
 
     async def create(
-        self, table: RoutingTable, body: dict[str, Any], headers: Mapping[str, str]
+        self,
+        table: RoutingTable,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        who: Identity | None = None,
     ) -> Created:
         stream = body.get("stream") is True
         store = body.get("store", True) is not False
@@ -136,14 +149,18 @@ class ResponsesService:
                 "'conversation' and 'previous_response_id' cannot be used together",
                 param="conversation",
             )
+        owner = who.name if who is not None else None
         if conversation is None:
-            return await self._create(table, body, headers, None, stream, store, background)
-        if await self.store.get_conversation(conversation) is None:
+            return await self._create(
+                table, body, headers, None, stream, store, background, owner, who
+            )
+        found = await self.store.get_conversation(conversation)
+        if found is None or not visible(found.owner, who):
             raise NotFound(f"Conversation with id '{conversation}' not found.")
         await self._turns.acquire(conversation)
         try:
             created = await self._create(
-                table, body, headers, conversation, stream, store, background
+                table, body, headers, conversation, stream, store, background, owner, who
             )
         except BaseException:
             self._turns.release(conversation)
@@ -161,23 +178,25 @@ class ResponsesService:
         stream: bool,
         store: bool,
         background: bool,
+        owner: str | None,
+        who: Identity | None,
     ) -> Created:
         items = input_items(body["input"])
         if conversation is not None:
             prior = list((await self.store.conversation_items(conversation)).items)
             body = {**body, "conversation": {"id": conversation}}
         else:
-            prior = await self._context(body)
+            prior = await self._context(body, who)
         decision = self.decide(table, responses_facts(body, headers, prior_items=prior))
         chat = chat_request(body, [*prior, *items], stream=stream)
         response_id = new_id("resp")
         created_at = int(self.clock())
-        turn = _Turn(conversation, items)
+        turn = _Turn(conversation, items, owner)
         if background:
             queued = response_object(
                 body, response_id=response_id, created_at=created_at, status="queued"
             )
-            await self.store.put_response(self._record(queued, body), items)
+            await self.store.put_response(self._record(queued, body, turn.owner), items)
             self._tasks[response_id] = asyncio.create_task(
                 self._background(table, decision, chat, body, queued, turn),
                 name=f"nexus-{response_id}",
@@ -193,7 +212,7 @@ class ResponsesService:
         response = self._completed(body, response_id, created_at, served)
         await self._finish_turn(turn, response)
         if store:
-            await self.store.put_response(self._record(response, body), items)
+            await self.store.put_response(self._record(response, body, turn.owner), items)
         return Created(served, body=response)
 
     async def _finish_turn(self, turn: _Turn, response: Mapping[str, Any]) -> None:
@@ -219,8 +238,11 @@ class ResponsesService:
             completed_at=int(self.clock()),
         )
 
-    def _record(self, response: Mapping[str, Any], body: Mapping[str, Any]) -> StoredResponse:
+    def _record(
+        self, response: Mapping[str, Any], body: Mapping[str, Any], owner: str | None
+    ) -> StoredResponse:
         return StoredResponse(
+            owner=owner,
             id=response["id"],
             created_at=float(response["created_at"]),
             status=response["status"],
@@ -250,7 +272,9 @@ class ResponsesService:
             if translator.final is not None:
                 await self._finish_turn(turn, translator.final)
                 if store:
-                    await self.store.put_response(self._record(translator.final, body), items)
+                    await self.store.put_response(
+                        self._record(translator.final, body, turn.owner), items
+                    )
         finally:
             if turn.conversation is not None:
                 self._turns.release(turn.conversation)
@@ -266,7 +290,9 @@ class ResponsesService:
     ) -> None:
         response_id = queued["id"]
         try:
-            await self.store.put_response(self._record({**queued, "status": "in_progress"}, body))
+            await self.store.put_response(
+                self._record({**queued, "status": "in_progress"}, body, turn.owner)
+            )
             served = await self.dispatcher.chat(table, decision, chat, stream=False)
             final = self._completed(body, response_id, queued["created_at"], served)
             await self._finish_turn(turn, final)
@@ -282,7 +308,7 @@ class ResponsesService:
                 }
             else:
                 final = {**queued, "status": "cancelled"}
-            await asyncio.shield(self.store.put_response(self._record(final, body)))
+            await asyncio.shield(self.store.put_response(self._record(final, body, turn.owner)))
             raise
         except UpstreamError as exc:
             final = {
@@ -301,32 +327,32 @@ class ResponsesService:
             self._tasks.pop(response_id, None)
             if turn.conversation is not None:
                 self._turns.release(turn.conversation)
-        await self.store.put_response(self._record(final, body))
+        await self.store.put_response(self._record(final, body, turn.owner))
 
     # -- read, delete, cancel -------------------------------------------------------------
 
-    async def get(self, response_id: str) -> StoredResponse:
+    async def get(self, response_id: str, who: Identity | None = None) -> StoredResponse:
         stored = await self.store.get_response(response_id)
-        if stored is None:
+        if stored is None or not visible(stored.owner, who):  # another key's: not found, no leak
             raise NotFound(f"Response with id '{response_id}' not found.")
         return stored
 
     async def input_items(
-        self, response_id: str, *, after: str | None, limit: int, order: Order
+        self, response_id: str, who: Identity | None, *, after: str | None, limit: int, order: Order
     ) -> ItemPage:
-        await self.get(response_id)
+        await self.get(response_id, who)
         return await self.store.input_items(response_id, after=after, limit=limit, order=order)
 
-    async def delete(self, response_id: str) -> None:
-        await self.get(response_id)
+    async def delete(self, response_id: str, who: Identity | None = None) -> None:
+        await self.get(response_id, who)
         task = self._tasks.get(response_id)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await self.store.delete_response(response_id)
 
-    async def cancel(self, response_id: str) -> Mapping[str, Any]:
-        stored = await self.get(response_id)
+    async def cancel(self, response_id: str, who: Identity | None = None) -> Mapping[str, Any]:
+        stored = await self.get(response_id, who)
         if not stored.background:
             raise RequestInvalid("Only background responses can be cancelled.", param="response_id")
         task = self._tasks.get(response_id)

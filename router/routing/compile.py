@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import attrs
 
+from router.auth.keys import compile_auth
 from router.config.diagnostics import Diagnostic, JsonPath, did_you_mean
 from router.config.envvars import expand
 from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConfig, Tiers
@@ -132,6 +133,7 @@ def _provider(
         timeout_s=p.timeout_s,
         models=MappingProxyType(models),
         description=p.description,
+        rpm=p.rpm,
     )
 
 
@@ -323,6 +325,7 @@ def compile_config(
                 direct=True,
             )
 
+    auth = compile_auth(config.auth, env, report.error, report.warn)
     if report.failed:
         raise ConfigInvalid(report.items)
     return RoutingTable(
@@ -339,4 +342,5 @@ def compile_config(
         settings=config.routing,
         config=config,
         warnings=tuple(report.items),
+        auth=auth,
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from router.auth.keys import AuthTable
 from router.config.diagnostics import Diagnostic
 from router.config.model import NexusConfig, Overflow, RoutingConfig, Tiers
 
@@ -42,6 +43,7 @@ class ProviderEntry:
     timeout_s: float
     models: Mapping[str, ModelSpec]
     description: str | None = None
+    rpm: int | None = None
 
 
 @attrs.frozen
@@ -95,3 +97,5 @@ class RoutingTable:
     settings: RoutingConfig
     config: NexusConfig
     warnings: tuple[Diagnostic, ...] = ()
+    #: None: no ``auth`` section (loopback only); otherwise the compiled keys.
+    auth: AuthTable | None = None

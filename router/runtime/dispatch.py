@@ -19,6 +19,7 @@ import msgspec
 
 from router.errors import (
     NexusError,
+    RateLimited,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatusError,
@@ -31,6 +32,8 @@ from router.providers.chunks import ResponseContext
 from router.routing.decision import Candidate, RouteDecision
 from router.routing.table import ProviderEntry, RoutingTable
 from router.runtime.health import HealthMonitor
+from router.runtime.limits import RateLimiter
+from router.runtime.observe import current_info
 
 __all__ = ["Dispatcher", "Served", "sse_error"]
 
@@ -131,10 +134,25 @@ def _stream_error(exc: Exception, entry: ProviderEntry) -> UpstreamProtocolError
     )
 
 
+def _record_upstream(started: float) -> None:
+    info = current_info()
+    if info is not None:
+        info.upstream_s += time.perf_counter() - started
+
+
+def _record_usage(body: Any) -> None:
+    info = current_info()
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if info is not None and isinstance(usage, dict):
+        info.prompt_tokens = usage.get("prompt_tokens")
+        info.completion_tokens = usage.get("completion_tokens")
+
+
 @attrs.define
 class Dispatcher:
     client: httpx.AsyncClient
     health: HealthMonitor
+    limiter: RateLimiter = attrs.Factory(RateLimiter)
 
     def _request(self, up: UpstreamRequest, entry: ProviderEntry) -> httpx.Request:
         timeout = httpx.Timeout(entry.timeout_s, connect=min(entry.timeout_s, 10.0))
@@ -143,8 +161,11 @@ class Dispatcher:
         )
 
     def _failed(self, entry: ProviderEntry, exc: UpstreamError) -> None:
+        if isinstance(exc, UpstreamStatusError) and exc.status == 429:
+            self.health.cool_down(entry.name, exc.retry_after or 1.0)  # it is fine, just busy
+            return
         if isinstance(exc, UpstreamStatusError) and exc.status < 500:
-            return  # 429 or a client error: the provider itself is fine
+            return  # the client's mistake, not the provider's
         self.health.record_failure(entry.name, exc.message)
 
     async def chat(
@@ -199,9 +220,20 @@ class Dispatcher:
         """Try candidates in order; fail over on retryable errors, at most max_attempts times."""
         last: UpstreamError | None = None
         attempts = 0
-        for candidate in decision.candidates[: table.settings.max_attempts]:
+        waits: list[float] = []
+        for candidate in decision.candidates:
+            if attempts >= table.settings.max_attempts:
+                break
             entry = table.providers[candidate.provider]
+            wait = self._budget(entry)
+            if wait:
+                waits.append(wait)  # over its rpm or cooling down after a 429: try the next
+                continue
             attempts += 1
+            info = current_info()
+            if info is not None:
+                info.route = decision.route.name
+                info.provider, info.model, info.zone = entry.name, candidate.model, entry.zone
             try:
                 return await attempt(candidate, entry, adapter_for(entry.kind), attempts)
             except UpstreamError as exc:
@@ -210,11 +242,24 @@ class Dispatcher:
                     raise
                 log.warning("attempt %d on %s failed: %s", attempts, entry.name, exc.message)
                 last = exc
-        assert last is not None  # a RouteDecision always has at least one candidate
+        if last is None:  # every candidate was over its budget
+            raise RateLimited(
+                "Rate limit exceeded for every provider that may serve this request",
+                retry_after=RateLimiter.retry_after(min(waits)),
+            )
         if attempts > 1:
             last.message = f"All {attempts} candidates failed; last: {last.message}"
             last.args = (last.message,)
         raise last
+
+    def _budget(self, entry: ProviderEntry) -> float:
+        """Seconds until the provider may be called again (0: now)."""
+        cooling = self.health.cooling(entry.name)
+        if cooling:
+            return cooling
+        if entry.rpm is not None:
+            return self.limiter.take(f"provider:{entry.name}", entry.rpm)
+        return 0.0
 
     async def _whole(
         self,
@@ -225,6 +270,7 @@ class Dispatcher:
         translate: Callable[[bytes], bytes],
     ) -> Served:
         self.health.acquire(entry.name)
+        started = time.perf_counter()
         try:
             try:
                 response = await self.client.send(self._request(up, entry))
@@ -234,13 +280,15 @@ class Dispatcher:
                 raise _status_error(response, response.content, entry)
             try:
                 body = translate(response.content)
-                _decode(body)
+                decoded = _decode(body)
             except _TRANSLATION_ERRORS as exc:
                 raise UpstreamProtocolError(
                     f"Provider '{entry.name}' answered with a malformed body", provider=entry.name
                 ) from exc
         finally:
             self.health.release(entry.name)
+            _record_upstream(started)
+        _record_usage(decoded)
         self.health.record_success(entry.name)
         return Served(candidate, entry, attempts, body=body)
 
@@ -254,6 +302,7 @@ class Dispatcher:
         include_usage: bool,
     ) -> Served:
         self.health.acquire(entry.name)
+        started = time.perf_counter()
         response: httpx.Response | None = None
         try:
             try:
@@ -277,9 +326,20 @@ class Dispatcher:
             if response is not None:
                 await response.aclose()
             self.health.release(entry.name)
+            _record_upstream(started)
             raise
+        info = current_info()
+        if info is not None:
+            info.ttfb_s = time.perf_counter() - started
         relay = _relay(
-            response, chunks, translator, first, entry, self.health.release, self._on_stream_end
+            response,
+            chunks,
+            translator,
+            first,
+            entry,
+            self.health.release,
+            self._on_stream_end,
+            started,
         )
         return Served(candidate, entry, attempts, stream=relay)
 
@@ -298,6 +358,7 @@ async def _relay(
     entry: ProviderEntry,
     release: Callable[[str], None],
     on_end: Callable[[ProviderEntry, UpstreamError | None], None],
+    started: float,
 ) -> AsyncIterator[bytes]:
     """Yield translated chunks as they arrive; end with an error event if the upstream dies."""
     try:
@@ -321,3 +382,4 @@ async def _relay(
     finally:
         await response.aclose()
         release(entry.name)
+        _record_upstream(started)

@@ -8,6 +8,7 @@ reloads: a provider that still exists (same name, kind and URL) keeps its state.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -35,6 +36,8 @@ class _Tracker:
     last_error: str | None = None
     task: asyncio.Task[None] | None = None
     reopen: asyncio.TimerHandle | None = None
+    cooling_until: float = 0.0
+    outcomes: collections.deque[bool] = attrs.Factory(lambda: collections.deque(maxlen=100))
 
 
 @attrs.define
@@ -115,6 +118,7 @@ class HealthMonitor:
         tracker.failures = 0
         tracker.open_until = None
         tracker.last_error = None
+        tracker.outcomes.append(True)
         self._set(name, Health.HEALTHY)
 
     def record_failure(self, name: str, error: str) -> None:
@@ -125,9 +129,23 @@ class HealthMonitor:
         tracker.failures += 1
         tracker.successes = 0
         tracker.last_error = error
+        tracker.outcomes.append(False)
         half_open = tracker.open_until is not None
         if half_open or tracker.failures >= self.settings.failure_threshold:
             self._open(name, tracker)
+
+    def cool_down(self, name: str, seconds: float) -> None:
+        """The provider said 429 (with Retry-After): skip it until then."""
+        tracker = self._trackers.get(name)
+        if tracker is not None:
+            tracker.cooling_until = max(tracker.cooling_until, self.clock() + seconds)
+            tracker.outcomes.append(False)
+            log.info("provider %s asked us to wait %.1fs (429)", name, seconds)
+
+    def cooling(self, name: str) -> float:
+        """Seconds the provider still asked us to wait, or 0."""
+        tracker = self._trackers.get(name)
+        return max(0.0, tracker.cooling_until - self.clock()) if tracker else 0.0
 
     def _open(self, name: str, tracker: _Tracker) -> None:
         cooldown = self.settings.cooldown_s
@@ -208,6 +226,13 @@ class HealthMonitor:
             "circuit_open": bool(tracker and tracker.open_until is not None),
             "last_error": tracker.last_error if tracker else None,
             "discovered_models": sorted(state.models) if state.models is not None else None,
+            "cooling_down_s": round(self.cooling(name), 3),
+            "recent_requests": len(tracker.outcomes) if tracker else 0,
+            "recent_error_rate": (
+                round(tracker.outcomes.count(False) / len(tracker.outcomes), 3)
+                if tracker and tracker.outcomes
+                else None
+            ),
         }
 
 

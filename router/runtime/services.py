@@ -20,6 +20,8 @@ from router.routing.decision import Rejection, RequestFacts, RouteDecision, Unkn
 from router.routing.table import RoutingTable
 from router.runtime.dispatch import Dispatcher
 from router.runtime.health import HealthMonitor
+from router.runtime.limits import RateLimiter
+from router.runtime.observe import Metrics
 from router.store import Store, open_store
 
 __all__ = ["Services"]
@@ -38,6 +40,11 @@ class Services:
     _store: Store | None = None
     _responses: ResponsesService | None = None
     _conversations: ConversationsService | None = None
+    limiter: RateLimiter = attrs.Factory(RateLimiter)
+    metrics: Metrics = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.metrics = Metrics.create(self.config, lambda: self._health)
 
     @property
     def health(self) -> HealthMonitor:
@@ -63,6 +70,12 @@ class Services:
     def conversations(self) -> ConversationsService:
         assert self._conversations is not None, "Services.start() has not run"
         return self._conversations
+
+    async def store_reachable(self) -> bool:
+        try:
+            return self._store is not None and await self._store.ping()
+        except Exception:  # any failure means not ready; /ready reports it
+            return False
 
     def decide(self, table: RoutingTable, facts: RequestFacts) -> RouteDecision:
         """Route, turning 'no such model' and 'no candidate' into their errors."""
@@ -98,7 +111,7 @@ class Services:
                 log.warning("'storage' changed: the new database is used after a restart")
 
         self.config.subscribe(follow)
-        self._dispatcher = Dispatcher(self._client, self._health)
+        self._dispatcher = Dispatcher(self._client, self._health, self.limiter)
         self._responses = ResponsesService(self._store, self._dispatcher, self.decide)
         self._conversations = ConversationsService(self._store)
 

@@ -56,6 +56,10 @@ class ResponseStore(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> bool:
+        """True when the database answers."""
+        ...
+
     async def put_response(
         self, response: StoredResponse, input_items: Sequence[Mapping[str, Any]] | None = None
     ) -> None:

@@ -106,6 +106,9 @@ class SqliteStore:
         await asyncio.get_running_loop().run_in_executor(self._executor, disconnect)
         self._executor.shutdown(wait=True)
 
+    async def ping(self) -> bool:
+        return await self._run(lambda db: db.execute("SELECT 1").fetchone() == (1,))
+
     async def put_response(
         self, response: StoredResponse, input_items: Sequence[Mapping[str, Any]] | None = None
     ) -> None:

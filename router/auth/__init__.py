@@ -1,0 +1,1 @@
+"""Inbound authentication: API keys, roles, per-key model allow-lists."""

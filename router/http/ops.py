@@ -1,0 +1,48 @@
+"""Operational endpoints, open without a key: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get
+
+from router.http.deps import ServicesDep, TableDep
+from router.routing.decision import Health
+
+__all__ = ["OPS_HANDLERS"]
+
+
+@get("/health", opt={"public": True})
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@get("/ready", opt={"public": True})
+async def ready(table: TableDep, services: ServicesDep) -> Response[dict[str, Any]]:
+    """Readiness: config loaded, store reachable, at least one provider routable."""
+    store_ok = await services.store_reachable()
+    routable = [
+        name
+        for name, e in table.providers.items()
+        if e.enabled
+        and services.health.states.get(name) is not None
+        and services.health.states[name].status is not Health.UNHEALTHY
+    ]
+    checks: dict[str, dict[str, Any]] = {
+        "config": {"ok": True, "version": table.version},
+        "store": {"ok": store_ok},
+        "providers": {"ok": bool(routable), "routable": routable},
+    }
+    ok = all(check["ok"] for check in checks.values())
+    return Response(
+        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+    )
+
+
+@get("/metrics", opt={"public": True}, media_type="text/plain; version=0.0.4; charset=utf-8")
+async def metrics(services: ServicesDep) -> bytes:
+    return services.metrics.render()
+
+
+OPS_HANDLERS = [health, ready, metrics]

@@ -1,0 +1,56 @@
+"""Authentication and authorization for every non-public route (a Litestar guard)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from router.auth.keys import Identity, presented_key
+from router.errors import AuthenticationRequired, PermissionDenied, RateLimited
+from router.routing.table import RoutingTable
+from router.runtime.limits import RateLimiter
+from router.runtime.observe import current_info
+
+__all__ = ["authorize", "require_model_access"]
+
+
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Resolve the caller's identity; enforce roles and per-key rate limits.
+
+    Handlers marked ``opt={"public": True}`` (health, readiness, metrics) skip it;
+    ``opt={"admin": True}`` (the admin APIs) needs the admin role.
+    """
+    if handler.opt.get("public"):
+        return
+    table: RoutingTable = connection.scope["state"]["nexus.table"]
+    auth = table.auth
+    identity: Identity | None = None
+    if auth is not None and auth.required:
+        key = presented_key(connection.headers)
+        if key is None:
+            raise AuthenticationRequired("Authentication required")
+        identity = auth.authenticate(key)
+        if identity is None:
+            raise AuthenticationRequired("Invalid API key")
+        info = current_info()
+        if info is not None:
+            info.key = identity.name
+        if handler.opt.get("admin") and not identity.admin:
+            raise PermissionDenied("Insufficient permissions: this endpoint needs an admin key")
+        if identity.rpm is not None:
+            limiter: RateLimiter = connection.app.state["limiter"]
+            wait = limiter.take(f"key:{identity.name}", identity.rpm)
+            if wait:
+                raise RateLimited(
+                    "Rate limit exceeded. Try again later", retry_after=limiter.retry_after(wait)
+                )
+    connection.scope["state"]["nexus.identity"] = identity
+
+
+def require_model_access(identity: Identity | None, model: str) -> None:
+    if identity is not None and not identity.may_use(model):
+        raise PermissionDenied(f"This key may not use model '{model}'", code="model_not_allowed")
