@@ -112,6 +112,7 @@ class ConfigStore:
                 table = load_bytes(
                     data, source=str(self.path), env=self.env, loaded_at=self.clock()
                 )
+                self._check(table)
             except (ConfigInvalid, ConfigUnavailable) as exc:
                 diagnostics = getattr(exc, "diagnostics", ())
                 self.last_error = LoadError(exc.message, tuple(diagnostics), self.clock())
@@ -120,22 +121,10 @@ class ConfigStore:
                     "config reload failed, still serving version %s: %s",
                     self._table.version,
                     exc.message,
-                    extra={"event": "config_reload", "result": "failed"},
+                    extra={"fields": {"event": "config_reload", "result": "failed"}},
                 )
                 return ReloadResult.FAILED
-            old, self._table = self._table, table
-            self.last_error = None
-            self.succeeded += 1
-        log.info(
-            "config reloaded: version %s -> %s",
-            old.version,
-            table.version,
-            extra={"event": "config_reload", "result": "reloaded", "version": table.version},
-        )
-        for warning in table.warnings:
-            log.warning("%s", warning.format())
-        for listener in self._listeners:
-            listener(table)
+            self._swap(table, "reloaded")
         return ReloadResult.RELOADED
 
     def write(self, edit: Callable[[str, RoutingTable], str]) -> RoutingTable:
@@ -166,18 +155,27 @@ class ConfigStore:
             table = load_bytes(data, source=str(self.path), env=self.env, loaded_at=self.clock())
             self._check(table)
             self._write_atomically(data)
-            old, self._table = self._table, table
-            self.last_error = None
-            self.succeeded += 1
+            self._swap(table, "written by the admin API")
+        return table
+
+    def _swap(self, table: RoutingTable, how: str) -> None:
+        """Make `table` current (the caller holds the lock) and tell the listeners."""
+        old, self._table = self._table, table
+        self.last_error = None
+        self.succeeded += 1
         log.info(
-            "config written by the admin API: version %s -> %s",
+            "config %s: version %s -> %s",
+            how,
             old.version,
             table.version,
-            extra={"event": "config_write", "version": table.version},
+            extra={
+                "fields": {"event": "config_reload", "result": "reloaded", "version": table.version}
+            },
         )
+        for warning in table.warnings:
+            log.warning("%s", warning.format())
         for listener in self._listeners:
             listener(table)
-        return table
 
     def _check(self, table: RoutingTable) -> None:
         problems = [d for check in self.checks if (d := check(table)) is not None]

@@ -173,25 +173,9 @@ class SqliteStore:
         limit: int | None = None,
         order: Order = "asc",
     ) -> ItemPage:
-        def page(db: sqlite3.Connection) -> ItemPage:
-            direction, compare = ("ASC", ">") if order == "asc" else ("DESC", "<")
-            sql = "SELECT body FROM response_items WHERE response_id = ?"
-            args: list[Any] = [response_id]
-            if after is not None:
-                sql += (
-                    f" AND seq {compare} (SELECT seq FROM response_items"
-                    " WHERE response_id = ? AND id = ?)"
-                )
-                args += [response_id, after]
-            sql += f" ORDER BY seq {direction}"
-            if limit is not None:
-                sql += " LIMIT ?"
-                args.append(limit + 1)
-            rows = db.execute(sql, args).fetchall()
-            more = limit is not None and len(rows) > limit
-            return ItemPage(tuple(_decode(r[0]) for r in rows[:limit]), more)
-
-        return await self._run(page)
+        return await self._run(
+            lambda db: _page(db, "response_items", "response_id", response_id, after, limit, order)
+        )
 
     async def fail_unfinished(self, message: str) -> int:
         def fail(db: sqlite3.Connection) -> int:

@@ -194,3 +194,21 @@ def test_serve_with_an_invalid_file_exits_nonzero_with_checks_messages(tmp_path:
     line = f"{bad}:2:1: error: unknown key 'provders' (did you mean 'providers'?) (at $.provders)"
     assert line in serve.stderr.splitlines()
     assert line in check.stderr.splitlines()
+
+
+def test_a_reload_that_would_open_the_router_to_the_network_is_refused(config: Path) -> None:
+    """The exposure rule of `nexus serve` applies to every reload, not only to start-up."""
+    from router.cli import exposure_check
+    from router.config.store import ConfigStore, ReloadResult
+
+    store = ConfigStore.open(config, env={})
+    store.checks.append(exposure_check("127.0.0.1"))
+    write(config, config_text("v2"))
+    assert store.reload() is ReloadResult.RELOADED  # loopback: no auth section needed
+    public = ConfigStore.open(config, env={})
+    public.checks.append(exposure_check("0.0.0.0"))
+    write(config, config_text("v3"))
+    assert public.reload() is ReloadResult.FAILED
+    assert public.last_error is not None
+    assert "needs an 'auth' section" in public.last_error.message
+    assert public.current.version == version_of(config_text("v2"))
