@@ -15,6 +15,7 @@ from router.errors import (
 )
 from router.providers import adapter_for
 from router.routing.table import ProviderEntry
+from router.runtime.transport import failure_kind
 
 __all__ = ["provider_models"]
 
@@ -33,17 +34,20 @@ async def provider_models(client: httpx.AsyncClient, entry: ProviderEntry) -> di
     timeout = httpx.Timeout(entry.timeout_s)
     try:
         response = await client.get(url, headers=headers, timeout=timeout)
-    except httpx.ConnectTimeout as exc:
-        raise GatewayTimeout(
-            "Provider did not respond in time",
-            provider_id=entry.id,
-            timeout_seconds=entry.timeout_s,
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise ProviderTimeout(
-            "Request to provider timed out", provider_id=entry.id, timeout_seconds=entry.timeout_s
-        ) from exc
     except httpx.HTTPError as exc:
+        kind = failure_kind(exc)
+        if kind == "connect_timeout":
+            raise GatewayTimeout(
+                "Provider did not respond in time",
+                provider_id=entry.id,
+                timeout_seconds=entry.timeout_s,
+            ) from exc
+        if kind == "read_timeout":
+            raise ProviderTimeout(
+                "Request to provider timed out",
+                provider_id=entry.id,
+                timeout_seconds=entry.timeout_s,
+            ) from exc
         raise ProviderUnavailable("Provider temporarily unavailable", **where) from exc
     if response.status_code in {401, 403}:
         raise ProviderConfigInvalid(

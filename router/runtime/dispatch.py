@@ -34,6 +34,7 @@ from router.routing.table import ProviderEntry, RoutingTable
 from router.runtime.health import HealthMonitor
 from router.runtime.limits import RateLimiter
 from router.runtime.observe import current_info
+from router.runtime.transport import failure_kind
 
 __all__ = ["Dispatcher", "Served", "sse_error"]
 
@@ -81,17 +82,18 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def map_transport_error(exc: httpx.HTTPError, entry: ProviderEntry) -> UpstreamError:
-    """Translate an httpx failure into our tree; never includes headers (keys)."""
+    """Translate a transport failure into our tree; never includes headers (keys)."""
     name = entry.name
-    if isinstance(exc, httpx.TimeoutException):
+    kind = failure_kind(exc)
+    if kind in {"connect_timeout", "read_timeout"}:
         return UpstreamTimeout(
             f"Provider '{name}' did not answer within {entry.timeout_s:g}s", provider=name
         )
-    if isinstance(exc, httpx.ConnectError):
+    if kind == "refused":
         return UpstreamUnavailable(
             f"Provider '{name}' is unreachable (connection failed)", provider=name
         )
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if kind == "closed":
         return UpstreamUnavailable(
             f"Provider '{name}' closed the connection unexpectedly", provider=name
         )

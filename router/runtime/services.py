@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import attrs
 import httpx
@@ -22,11 +23,17 @@ from router.runtime.dispatch import Dispatcher
 from router.runtime.health import HealthMonitor
 from router.runtime.limits import RateLimiter
 from router.runtime.observe import Metrics
+from router.runtime.transport import make_transport
 from router.store import Store, open_store
 
 __all__ = ["Services"]
 
 log = logging.getLogger("nexus")
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing: one provider's Set-Cookie must never reach another."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 @attrs.define
@@ -96,7 +103,8 @@ class Services:
         if stale:
             log.warning("marked %d unfinished background response(s) as failed", stale)
         self._client = httpx.AsyncClient(
-            transport=self.transport,
+            transport=self.transport or make_transport(),
+            cookies=_no_cookies(),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             follow_redirects=False,
             trust_env=False,  # never send provider keys through an ambient proxy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -102,6 +103,7 @@ class FakeAnthropic:
                 "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}
             )
             if self.error_mid_stream:
+                await asyncio.sleep(0.1)  # the first delta reaches the client before the error
                 yield _event(
                     "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
                 )
