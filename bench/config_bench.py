@@ -28,10 +28,13 @@ def _median_us(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1e6:,.1f} µs"
 
 
-def load_compile(sizes: list[int]) -> None:
-    print("## load + compile (bytes -> YAML -> schema -> model -> RoutingTable)")
-    print("| providers | file size | median | p90 | runs |")
-    print("|---:|---:|---:|---:|---:|")
+def load_compile_rows(sizes: list[int]) -> list[str]:
+    rows = [
+        "load + compile (bytes -> YAML -> schema -> model -> RoutingTable):",
+        "",
+        "| providers | file size | median | p90 | runs |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for n in sizes:
         data = synthetic_config(n).encode()
         runs = max(5, 200 // max(1, n // 10))
@@ -42,16 +45,20 @@ def load_compile(sizes: list[int]) -> None:
             samples.append(time.perf_counter() - start)
         samples.sort()
         p90 = samples[int(len(samples) * 0.9) - 1]
-        print(
+        rows.append(
             f"| {n} | {len(data) / 1024:,.0f} KiB | {statistics.median(samples) * 1e3:,.2f} ms "
             f"| {p90 * 1e3:,.2f} ms | {runs} |"
         )
+    return rows
 
 
-def decision(sizes: list[int]) -> None:
-    print("\n## route() alone (pure function), 1 route with 2 targets")
-    print("| providers | primary usable | primary down, fresh (overflow) | flexible alternatives |")
-    print("|---:|---:|---:|---:|")
+def decision_rows(sizes: list[int]) -> list[str]:
+    rows = [
+        "route() alone (pure function), a route with 2 targets, medians:",
+        "",
+        "| providers | primary usable | primary down (failover target) | flexible alternatives |",
+        "|---:|---:|---:|---:|",
+    ]
     for n in sizes:
         table = load_bytes(synthetic_config(n).encode(), source="b", env={}, loaded_at=0.0)
         live = {f"p{i}": ProviderState(Health.HEALTHY, 1) for i in range(n)}
@@ -71,7 +78,8 @@ def decision(sizes: list[int]) -> None:
                     route(table, facts, state)
                 samples.append((time.perf_counter() - start) / loops)
             row.append(_median_us(samples))
-        print(f"| {n} | " + " | ".join(row) + " |")
+        rows.append(f"| {n} | " + " | ".join(row) + " |")
+    return rows
 
 
 def save_to_served(saves: int) -> None:
@@ -143,8 +151,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"# config benchmarks ({os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
-    load_compile(sizes)
-    decision(sizes)
+    print("\n".join(load_compile_rows(sizes)) + "\n")
+    print("\n".join(decision_rows(sizes)))
     save_to_served(args.saves)
 
 
