@@ -38,6 +38,10 @@ maps each class to a status code and an error envelope in one place::
         ├── UpstreamUnavailable     connection refused or reset (503)
         ├── UpstreamProtocolError   the answer was not the wire format promised (502)
         └── UpstreamStatusError     the provider answered with an error status
+            ├── ProviderNotFoundError    404: PROVIDER_NOT_FOUND (e.g. the model is not there)
+            ├── ProviderAuthError        401/403: PROVIDER_AUTH_ERROR (our key was refused)
+            ├── ProviderRateLimitError   429: PROVIDER_RATE_LIMIT_ERROR
+            └── ProviderApiError         any other error status: PROVIDER_API_ERROR
 """
 
 from __future__ import annotations
@@ -69,10 +73,14 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "PreconditionFailed",
+    "ProviderApiError",
+    "ProviderAuthError",
     "ProviderConfigInvalid",
     "ProviderInUse",
     "ProviderNameExists",
     "ProviderNotFound",
+    "ProviderNotFoundError",
+    "ProviderRateLimitError",
     "ProviderTimeout",
     "ProviderUnavailable",
     "RateLimited",
@@ -287,3 +295,30 @@ class InvalidProviderResponse(ModelListError):
 
 class ProviderUnavailable(ModelListError):
     """The provider could not be reached."""
+
+
+class ProviderNotFoundError(UpstreamStatusError):
+    """The provider answered 404 (typically: it does not have the model)."""
+
+
+class ProviderAuthError(UpstreamStatusError):
+    """The provider refused our credentials (401/403)."""
+
+
+class ProviderRateLimitError(UpstreamStatusError):
+    """The provider answered 429."""
+
+
+class ProviderApiError(UpstreamStatusError):
+    """The provider answered another error status."""
+
+
+def provider_status_error(status: int) -> type[UpstreamStatusError]:
+    """The typed error class for a provider's error status."""
+    if status == 404:
+        return ProviderNotFoundError
+    if status in {401, 403}:
+        return ProviderAuthError
+    if status == 429:
+        return ProviderRateLimitError
+    return ProviderApiError

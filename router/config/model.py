@@ -15,6 +15,7 @@ __all__ = [
     "AdminConfig",
     "AnthropicProvider",
     "AuthConfig",
+    "CacheConfig",
     "HealthConfig",
     "KeyConfig",
     "ModelConfig",
@@ -24,6 +25,7 @@ __all__ = [
     "Overflow",
     "Preference",
     "ProviderConfig",
+    "QueueConfig",
     "Role",
     "RouteConfig",
     "RoutingConfig",
@@ -65,6 +67,7 @@ class ModelConfig:
     vision: bool = False
     tools: bool = False
     embeddings: bool = False
+    images: bool = False
     description: str | None = None
 
 
@@ -112,6 +115,18 @@ class Zone:
 
 
 @attrs.frozen
+class CacheConfig:
+    ttl_s: float
+    any_temperature: bool = False
+
+
+@attrs.frozen
+class QueueConfig:
+    size: int = 0
+    max_wait_s: float = 30.0
+
+
+@attrs.frozen
 class RouteConfig:
     model: str
     targets: tuple[str, ...]
@@ -119,6 +134,7 @@ class RouteConfig:
     zone: str | None = None
     min_tiers: Tiers | None = None
     overflow: Overflow | None = None
+    cache: CacheConfig | None = None
 
 
 @attrs.frozen
@@ -137,6 +153,9 @@ class RoutingConfig:
     retry_after_s: int = 30
     max_attempts: int = 3
     health: HealthConfig = HealthConfig()
+    queue: QueueConfig = QueueConfig()
+    cache_max_mb: float = 64.0
+    embeddings_batch_ms: float = 3.0
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from router.config.watcher import watch_config
 from router.http.admin import admin_router
 from router.http.conversations import CONVERSATION_HANDLERS
 from router.http.errors import exception_handlers
-from router.http.inference import chat_completions, embeddings, route_explain
+from router.http.inference import chat_completions, embeddings, images, route_explain
 from router.http.models import MODEL_HANDLERS
 from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
@@ -115,6 +115,7 @@ def create_app(
             provider_router,
             chat_completions,
             embeddings,
+            images,
             route_explain,
             *RESPONSE_HANDLERS,
             *MODEL_HANDLERS,

@@ -34,10 +34,14 @@ from router.errors import (
     PayloadTooLarge,
     PermissionDenied,
     PreconditionFailed,
+    ProviderApiError,
+    ProviderAuthError,
     ProviderConfigInvalid,
     ProviderInUse,
     ProviderNameExists,
     ProviderNotFound,
+    ProviderNotFoundError,
+    ProviderRateLimitError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -80,6 +84,10 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     UpstreamTimeout: ErrorSpec(504, "upstream_error", "upstream_timeout"),
     UpstreamUnavailable: ErrorSpec(503, "upstream_error", "upstream_unavailable"),
     UpstreamProtocolError: ErrorSpec(502, "upstream_error", "upstream_protocol_error"),
+    ProviderNotFoundError: ErrorSpec(404, "invalid_request_error", "provider_not_found"),
+    ProviderAuthError: ErrorSpec(502, "upstream_error", "provider_auth_error"),
+    ProviderRateLimitError: ErrorSpec(429, "rate_limit_exceeded", "provider_rate_limit_error"),
+    ProviderApiError: ErrorSpec(502, "upstream_error", "provider_api_error"),
     UpstreamStatusError: ErrorSpec(502, "upstream_error", "upstream_error"),
     UpstreamError: ErrorSpec(502, "upstream_error", "upstream_error"),
     AuthenticationRequired: ErrorSpec(
@@ -149,10 +157,10 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     spec = spec_for(exc)
     status, headers = spec.status, {}
     code: str | int | None = spec.code
-    if isinstance(exc, UpstreamStatusError) and 400 <= exc.status < 500 and exc.status != 429:
+    if isinstance(exc, ProviderApiError) and 400 <= exc.status < 500:
         status = exc.status  # the client's own mistake as the provider saw it, passed through
-    if isinstance(exc, UpstreamStatusError) and exc.status == 429:
-        status = 429
+    if isinstance(exc, ProviderRateLimitError) and exc.retry_after:
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     details: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     param = None

@@ -16,8 +16,7 @@ from router.http.security import require_model_access
 from router.routing.decision import RequestFacts
 from router.routing.explain import explain
 from router.routing.facts import chat_facts, preference_from_headers
-from router.routing.table import RoutingTable
-from router.runtime.dispatch import Served
+from router.runtime.headers import routing_headers
 
 __all__ = [
     "chat_completions",
@@ -25,20 +24,7 @@ __all__ = [
     "event_stream",
     "require_model",
     "route_explain",
-    "routing_headers",
 ]
-
-
-def routing_headers(table: RoutingTable, served: Served) -> dict[str, str]:
-    """The X-Nexus-* headers every routed response carries."""
-    target = served.candidate.target
-    return {
-        "x-nexus-backend": target.provider,
-        "x-nexus-model": target.key,
-        "x-nexus-route-reason": served.candidate.reason.value,
-        "x-nexus-privacy-zone": target.zone,
-        "x-nexus-config-version": table.version,
-    }
 
 
 def require_model(body: Mapping[str, Any]) -> str:
@@ -76,14 +62,65 @@ async def chat_completions(
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    decision = services.decide(table, chat_facts(body, request.headers))
-    served = await services.dispatcher.chat(
-        table, decision, body, stream=stream, include_usage=include_usage
+    model = body["model"]
+    owner = identity.name if identity is not None else None
+    key = None if stream else services.cache.key(owner, table.routes.get(model), body)
+    if key is not None and (hit := services.cache.get(key)) is not None:
+        cached_body, cached_headers = hit
+        return Response(
+            cached_body,
+            media_type="application/json",
+            headers={
+                **cached_headers,
+                "x-nexus-cache": "hit",
+                "x-nexus-config-version": table.version,
+            },
+        )
+    served = await services.serve(
+        table,
+        chat_facts(body, request.headers),
+        request.headers,
+        lambda decision: services.dispatcher.chat(
+            table, decision, body, stream=stream, include_usage=include_usage
+        ),
     )
     headers = routing_headers(table, served)
     if served.stream is not None:
         return event_stream(served.stream, headers)
+    route_cache = table.routes[model].cache if key is not None else None
+    if route_cache is not None and served.body is not None:
+        assert key is not None
+        services.cache.put(key, served.body, headers, route_cache.ttl_s)
+        headers["x-nexus-cache"] = "miss"
     return Response(served.body, media_type="application/json", headers=headers)
+
+
+@post(["/v1/images/generations", "/images/generations"], status_code=200)
+async def images(
+    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
+) -> Response[Any]:
+    """OpenAI image generation, routed to models that declare ``images: true``."""
+    body = await json_object(request, limit=table.config.server.max_body_bytes)
+    model = require_model(body)
+    require_model_access(identity, model)
+    if not isinstance(body.get("prompt"), str) or not body["prompt"]:
+        raise RequestInvalid(
+            "Missing required parameter: 'prompt'",
+            param="prompt",
+            code="missing_required_parameter",
+        )
+    facts = RequestFacts(
+        model=model, needs_images=True, preference=preference_from_headers(request.headers)
+    )
+    served = await services.serve(
+        table,
+        facts,
+        request.headers,
+        lambda decision: services.dispatcher.images(table, decision, body),
+    )
+    return Response(
+        served.body, media_type="application/json", headers=routing_headers(table, served)
+    )
 
 
 @post(["/v1/embeddings", "/embeddings"], status_code=200)
@@ -106,7 +143,12 @@ async def embeddings(
     facts = RequestFacts(
         model=model, needs_embeddings=True, preference=preference_from_headers(request.headers)
     )
-    served = await services.dispatcher.embeddings(table, services.decide(table, facts), body)
+    served = await services.serve(
+        table,
+        facts,
+        request.headers,
+        lambda decision: services.embeddings.embed(table, decision, body),
+    )
     return Response(
         served.body, media_type="application/json", headers=routing_headers(table, served)
     )

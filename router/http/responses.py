@@ -9,9 +9,10 @@ from litestar.params import FromPath, FromQuery
 
 from router.http.body import json_object
 from router.http.deps import IdentityDep, ServicesDep, TableDep
-from router.http.inference import event_stream, require_model, routing_headers
+from router.http.inference import event_stream, require_model
 from router.http.pages import page_body, page_params
 from router.http.security import require_model_access
+from router.runtime.headers import routing_headers
 
 __all__ = ["RESPONSE_HANDLERS"]
 
@@ -24,11 +25,16 @@ async def create_response(
     body = await json_object(request, limit=table.config.server.max_body_bytes)
     require_model_access(identity, require_model(body))
     created = await services.responses.create(table, body, request.headers, identity)
-    headers = (
-        routing_headers(table, created.served)
-        if created.served is not None
-        else {"x-nexus-config-version": table.version}
-    )
+    if created.served is not None:
+        headers = routing_headers(table, created.served)
+    elif created.cached_headers is not None:
+        headers = {
+            **created.cached_headers,
+            "x-nexus-cache": "hit",
+            "x-nexus-config-version": table.version,
+        }
+    else:
+        headers = {"x-nexus-config-version": table.version}
     if created.events is not None:
         return event_stream(created.events, headers)
     return Response(created.body, headers=headers)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from router.providers.chunks import ResponseContext
 from router.routing.table import ProviderEntry
 
-__all__ = ["Adapter", "StreamTranslator", "UpstreamRequest", "UpstreamStreamError", "error_message"]
+__all__ = [
+    "Adapter",
+    "ImageAdapter",
+    "StreamTranslator",
+    "UpstreamRequest",
+    "UpstreamStreamError",
+    "error_message",
+]
 
 
 class UpstreamStreamError(ValueError):
@@ -77,6 +84,17 @@ class Adapter(Protocol):
 
     def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
         """Translate the provider's answer into an OpenAI embeddings list."""
+        ...
+
+
+@runtime_checkable
+class ImageAdapter(Protocol):
+    """Providers that generate images (OpenAI-compatible ones; compile enforces it)."""
+
+    def images_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        """Build ``/images/generations``; the answer is passed through as is."""
         ...
 
 

@@ -36,6 +36,7 @@ class _PassThrough:
 class OpenAIAdapter:
     kind = "openai"
     serves_embeddings = True
+    serves_images = True
 
     def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
         headers = {"authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
@@ -74,3 +75,11 @@ class OpenAIAdapter:
 
     def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
         return data
+
+    def images_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        payload = {**body, "model": model}
+        return UpstreamRequest(
+            "POST", f"{entry.base_url}/images/generations", _headers(entry), _encode(payload)
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -26,7 +26,9 @@ from router.responses.translate import (
 from router.routing.decision import RouteDecision
 from router.routing.facts import responses_facts
 from router.routing.table import RoutingTable
+from router.runtime.cache import ResponseCache
 from router.runtime.dispatch import Dispatcher, Served
+from router.runtime.headers import routing_headers
 from router.runtime.locks import KeyedLocks
 from router.store.base import ItemPage, Order, Store, StoredResponse
 
@@ -45,6 +47,7 @@ class Created:
     served: Served | None
     body: dict[str, Any] | None = None
     events: AsyncIterator[bytes] | None = None
+    cached_headers: Mapping[str, str] | None = None  # answered from the cache
 
 
 def visible(owner: str | None, who: Identity | None) -> bool:
@@ -79,6 +82,9 @@ class ResponsesService:
     store: Store
     dispatcher: Dispatcher
     decide: Callable[[RoutingTable, Any], RouteDecision]
+    #: Routes and dispatches, queueing while capacity is exhausted (Services.serve).
+    serve: Callable[..., Awaitable[Served]]
+    cache: ResponseCache = attrs.Factory(ResponseCache)
     clock: Callable[[], float] = time.time
     _tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
     #: Turns on one conversation run one at a time, in arrival order, so each sees the
@@ -187,12 +193,13 @@ class ResponsesService:
             body = {**body, "conversation": {"id": conversation}}
         else:
             prior = await self._context(body, who)
-        decision = self.decide(table, responses_facts(body, headers, prior_items=prior))
+        facts = responses_facts(body, headers, prior_items=prior)
         chat = chat_request(body, [*prior, *items], stream=stream)
         response_id = new_id("resp")
         created_at = int(self.clock())
         turn = _Turn(conversation, items, owner)
         if background:
+            decision = self.decide(table, facts)  # rejections answer the create call itself
             queued = response_object(
                 body, response_id=response_id, created_at=created_at, status="queued"
             )
@@ -203,13 +210,35 @@ class ResponsesService:
             )
             return Created(None, body=queued)
         if stream:
-            served = await self.dispatcher.chat(
-                table, decision, chat, stream=True, include_usage=True
+            served = await self.serve(
+                table,
+                facts,
+                headers,
+                lambda decision: self.dispatcher.chat(
+                    table, decision, chat, stream=True, include_usage=True
+                ),
             )
             translator = ResponsesStream(body, response_id, created_at, self.clock)
             return Created(served, events=self._relay(served, translator, body, items, store, turn))
-        served = await self.dispatcher.chat(table, decision, chat, stream=False)
-        response = self._completed(body, response_id, created_at, served)
+        key = self.cache.key(owner, table.routes.get(body["model"]), chat)
+        hit = self.cache.get(key) if key is not None else None
+        if hit is not None:
+            response = self._completed(body, response_id, created_at, hit[0])
+            await self._finish_turn(turn, response)
+            if store:
+                await self.store.put_response(self._record(response, body, turn.owner), items)
+            return Created(None, body=response, cached_headers=hit[1])
+        served = await self.serve(
+            table,
+            facts,
+            headers,
+            lambda decision: self.dispatcher.chat(table, decision, chat, stream=False),
+        )
+        route_cache = table.routes[body["model"]].cache if key is not None else None
+        if route_cache is not None and served.body is not None:
+            assert key is not None
+            self.cache.put(key, served.body, routing_headers(table, served), route_cache.ttl_s)
+        response = self._completed(body, response_id, created_at, served.body)
         await self._finish_turn(turn, response)
         if store:
             await self.store.put_response(self._record(response, body, turn.owner), items)
@@ -221,10 +250,10 @@ class ResponsesService:
             await self.store.append_items(turn.conversation, [*turn.items, *response["output"]])
 
     def _completed(
-        self, body: Mapping[str, Any], response_id: str, created_at: int, served: Served
+        self, body: Mapping[str, Any], response_id: str, created_at: int, answer: bytes | None
     ) -> dict[str, Any]:
-        assert served.body is not None
-        completion = _decode(served.body)
+        assert answer is not None
+        completion = _decode(answer)
         finish = (completion.get("choices") or [{}])[0].get("finish_reason")
         status, details = status_of(finish)
         return response_object(
@@ -294,7 +323,7 @@ class ResponsesService:
                 self._record({**queued, "status": "in_progress"}, body, turn.owner)
             )
             served = await self.dispatcher.chat(table, decision, chat, stream=False)
-            final = self._completed(body, response_id, queued["created_at"], served)
+            final = self._completed(body, response_id, queued["created_at"], served.body)
             await self._finish_turn(turn, final)
         except asyncio.CancelledError:
             if self._closing:

@@ -107,12 +107,24 @@ def _provider(
                 f"provider {p.name!r} lists model {m.name!r} twice", (*path, "models", j, "name")
             )
             continue
+        if m.images and p.kind != "openai":
+            report.error(
+                "only OpenAI-compatible providers serve image generation",
+                (*path, "models", j, "images"),
+            )
         if m.embeddings and p.kind == "anthropic":
             report.error(
                 "anthropic providers do not serve embeddings", (*path, "models", j, "embeddings")
             )
         models[m.name] = ModelSpec(
-            m.name, m.tiers, m.context_window, m.vision, m.tools, m.embeddings, m.description
+            m.name,
+            m.tiers,
+            m.context_window,
+            m.vision,
+            m.tools,
+            m.embeddings,
+            m.description,
+            m.images,
         )
     if not p.models:
         report.warn(f"provider {p.name!r} lists no models, so no request can reach it", path)
@@ -309,6 +321,7 @@ def compile_config(
             overflow=r.overflow or config.routing.overflow,
             direct=False,
             description=r.description,
+            cache=r.cache,
         )
         _check_route(route, i, report)
         routes[name] = route

@@ -6,10 +6,11 @@ dispatcher to walk (failover), a structured `Rejection` (the 503 contract), or
 
 Rejection precedence, when several apply (the first that any target hits wins):
 ``tier_insufficient_reasoning`` / ``tier_insufficient_coding`` -> ``capability_missing``
--> ``strict_routing_enabled`` -> ``overflow_blocked_with_history``
+-> ``capacity_exhausted`` -> ``strict_routing_enabled`` -> ``overflow_blocked_with_history``
 -> ``privacy_zone_mismatch`` -> ``no_healthy_backend``.
-Capability problems come first because retrying elsewhere cannot fix them; an
-outage comes last because it is the only transient one.
+Capability problems come first because retrying elsewhere cannot fix them; a full
+target comes next because it frees up (the request may queue for it); an outage
+comes last because it is the only transient one that needs an operator.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Verdict(enum.StrEnum):
     NO_VISION = "no_vision"
     NO_TOOLS = "no_tools"
     NO_EMBEDDINGS = "no_embeddings"
+    NO_IMAGES = "no_images"
     CONTEXT_TOO_SMALL = "context_too_small"
     HISTORY_BLOCKED = "overflow_blocked_with_history"
     OUT_OF_ZONE = "privacy_zone_mismatch"
@@ -72,6 +74,7 @@ _CAPABILITY = {
     Verdict.NO_VISION: "vision",
     Verdict.NO_TOOLS: "tools",
     Verdict.NO_EMBEDDINGS: "embeddings",
+    Verdict.NO_IMAGES: "images",
     Verdict.CONTEXT_TOO_SMALL: "context_window",
 }
 
@@ -101,6 +104,7 @@ class RequestFacts:
     context_tokens: int = 0
     preference: Preference | None = None
     needs_embeddings: bool = False
+    needs_images: bool = False
 
 
 @attrs.frozen
@@ -176,6 +180,8 @@ def _verdict(
         return Verdict.NO_TOOLS
     if facts.needs_embeddings and not spec.embeddings:
         return Verdict.NO_EMBEDDINGS
+    if facts.needs_images and not spec.images:
+        return Verdict.NO_IMAGES
     if facts.context_tokens and spec.context_window and facts.context_tokens > spec.context_window:
         return Verdict.CONTEXT_TOO_SMALL
     if t.zone_rank > route_zone:
@@ -289,6 +295,21 @@ def _reject(
                 fields,
                 tuple(considered),
             )
+    if Verdict.FULL in verdicts:  # it will free up: queueable, unlike everything below
+        return Rejection(
+            "capacity_exhausted",
+            f"All backends for model '{r.name}' are at capacity",
+            retry,
+            {
+                "requested_model": r.name,
+                "available_backends": backends(
+                    zone=lambda t, e, s: t.zone,
+                    in_flight=lambda t, e, s: s.in_flight,
+                    max_concurrency=lambda t, e, s: e.max_concurrency,
+                ),
+            },
+            tuple(considered),
+        )
     if preference is Preference.STRICT and alternatives_if_flexible:
         names = list(dict.fromkeys(t.model for t in alternatives_if_flexible))
         return Rejection(

@@ -25,6 +25,7 @@ _WHY = {
     Verdict.NO_VISION: "does not accept images",
     Verdict.NO_TOOLS: "does not accept tools",
     Verdict.NO_EMBEDDINGS: "does not serve embeddings",
+    Verdict.NO_IMAGES: "does not generate images",
     Verdict.CONTEXT_TOO_SMALL: "context window too small for this request",
     Verdict.HISTORY_BLOCKED: "less private zone, and overflow is fresh-only while the request has history",
     Verdict.OUT_OF_ZONE: "less private zone than the route requires, and overflow is never",

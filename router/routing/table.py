@@ -8,7 +8,7 @@ import attrs
 
 from router.auth.keys import AuthTable
 from router.config.diagnostics import Diagnostic
-from router.config.model import NexusConfig, Overflow, RoutingConfig, Tiers
+from router.config.model import CacheConfig, NexusConfig, Overflow, RoutingConfig, Tiers
 
 __all__ = ["ModelSpec", "ProviderEntry", "Route", "RoutingTable", "Target"]
 
@@ -24,6 +24,7 @@ class ModelSpec:
     tools: bool
     embeddings: bool
     description: str | None = None
+    images: bool = False
 
 
 @attrs.frozen
@@ -74,6 +75,7 @@ class Route:
     overflow: Overflow
     direct: bool
     description: str | None = None
+    cache: CacheConfig | None = None
 
 
 @attrs.frozen

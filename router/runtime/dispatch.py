@@ -25,9 +25,16 @@ from router.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    provider_status_error,
 )
 from router.providers import adapter_for
-from router.providers.base import Adapter, UpstreamRequest, UpstreamStreamError, error_message
+from router.providers.base import (
+    Adapter,
+    ImageAdapter,
+    UpstreamRequest,
+    UpstreamStreamError,
+    error_message,
+)
 from router.providers.chunks import ResponseContext
 from router.routing.decision import Candidate, RouteDecision
 from router.routing.table import ProviderEntry, RoutingTable
@@ -111,7 +118,7 @@ def _status_error(
     own = error_message(parsed, secrets=(entry.api_key,))
     status = response.status_code
     message = f"Provider '{entry.name}' answered HTTP {status}" + (f": {own}" if own else "")
-    return UpstreamStatusError(
+    return provider_status_error(status)(
         message,
         provider=entry.name,
         status=status,
@@ -155,6 +162,8 @@ class Dispatcher:
     client: httpx.AsyncClient
     health: HealthMonitor
     limiter: RateLimiter = attrs.Factory(RateLimiter)
+    #: Called with (provider, error type name) for every failed attempt (metrics).
+    on_error: Callable[[str, str], None] = lambda provider, kind: None
 
     def _request(self, up: UpstreamRequest, entry: ProviderEntry) -> httpx.Request:
         timeout = httpx.Timeout(entry.timeout_s, connect=min(entry.timeout_s, 10.0))
@@ -163,8 +172,12 @@ class Dispatcher:
         )
 
     def _failed(self, entry: ProviderEntry, exc: UpstreamError) -> None:
-        if isinstance(exc, UpstreamStatusError) and exc.status == 429:
-            self.health.cool_down(entry.name, exc.retry_after or 1.0)  # it is fine, just busy
+        self.on_error(entry.name, type(exc).__name__)
+        if isinstance(exc, UpstreamStatusError) and (
+            exc.status == 429 or (exc.status == 503 and exc.retry_after)
+        ):
+            # It is fine, just busy, and said for how long: wait that long, no circuit strike.
+            self.health.cool_down(entry.name, exc.retry_after or 1.0)
             return
         if isinstance(exc, UpstreamStatusError) and exc.status < 500:
             return  # the client's mistake, not the provider's
@@ -210,6 +223,20 @@ class Dispatcher:
                 number,
                 lambda data: adapter.embeddings_response(data, candidate.model, body),
             )
+
+        return await self._walk(table, decision, attempt)
+
+    async def images(
+        self, table: RoutingTable, decision: RouteDecision, body: Mapping[str, Any]
+    ) -> Served:
+        """Send an image generation request to the first candidate that answers."""
+
+        async def attempt(
+            candidate: Candidate, entry: ProviderEntry, adapter: Adapter, number: int
+        ) -> Served:
+            assert isinstance(adapter, ImageAdapter), "compile allows images on openai only"
+            up = adapter.images_request(entry, candidate.model, body)
+            return await self._whole(candidate, entry, up, number, lambda data: data)
 
         return await self._walk(table, decision, attempt)
 

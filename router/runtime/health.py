@@ -37,6 +37,8 @@ class _Tracker:
     task: asyncio.Task[None] | None = None
     reopen: asyncio.TimerHandle | None = None
     cooling_until: float = 0.0
+    opens: int = 0  # consecutive circuit openings without a success in between
+    half_open: bool = False  # the cool-down passed: the next request is the trial
     outcomes: collections.deque[bool] = attrs.Factory(lambda: collections.deque(maxlen=100))
 
 
@@ -48,6 +50,8 @@ class HealthMonitor:
     settings: HealthConfig = attrs.field(factory=HealthConfig)
     probe: bool = True
     clock: Callable[[], float] = time.monotonic
+    #: Called whenever a request finishes on any provider (capacity queues listen).
+    on_release: Callable[[], None] = lambda: None
     states: dict[str, ProviderState] = attrs.field(factory=dict)
     _trackers: dict[str, _Tracker] = attrs.field(factory=dict)
     _entries: dict[str, ProviderEntry] = attrs.field(factory=dict)
@@ -101,6 +105,7 @@ class HealthMonitor:
         state = self.states.get(name)
         if state is not None:
             self.states[name] = attrs.evolve(state, in_flight=max(0, state.in_flight - 1))
+        self.on_release()
 
     # -- observations -------------------------------------------------------------------
 
@@ -117,7 +122,9 @@ class HealthMonitor:
             return
         tracker.failures = 0
         tracker.open_until = None
+        tracker.half_open = False
         tracker.last_error = None
+        tracker.opens = 0
         tracker.outcomes.append(True)
         self._set(name, Health.HEALTHY)
 
@@ -130,8 +137,11 @@ class HealthMonitor:
         tracker.successes = 0
         tracker.last_error = error
         tracker.outcomes.append(False)
-        half_open = tracker.open_until is not None
-        if half_open or tracker.failures >= self.settings.failure_threshold:
+        if tracker.open_until is not None:
+            if tracker.half_open:  # the trial failed: open again, for longer
+                self._open(name, tracker)
+            return  # already open: requests that started earlier do not count again
+        if tracker.failures >= self.settings.failure_threshold:
             self._open(name, tracker)
 
     def cool_down(self, name: str, seconds: float) -> None:
@@ -148,8 +158,13 @@ class HealthMonitor:
         return max(0.0, tracker.cooling_until - self.clock()) if tracker else 0.0
 
     def _open(self, name: str, tracker: _Tracker) -> None:
-        cooldown = self.settings.cooldown_s
+        # Exponential backoff with jitter: each opening without a success in between waits
+        # twice as long (up to 16x), +-20% so replicas do not retry in lockstep.
+        tracker.opens += 1
+        base = self.settings.cooldown_s * min(16, 2 ** (tracker.opens - 1))
+        cooldown = base * random.uniform(0.8, 1.2)
         tracker.open_until = self.clock() + cooldown
+        tracker.half_open = False
         if tracker.reopen is not None:
             tracker.reopen.cancel()
         tracker.reopen = asyncio.get_running_loop().call_later(cooldown, self._half_open, name)
@@ -159,6 +174,7 @@ class HealthMonitor:
         tracker = self._trackers.get(name)
         if tracker is not None and tracker.open_until is not None:
             tracker.reopen = None
+            tracker.half_open = True
             self._set(name, Health.UNKNOWN)  # routable again: the next request is the trial
 
     def _probe_result(self, name: str, error: str | None) -> None:
@@ -224,6 +240,12 @@ class HealthMonitor:
             "in_flight": state.in_flight,
             "consecutive_failures": tracker.failures if tracker else 0,
             "circuit_open": bool(tracker and tracker.open_until is not None),
+            "circuit_opens": tracker.opens if tracker else 0,
+            "half_open_in_s": (
+                round(max(0.0, tracker.open_until - self.clock()), 3)
+                if tracker and tracker.open_until is not None
+                else None
+            ),
             "last_error": tracker.last_error if tracker else None,
             "discovered_models": sorted(state.models) if state.models is not None else None,
             "cooling_down_s": round(self.cooling(name), 3),

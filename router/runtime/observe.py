@@ -62,9 +62,15 @@ def current_info() -> RequestInfo | None:
 class _StateCollector:
     """Gauges read at scrape time from the health monitor and the config store."""
 
-    def __init__(self, config: ConfigStore, health: Callable[[], HealthMonitor | None]) -> None:
+    def __init__(
+        self,
+        config: ConfigStore,
+        health: Callable[[], HealthMonitor | None],
+        queues: Callable[[], dict[str, int]],
+    ) -> None:
         self._config = config
         self._health = health
+        self._queues = queues
 
     def collect(self) -> Iterator[Metric]:
         table = self._config.current
@@ -102,6 +108,12 @@ class _StateCollector:
             in_flight.add_metric([name], state.in_flight if state else 0)
         yield states
         yield in_flight
+        depth = GaugeMetricFamily(
+            "nexus_queue_depth", "Requests waiting for capacity", labels=["route"]
+        )
+        for route, waiting in self._queues().items():
+            depth.add_metric([route], waiting)
+        yield depth
 
 
 @attrs.define
@@ -115,9 +127,16 @@ class Metrics:
     ttfb: Histogram
     overhead: Histogram
     tokens: Counter
+    provider_errors: Counter
+    queue_wait: Histogram
 
     @classmethod
-    def create(cls, config: ConfigStore, health: Callable[[], HealthMonitor | None]) -> Metrics:
+    def create(
+        cls,
+        config: ConfigStore,
+        health: Callable[[], HealthMonitor | None],
+        queues: Callable[[], dict[str, int]] = dict,
+    ) -> Metrics:
         registry = CollectorRegistry()
         latency = (
             0.0005,
@@ -172,6 +191,19 @@ class Metrics:
                 registry=registry,
                 buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
             ),
+            provider_errors=Counter(
+                "nexus_provider_errors",
+                "Failed provider attempts by error type",
+                ["provider", "type"],
+                registry=registry,
+            ),
+            queue_wait=Histogram(
+                "nexus_queue_wait_seconds",
+                "Time requests waited in a capacity queue",
+                ["route"],
+                registry=registry,
+                buckets=latency,
+            ),
             tokens=Counter(
                 "nexus_tokens",
                 "Tokens by provider and model",
@@ -179,7 +211,7 @@ class Metrics:
                 registry=registry,
             ),
         )
-        registry.register(_StateCollector(config, health))
+        registry.register(_StateCollector(config, health, queues))
         return metrics
 
     def render(self) -> bytes:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import TypeVar
 
 import attrs
 import httpx
@@ -19,14 +21,19 @@ from router.errors import ModelNotFound, RoutingRejected
 from router.responses.service import ResponsesService
 from router.routing.decision import Rejection, RequestFacts, RouteDecision, UnknownModel, route
 from router.routing.table import RoutingTable
+from router.runtime.batching import EmbeddingBatcher
+from router.runtime.cache import ResponseCache
 from router.runtime.dispatch import Dispatcher
 from router.runtime.health import HealthMonitor
 from router.runtime.limits import RateLimiter
 from router.runtime.observe import Metrics
+from router.runtime.queue import CapacityQueues, priority_from_headers
 from router.runtime.transport import make_transport
 from router.store import Store, open_store
 
 __all__ = ["Services"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("nexus")
 
@@ -47,11 +54,30 @@ class Services:
     _store: Store | None = None
     _responses: ResponsesService | None = None
     _conversations: ConversationsService | None = None
+    _embeddings: EmbeddingBatcher | None = None
     limiter: RateLimiter = attrs.Factory(RateLimiter)
     metrics: Metrics = attrs.field(init=False)
+    queues: CapacityQueues = attrs.field(init=False)
+
+    cache: ResponseCache = attrs.Factory(ResponseCache)
 
     def __attrs_post_init__(self) -> None:
-        self.metrics = Metrics.create(self.config, lambda: self._health)
+        self.cache.max_bytes = int(self.config.current.settings.cache_max_mb * 1024 * 1024)
+        self.queues = CapacityQueues()
+        self.metrics = Metrics.create(self.config, lambda: self._health, self.queues.depths)
+        self.queues.on_wait = lambda route, s: self.metrics.queue_wait.labels(route).observe(s)
+
+    async def serve(
+        self,
+        table: RoutingTable,
+        facts: RequestFacts,
+        headers: Mapping[str, str],
+        attempt: Callable[[RouteDecision], Awaitable[T]],
+    ) -> T:
+        """Route and run `attempt`, queueing while capacity is exhausted (routing.queue)."""
+        return await self.queues.run(
+            table, facts, self.health.states, priority_from_headers(headers), attempt
+        )
 
     @property
     def health(self) -> HealthMonitor:
@@ -72,6 +98,11 @@ class Services:
     def responses(self) -> ResponsesService:
         assert self._responses is not None, "Services.start() has not run"
         return self._responses
+
+    @property
+    def embeddings(self) -> EmbeddingBatcher:
+        assert self._embeddings is not None, "Services.start() has not run"
+        return self._embeddings
 
     @property
     def conversations(self) -> ConversationsService:
@@ -109,19 +140,31 @@ class Services:
             follow_redirects=False,
             trust_env=False,  # never send provider keys through an ambient proxy
         )
-        self._health = HealthMonitor(self._client, table.settings.health, self.probe)
+        self._health = HealthMonitor(
+            self._client, table.settings.health, self.probe, on_release=self.queues.capacity_freed
+        )
         self._health.sync(table)
         loop = asyncio.get_running_loop()
 
         def follow(new: RoutingTable) -> None:  # called from the reloading thread
             loop.call_soon_threadsafe(self.health.sync, new)
+            self.cache.max_bytes = int(new.settings.cache_max_mb * 1024 * 1024)
             if new.config.storage != table.config.storage:
                 log.warning("'storage' changed: the new database is used after a restart")
 
         self.config.subscribe(follow)
-        self._dispatcher = Dispatcher(self._client, self._health, self.limiter)
-        self._responses = ResponsesService(self._store, self._dispatcher, self.decide)
+        errors = self.metrics.provider_errors
+        self._dispatcher = Dispatcher(
+            self._client,
+            self._health,
+            self.limiter,
+            on_error=lambda provider, kind: errors.labels(provider, kind).inc(),
+        )
+        self._responses = ResponsesService(
+            self._store, self._dispatcher, self.decide, self.serve, self.cache
+        )
         self._conversations = ConversationsService(self._store)
+        self._embeddings = EmbeddingBatcher(self._dispatcher)
 
     async def stop(self) -> None:
         if self._responses is not None:

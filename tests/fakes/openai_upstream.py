@@ -81,6 +81,26 @@ class FakeOpenAI:
             self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
             await self._chat(body, send, receive)
             return
+        if path == "/images/generations" and scope["method"] == "POST":
+            body = json.loads(await read_body(receive))
+            self.requests.append(body)
+            kind = body.get("response_format", "url")
+            item = (
+                {"b64_json": base64.b64encode(b"\x89PNG fake").decode()}
+                if kind == "b64_json"
+                else {"url": "https://images.example/1.png"}
+            )
+            await send_json(
+                send,
+                200,
+                {
+                    "created": 1,
+                    "data": [
+                        {**item, "revised_prompt": body["prompt"]} for _ in range(body.get("n", 1))
+                    ],
+                },
+            )
+            return
         if path == "/embeddings" and scope["method"] == "POST":
             body = json.loads(await read_body(receive))
             self.requests.append(body)

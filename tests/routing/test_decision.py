@@ -236,6 +236,20 @@ def test_candidates(
             id="zone mismatch",
         ),
         pytest.param("c9", {"cloud": DOWN}, {}, "no_healthy_backend", id="everything down"),
+        pytest.param(
+            "fast",
+            {"local": ProviderState(Health.HEALTHY, in_flight=2)},
+            {},
+            "capacity_exhausted",
+            id="capacity before strict: the target frees up",
+        ),
+        pytest.param(
+            "smart",
+            {"local": ProviderState(Health.HEALTHY, in_flight=2)},
+            {},
+            "tier_insufficient_reasoning",
+            id="tier before capacity",
+        ),
         # precedence boundaries
         pytest.param(
             "smart",

@@ -71,3 +71,25 @@ async def test_state_survives_a_reload_unless_the_provider_changed() -> None:
         assert monitor.states["a"].status is Health.UNKNOWN
         assert monitor.states["b"].in_flight == 1
         await monitor.close()
+
+
+@pytest.mark.anyio
+async def test_repeated_openings_back_off_exponentially_with_jitter() -> None:
+    async with httpx.AsyncClient() as client:
+        monitor = HealthMonitor(client, probe=False)
+        monitor.sync(table())  # cooldown_s 0.05, failure_threshold 2
+        waits = []
+        for _ in range(3):
+            monitor.record_failure("a", "x")
+            monitor.record_failure("a", "x")
+            half_open_in = monitor.describe("a")["half_open_in_s"]
+            assert isinstance(half_open_in, float)
+            waits.append(half_open_in)
+            await until(lambda: monitor.states["a"].status is Health.UNKNOWN)
+        assert 0.04 <= waits[0] <= 0.06
+        assert 0.08 <= waits[1] <= 0.12  # twice as long, +-20%
+        assert 0.16 <= waits[2] <= 0.24
+        assert monitor.describe("a")["circuit_opens"] == 3
+        monitor.record_success("a")
+        assert monitor.describe("a")["circuit_opens"] == 0
+        await monitor.close()

@@ -1,0 +1,169 @@
+"""Bounded per-route waiting rooms for requests that find every usable candidate busy.
+
+A request joins its route's queue when every candidate it may use is at
+``max_concurrency`` or out of ``rpm`` budget (never for an unknown model, a policy
+rejection, or an outage). Only the head of a queue (``X-Nexus-Priority: high``
+first, then arrival order) retries; it is woken when a provider finishes a
+request, or when the budget it waits for refills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import attrs
+
+from router.errors import ModelNotFound, RateLimited, RoutingRejected
+from router.routing.decision import (
+    ProviderState,
+    Rejection,
+    RequestFacts,
+    RouteDecision,
+    UnknownModel,
+    route,
+)
+from router.routing.table import RoutingTable
+
+__all__ = ["CapacityQueues", "priority_from_headers"]
+
+T = TypeVar("T")
+HIGH, NORMAL = 0, 1
+
+
+def priority_from_headers(headers: object) -> int:
+    value = headers.get("x-nexus-priority", "") if hasattr(headers, "get") else ""
+    return HIGH if str(value).strip().lower() == "high" else NORMAL
+
+
+@attrs.define(eq=False)
+class _Waiter:
+    route: str
+    priority: int
+    seq: int
+    wake: asyncio.Event = attrs.Factory(asyncio.Event)
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return (self.priority, self.seq) < (other.priority, other.seq)
+
+
+@attrs.define
+class CapacityQueues:
+    clock: Callable[[], float] = time.monotonic
+    on_wait: Callable[[str, float], None] = lambda route, seconds: None
+    _queues: dict[str, list[_Waiter]] = attrs.Factory(dict)
+    _seq: itertools.count[int] = attrs.Factory(itertools.count)
+
+    def depth(self, route_name: str) -> int:
+        return len(self._queues.get(route_name, ()))
+
+    def depths(self) -> dict[str, int]:
+        return {name: len(q) for name, q in self._queues.items() if q}
+
+    def _join(self, route_name: str, priority: int) -> _Waiter:
+        waiter = _Waiter(route_name, priority, next(self._seq))
+        heapq.heappush(self._queues.setdefault(route_name, []), waiter)
+        return waiter
+
+    def _leave(self, waiter: _Waiter) -> None:
+        queue = self._queues.get(waiter.route, [])
+        if waiter in queue:
+            queue.remove(waiter)
+            heapq.heapify(queue)
+        if queue:
+            queue[0].wake.set()  # the next in line may try now
+        else:
+            self._queues.pop(waiter.route, None)
+
+    def _position(self, waiter: _Waiter) -> int:
+        return sorted(self._queues.get(waiter.route, [])).index(waiter) + 1
+
+    def capacity_freed(self) -> None:
+        """A provider finished a request: let the head of every queue try again."""
+        for queue in self._queues.values():
+            if queue:
+                queue[0].wake.set()
+
+    async def run(
+        self,
+        table: RoutingTable,
+        facts: RequestFacts,
+        live: dict[str, ProviderState],
+        priority: int,
+        attempt: Callable[[RouteDecision], Awaitable[T]],
+    ) -> T:
+        """Route and `attempt`, waiting in the route's queue while capacity is exhausted."""
+        settings = table.settings.queue
+        started = self.clock()
+        waiter: _Waiter | None = None
+        try:
+            while True:
+                result = route(table, facts, live)
+                if isinstance(result, UnknownModel):
+                    raise ModelNotFound(result.model, result.available)
+                retry_in: float | None = None
+                if isinstance(result, Rejection):
+                    if result.reason != "capacity_exhausted" or settings.size == 0:
+                        raise RoutingRejected(result)
+                    rejection = result
+                elif waiter is None and self.depth(result.route.name) and settings.size:
+                    rejection = None  # others are waiting: no jumping the queue
+                elif waiter is None or self._queues[waiter.route][0] is waiter:
+                    try:
+                        return await attempt(result)
+                    except RateLimited as exc:
+                        remaining = started + settings.max_wait_s - self.clock()
+                        if settings.size == 0 or exc.retry_after > remaining:
+                            raise  # no budget comes back before the wait would end anyway
+                        retry_in = exc.retry_after
+                        rejection = None
+                else:
+                    rejection = None
+                name = facts.model if isinstance(result, Rejection) else result.route.name
+                if waiter is None:
+                    if self.depth(name) >= settings.size:
+                        raise RoutingRejected(
+                            self._exhausted(table, name, rejection, self.depth(name) + 1, 0.0)
+                        )
+                    waiter = self._join(name, priority)
+                remaining = started + settings.max_wait_s - self.clock()
+                if remaining <= 0:
+                    waited = self.clock() - started
+                    raise RoutingRejected(
+                        self._exhausted(table, name, rejection, self._position(waiter), waited)
+                    )
+                waiter.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        waiter.wake.wait(), min(remaining, retry_in or remaining)
+                    )
+        finally:
+            if waiter is not None:
+                self.on_wait(waiter.route, self.clock() - started)
+                self._leave(waiter)
+
+    def _exhausted(
+        self,
+        table: RoutingTable,
+        name: str,
+        rejection: Rejection | None,
+        position: int,
+        waited: float,
+    ) -> Rejection:
+        fields: dict[str, Any] = (
+            dict(rejection.fields) if rejection is not None else {"requested_model": name}
+        )
+        fields["queue_position"] = position
+        fields["waited_ms"] = round(waited * 1000)
+        full = "the queue is full" if waited == 0 else f"waited {waited * 1000:.0f} ms"
+        return Rejection(
+            "capacity_exhausted",
+            f"All backends for model '{name}' are at capacity ({full})",
+            table.settings.retry_after_s,
+            fields,
+        )
