@@ -121,6 +121,22 @@ def _anthropic_json() -> bytes:
     ).encode()
 
 
+def _embeddings(body: bytes) -> bytes:
+    """One 8-dimensional vector per input (batched calls carry many inputs)."""
+    given = json.loads(body)["input"]
+    texts = [given] if isinstance(given, str) else given
+    data = [
+        {"object": "embedding", "index": i, "embedding": [0.125] * 8} for i in range(len(texts))
+    ]
+    answer = {
+        "object": "list",
+        "data": data,
+        "model": "bench",
+        "usage": {"prompt_tokens": 4 * len(texts), "total_tokens": 4 * len(texts)},
+    }
+    return _response("200 OK", "application/json", json.dumps(answer).encode())
+
+
 CANNED = {
     ("POST", "/v1/chat/completions", False): _response(
         "200 OK", "application/json", _openai_json()
@@ -160,6 +176,9 @@ class Upstream(asyncio.Protocol):
             body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
             method, path, _ = head.split(" ", 2)
+            if path == "/v1/embeddings":
+                self.transport.write(_embeddings(body))
+                continue
             stream = b'"stream": true' in body or b'"stream":true' in body
             self.transport.write(CANNED.get((method, path.split("?")[0], stream), NOT_FOUND))
 

@@ -45,13 +45,17 @@ providers:
   - name: bench
     kind: openai
     base_url: http://127.0.0.1:{upstream}/v1
-    models: [{{name: bench}}]
+    models: [{{name: bench}}, {{name: embed, embeddings: true}}]
 routes:
   - {{model: bench-route, targets: [bench/bench]}}
+  - {{model: bench-cached, targets: [bench/bench], cache: {{ttl_s: 600}}}}
 routing:
   health: {{interval_s: 30}}
+  embeddings_batch_ms: {batch_ms}
 # {marker}
 """
+EMBED = '{"model": "embed", "input": ["one short sentence to embed"], "encoding_format": "float"}'
+CACHED = CHAT.replace('"bench"', '"bench-cached"')[:-1] + ', "temperature": 0}'
 
 LITELLM_CONFIG = """\
 model_list:
@@ -295,7 +299,7 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best as one
     notes: list[str] = []
 
     config = WORK / "nexus.yaml"
-    config.write_text(NEXUS_CONFIG.format(upstream=up_port, marker="0"))
+    config.write_text(NEXUS_CONFIG.format(upstream=up_port, marker="0", batch_ms=3))
     lite_config = WORK / "litellm.yaml"
     lite_config.write_text(LITELLM_CONFIG.format(upstream=up_port))
 
@@ -492,8 +496,32 @@ def measure(
         )
         rss[name].append(rss_mb(pid))
         if name == "nexus":
+            results[name]["cache_hit_c1"] = wrk(url, CACHED, connections=1, duration=args.duration)
+            embed_url = f"http://127.0.0.1:{port}/v1/embeddings"
+            results[name]["embed_batched"] = wrk(
+                embed_url, EMBED, connections=32, duration=args.duration
+            )
+            switch_config(
+                port, config, NEXUS_CONFIG.format(upstream=up_port, marker="nobatch", batch_ms=0)
+            )
+            results[name]["embed_unbatched"] = wrk(
+                embed_url, EMBED, connections=32, duration=args.duration
+            )
             results[name]["storm"] = reload_storm(url, config, up_port, args.duration)
             rss[name].append(rss_mb(pid))
+
+
+def switch_config(port: int, config: Path, text: str) -> None:
+    """Rename-save a new config and wait until the router serves it."""
+    version = hashlib.sha256(text.encode()).hexdigest()[:12]
+    tmp = config.with_name(".nexus.yaml.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, config)
+    deadline = time.monotonic() + 30
+    while httpx.get(f"http://127.0.0.1:{port}/admin/config").json()["version"] != version:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the router did not load the new config")
+        time.sleep(0.05)
 
 
 def reload_storm(url: str, config: Path, upstream: int, duration: int) -> dict[str, float]:
@@ -509,7 +537,7 @@ def reload_storm(url: str, config: Path, upstream: int, duration: int) -> dict[s
     span = max(duration, 8) - 1.5
     for i in range(1, 51):
         text = NEXUS_CONFIG.format(
-            upstream=upstream, marker=hashlib.sha1(str(i).encode()).hexdigest()
+            upstream=upstream, marker=hashlib.sha1(str(i).encode()).hexdigest(), batch_ms=3
         )
         tmp = config.with_name(".nexus.yaml.tmp")
         tmp.write_text(text)
