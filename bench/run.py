@@ -217,7 +217,7 @@ def stream_times(port: int, path: str, body: str, *, requests: int) -> tuple[flo
     try:
         for _ in range(requests):
             if sock is None:
-                sock = socket.create_connection(("127.0.0.1", port))
+                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             start = time.perf_counter()
             sock.sendall(head)
@@ -233,6 +233,9 @@ def stream_times(port: int, path: str, body: str, *, requests: int) -> tuple[flo
                 header_end = buffer.find(b"\r\n\r\n")
                 if first is None and header_end >= 0 and len(buffer) > header_end + 4:
                     first = time.perf_counter() - start
+                if header_end >= 0 and not buffer.startswith(b"HTTP/1.1 200"):
+                    status = buffer.split(b"\r\n", 1)[0].decode()
+                    raise RuntimeError(f"{path} answered {status}")
                 if buffer.endswith(b"0\r\n\r\n"):
                     break
             totals.append(time.perf_counter() - start)
@@ -411,15 +414,19 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best as one
         "",
         "## 4. `POST /v1/responses` (translated to chat/completions upstream)",
         "",
-        "| system | c1 p50 | c1 p99 | c32 requests/s | stream TTFB | stream total |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| system | c1 p50 | c1 p99 | c32 requests/s | errors | stream TTFB | stream total |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
         if "responses_c1" in r:
-            first, total = streams[name]["responses"]
+            first, total = streams[name].get("responses", (float("nan"), float("nan")))
+            errors = sum(
+                r[k]["non_200"] + r[k]["socket_errors"] for k in ("responses_c1", "responses_c32")
+            )
             lines.append(
                 f"| {name} | {r['responses_c1']['p50']:.0f} µs | {r['responses_c1']['p99']:.0f} µs"
-                f" | {r['responses_c32']['rps']:,.0f} | {first:.0f} µs | {total:.0f} µs |"
+                f" | {r['responses_c32']['rps']:,.0f} | {errors:.0f} | {first:.0f} µs"
+                f" | {total:.0f} µs |"
             )
     lines += [
         "",
@@ -491,9 +498,14 @@ def measure(
         results[name]["responses_c32"] = wrk(
             resp_url, RESPONSES, connections=32, duration=args.duration
         )
-        streams[name]["responses"] = stream_times(
-            port, "/v1/responses", RESPONSES_STREAM, requests=args.stream_requests
-        )
+        try:
+            streams[name]["responses"] = stream_times(
+                port, "/v1/responses", RESPONSES_STREAM, requests=args.stream_requests
+            )
+        except (RuntimeError, OSError) as exc:
+            if name == "nexus":
+                raise
+            print(f"{name}: streaming /v1/responses failed: {exc}", file=sys.stderr)
         rss[name].append(rss_mb(pid))
         if name == "nexus":
             results[name]["cache_hit_c1"] = wrk(url, CACHED, connections=1, duration=args.duration)
