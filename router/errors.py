@@ -16,6 +16,8 @@ maps each class to a status code and an error envelope in one place::
     │   └── ModelNotFound       no route or provider serves the requested model
     ├── Conflict                the resource's state forbids the operation (409)
     ├── RoutingRejected         no candidate may serve the request (503 contract)
+    ├── ProvidersBusy           every candidate is at max_concurrency counting all router
+    │                           processes (the capacity queue turns it into the 503 contract)
     ├── AdminError              the provider admin API's own errors (seed envelope codes)
     │   ├── MissingField            400  MISSING_FIELD
     │   ├── InvalidUrl              422  INVALID_URL
@@ -26,7 +28,7 @@ maps each class to a status code and an error envelope in one place::
     │   ├── ConfigChangedOnDisk     409  CONFIG_CHANGED_ON_DISK
     │   ├── ConfigReadOnly          409  CONFIG_READ_ONLY
     │   ├── PreconditionFailed      412  PRECONDITION_FAILED
-    │   ├── StoreUnavailable        503  STORE_UNAVAILABLE
+    │   ├── StoreUnavailable        503  STORE_UNAVAILABLE (config file or database)
     │   └── ModelListError          asking a provider for its models failed
     │       ├── ProviderTimeout         408  PROVIDER_TIMEOUT (connected, no answer in time)
     │       ├── GatewayTimeout          504  GATEWAY_TIMEOUT (could not connect in time)
@@ -83,6 +85,7 @@ __all__ = [
     "ProviderRateLimitError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "ProvidersBusy",
     "RateLimited",
     "RequestInvalid",
     "RoutingRejected",
@@ -190,6 +193,15 @@ class UpstreamStatusError(UpstreamError):
         super().__init__(message, provider=provider, retryable=status == 429 or status >= 500)
         self.status = status
         self.body = body
+        self.retry_after = retry_after
+
+
+class ProvidersBusy(NexusError):
+    """Every candidate is at its max_concurrency across all router processes (shared state)."""
+
+    def __init__(self, route: str, *, retry_after: float = 0.05) -> None:
+        super().__init__(f"All backends for model '{route}' are at capacity")
+        self.route = route
         self.retry_after = retry_after
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -52,3 +55,55 @@ providers:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# -- real PostgreSQL and Redis (issue: scale out) -------------------------------------------
+# Their URLs come from the environment; `.ci/run` sets them when the services answer on
+# this machine. Each test gets its own schema / key prefix and leaves nothing behind.
+
+POSTGRES_ENV, REDIS_ENV = "NEXUS_TEST_POSTGRES_URL", "NEXUS_TEST_REDIS_URL"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set (a PostgreSQL server for store tests)")
+    import asyncpg
+
+    schema = f"nexus_test_{secrets.token_hex(6)}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(base)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}search_path={schema}"
+    finally:
+        asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis URL with a fresh key prefix; its keys are deleted afterwards."""
+    base = os.environ.get(REDIS_ENV)
+    if not base:
+        pytest.skip(f"{REDIS_ENV} is not set (a Redis server for shared-state tests)")
+    import redis
+
+    prefix = f"nexus-test-{secrets.token_hex(6)}:"
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}prefix={prefix}"
+    finally:
+        client = redis.Redis.from_url(base)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -77,6 +77,10 @@ def _conversation_id(body: Mapping[str, Any]) -> str | None:
     return ref
 
 
+async def _nobody(response_id: str) -> None:
+    """No other process to tell (no shared state configured)."""
+
+
 @attrs.define
 class ResponsesService:
     store: Store
@@ -90,6 +94,8 @@ class ResponsesService:
     #: Turns on one conversation run one at a time, in arrival order, so each sees the
     #: previous turn's items and appends never interleave.
     _turns: KeyedLocks = attrs.Factory(KeyedLocks)
+    #: Asks every other router process to stop a background response (shared state).
+    broadcast_cancel: Callable[[str], Awaitable[None]] = _nobody
     _closing: bool = False
 
     # -- create -------------------------------------------------------------------------
@@ -337,7 +343,7 @@ class ResponsesService:
                 }
             else:
                 final = {**queued, "status": "cancelled"}
-            await asyncio.shield(self.store.put_response(self._record(final, body, turn.owner)))
+            await asyncio.shield(self.store.finish_response(self._record(final, body, turn.owner)))
             raise
         except UpstreamError as exc:
             final = {
@@ -356,7 +362,8 @@ class ResponsesService:
             self._tasks.pop(response_id, None)
             if turn.conversation is not None:
                 self._turns.release(turn.conversation)
-        await self.store.put_response(self._record(final, body, turn.owner))
+        # A cancel from another process may have finished it first; then this write is void.
+        await self.store.finish_response(self._record(final, body, turn.owner))
 
     # -- read, delete, cancel -------------------------------------------------------------
 
@@ -373,22 +380,35 @@ class ResponsesService:
         return await self.store.input_items(response_id, after=after, limit=limit, order=order)
 
     async def delete(self, response_id: str, who: Identity | None = None) -> None:
-        await self.get(response_id, who)
-        task = self._tasks.get(response_id)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        stored = await self.get(response_id, who)
+        if not await self.stop_local(response_id) and stored.status in _UNFINISHED:
+            await self.broadcast_cancel(response_id)
         await self.store.delete_response(response_id)
+
+    async def stop_local(self, response_id: str) -> bool:
+        """Cancel a background response if this process runs it; True when it did."""
+        task = self._tasks.get(response_id)
+        if task is None:
+            return False
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return True
 
     async def cancel(self, response_id: str, who: Identity | None = None) -> Mapping[str, Any]:
         stored = await self.get(response_id, who)
         if not stored.background:
             raise RequestInvalid("Only background responses can be cancelled.", param="response_id")
-        task = self._tasks.get(response_id)
-        if stored.status in _UNFINISHED and task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            return (await self.get(response_id)).body
+        if stored.status in _UNFINISHED:
+            if await self.stop_local(response_id):
+                return (await self.get(response_id)).body
+            # Another process runs it (or ran it and died): record the cancel, which the
+            # runner's own final write then cannot overwrite, and tell it to stop.
+            cancelled = {**stored.body, "status": "cancelled"}
+            record = attrs.evolve(stored, status="cancelled", body=cancelled)
+            if await self.store.finish_response(record):
+                await self.broadcast_cancel(response_id)
+                return cancelled
+            stored = await self.get(response_id)  # it finished meanwhile
         if stored.status == "cancelled":
             return stored.body
         raise Conflict(

@@ -1,7 +1,13 @@
-"""The storage interface the API layer uses; SQLite implements it (PostgreSQL can follow)."""
+"""The storage interface the API layer uses; SQLite and PostgreSQL implement it.
+
+Several router processes may share one database. Each store names its process
+(`instance`) and sends heartbeats; a background response records the process
+running it, so start-up only fails work whose process has stopped.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
@@ -14,6 +20,7 @@ __all__ = [
     "Store",
     "StoredConversation",
     "StoredResponse",
+    "redact_url",
 ]
 
 Order = Literal["asc", "desc"]
@@ -60,10 +67,26 @@ class ResponseStore(Protocol):
         """True when the database answers."""
         ...
 
+    async def heartbeat(self) -> None:
+        """Record that this process is alive (called periodically)."""
+        ...
+
+    async def leave(self) -> None:
+        """Record that this process stopped cleanly."""
+        ...
+
     async def put_response(
         self, response: StoredResponse, input_items: Sequence[Mapping[str, Any]] | None = None
     ) -> None:
         """Insert or replace a response; `input_items` are written only with the first put."""
+        ...
+
+    async def finish_response(self, response: StoredResponse) -> bool:
+        """Write a final state only if the response is still queued or in progress.
+
+        A cancel (from any process) and the process running the response race to
+        finish it; whichever writes first wins, and the other learns it lost.
+        """
         ...
 
     async def get_response(self, response_id: str) -> StoredResponse | None: ...
@@ -83,8 +106,11 @@ class ResponseStore(Protocol):
         """A page of a response's input items (all of them when `limit` is None)."""
         ...
 
-    async def fail_unfinished(self, message: str) -> int:
-        """Mark responses still queued or in progress as failed; return how many."""
+    async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
+        """Fail unfinished responses of this process or of one silent for `stale_after_s`.
+
+        Returns how many were failed.
+        """
         ...
 
 
@@ -128,3 +154,11 @@ class ConversationStore(Protocol):
 
 class Store(ResponseStore, ConversationStore, Protocol):
     """Everything the API layer persists."""
+
+
+_CREDENTIALS = re.compile(r"(?<=://)([^/@:]*)(:[^/@]*)?@")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, fit for messages and logs."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}{':***' if m.group(2) else ''}@", url, count=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -63,20 +64,43 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX conversation_items_id ON conversation_items(conversation_id, id);
     """,
+    # Which process runs a background response, and which processes are alive: several
+    # workers may share the file, and one must not fail another's work at start-up.
+    """
+    ALTER TABLE responses ADD COLUMN runner TEXT;
+    CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_at REAL NOT NULL);
+    """,
 )
+
+_UNFINISHED = "('queued', 'in_progress')"
 
 
 class SqliteStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, instance: str = "local") -> None:
         self.path = path
+        self.instance = instance
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexus-sqlite")
         self._db: sqlite3.Connection | None = None
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one transaction: all or nothing.
+
+        The transaction takes the write lock when it begins (IMMEDIATE), so a call that
+        reads and then writes (an append after the last item) cannot interleave with
+        another process sharing the file; WAL readers are never blocked by it.
+        """
+
         def call() -> T:
-            assert self._db is not None, "store is not open"
-            with self._db:  # one transaction per call: all or nothing
-                return fn(self._db)
+            db = self._db
+            assert db is not None, "store is not open"
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
@@ -89,11 +113,20 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA busy_timeout=5000")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
-            db.isolation_level = "DEFERRED"
-            self._db = db
+            # Processes starting together: the first takes the write lock and migrates,
+            # the others then read the new version and have nothing left to do.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                    for statement in filter(str.strip, script.split(";")):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version={number}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            self._db = db  # autocommit mode: _run begins and ends each transaction itself
 
         await asyncio.get_running_loop().run_in_executor(self._executor, connect)
 
@@ -109,13 +142,27 @@ class SqliteStore:
     async def ping(self) -> bool:
         return await self._run(lambda db: db.execute("SELECT 1").fetchone() == (1,))
 
+    async def heartbeat(self) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO replicas (id, seen_at) VALUES (?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET seen_at = excluded.seen_at",
+                (self.instance, time.time()),
+            )
+        )
+
+    async def leave(self) -> None:
+        await self._run(
+            lambda db: db.execute("DELETE FROM replicas WHERE id = ?", (self.instance,))
+        )
+
     async def put_response(
         self, response: StoredResponse, input_items: Sequence[Mapping[str, Any]] | None = None
     ) -> None:
         def put(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO responses (id, created_at, status, background, owner,"
-                " previous_response_id, body) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " previous_response_id, runner, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET status = excluded.status, body = excluded.body",
                 (
                     response.id,
@@ -124,6 +171,7 @@ class SqliteStore:
                     int(response.background),
                     response.owner,
                     response.previous_response_id,
+                    self.instance if response.background else None,
                     _encode(response.body),
                 ),
             )
@@ -137,6 +185,18 @@ class SqliteStore:
                 )
 
         await self._run(put)
+
+    async def finish_response(self, response: StoredResponse) -> bool:
+        def finish(db: sqlite3.Connection) -> bool:
+            return (
+                db.execute(
+                    f"UPDATE responses SET status = ?, body = ? WHERE id = ? AND status IN {_UNFINISHED}",
+                    (response.status, _encode(response.body), response.id),
+                ).rowcount
+                > 0
+            )
+
+        return await self._run(finish)
 
     async def get_response(self, response_id: str) -> StoredResponse | None:
         def get(db: sqlite3.Connection) -> StoredResponse | None:
@@ -177,10 +237,14 @@ class SqliteStore:
             lambda db: _page(db, "response_items", "response_id", response_id, after, limit, order)
         )
 
-    async def fail_unfinished(self, message: str) -> int:
+    async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
         def fail(db: sqlite3.Connection) -> int:
+            cutoff = time.time() - stale_after_s
             rows = db.execute(
-                "SELECT id, body FROM responses WHERE status IN ('queued', 'in_progress')"
+                f"SELECT r.id, r.body FROM responses r WHERE r.status IN {_UNFINISHED}"
+                " AND (r.runner IS NULL OR r.runner = ? OR NOT EXISTS"
+                "  (SELECT 1 FROM replicas p WHERE p.id = r.runner AND p.seen_at > ?))",
+                (self.instance, cutoff),
             ).fetchall()
             for response_id, raw in rows:
                 body = _decode(raw)
@@ -190,6 +254,7 @@ class SqliteStore:
                     "UPDATE responses SET status = 'failed', body = ? WHERE id = ?",
                     (_encode(body), response_id),
                 )
+            db.execute("DELETE FROM replicas WHERE seen_at < ?", (cutoff - 9 * stale_after_s,))
             return len(rows)
 
         return await self._run(fail)

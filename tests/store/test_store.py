@@ -1,0 +1,202 @@
+"""Both stores, SQLite on real files and a real PostgreSQL: the same behaviour, one suite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from router.store import Store, open_store
+from router.store.base import StoredConversation, StoredResponse
+from router.store.sqlite import SqliteStore
+
+#: Opens a store on one database; calling it twice opens two processes' views of it.
+Opener = Callable[..., Store]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/db/nexus.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    return lambda instance="a": open_store(url, base_dir=tmp_path, instance=instance)
+
+
+def response(rid: str, status: str = "completed", previous: str | None = None) -> StoredResponse:
+    return StoredResponse(
+        id=rid,
+        created_at=1.0,
+        status=status,
+        background=status != "completed",
+        body={"id": rid, "status": status, "output": []},
+        previous_response_id=previous,
+    )
+
+
+ITEMS = [
+    {"id": f"msg_{i}", "type": "message", "role": "user", "content": f"m{i}"} for i in range(5)
+]
+
+
+@pytest.mark.anyio
+async def test_round_trip_and_delete(opener: Opener) -> None:
+    store = opener()
+    await store.open()
+    await store.put_response(response("resp_1", previous="resp_0"), ITEMS)
+    got = await store.get_response("resp_1")
+    assert got == response("resp_1", previous="resp_0")
+    await store.put_response(response("resp_1", status="failed"))  # update keeps the items
+    assert (await store.get_response("resp_1")).status == "failed"  # type: ignore[union-attr]
+    assert len((await store.input_items("resp_1")).items) == 5
+    assert await store.delete_response("resp_1") is True
+    assert await store.delete_response("resp_1") is False
+    assert (await store.input_items("resp_1")).items == ()
+    await store.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("after", "limit", "order", "ids", "more"),
+    [
+        (None, 2, "desc", ["msg_4", "msg_3"], True),
+        ("msg_3", 2, "desc", ["msg_2", "msg_1"], True),
+        ("msg_1", 2, "desc", ["msg_0"], False),
+        (None, 5, "asc", ["msg_0", "msg_1", "msg_2", "msg_3", "msg_4"], False),
+        ("msg_2", 10, "asc", ["msg_3", "msg_4"], False),
+    ],
+)
+async def test_cursor_pagination(
+    opener: Opener, after: str | None, limit: int, order: str, ids: list[str], more: bool
+) -> None:
+    store = opener()
+    await store.open()
+    await store.put_response(response("resp_1"), ITEMS)
+    page = await store.input_items("resp_1", after=after, limit=limit, order=order)  # type: ignore[arg-type]
+    assert [i["id"] for i in page.items] == ids
+    assert page.has_more is more
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_reopening_keeps_data_and_migrations_are_idempotent(opener: Opener) -> None:
+    first = opener("a")
+    await first.open()
+    await first.put_response(response("resp_q", status="in_progress"))
+    await first.close()
+    second = opener("b")
+    await second.open()
+    assert await second.fail_unfinished("restarted") == 1  # "a" never sent a heartbeat
+    stored = await second.get_response("resp_q")
+    assert stored is not None
+    assert stored.status == "failed"
+    assert stored.body["error"] == {"code": "server_error", "message": "restarted"}
+    assert await second.fail_unfinished("again") == 0
+    await second.close()
+
+
+def test_storage_urls_resolve_next_to_the_config(tmp_path: Path) -> None:
+    relative = open_store("sqlite:///data/nexus.db", base_dir=tmp_path)
+    absolute = open_store(f"sqlite:///{tmp_path}/abs.db", base_dir=Path("/elsewhere"))
+    assert isinstance(relative, SqliteStore)
+    assert isinstance(absolute, SqliteStore)
+    assert relative.path == str(tmp_path / "data" / "nexus.db")
+    assert absolute.path == f"{tmp_path}/abs.db"
+    with pytest.raises(ValueError, match="unsupported storage"):
+        open_store("mysql://x", base_dir=tmp_path)
+
+
+@pytest.mark.anyio
+async def test_start_up_fails_only_work_of_processes_that_stopped(opener: Opener) -> None:
+    """Two processes share a database: b starting must not fail a's running response."""
+    a, b = opener("a"), opener("b")
+    await a.open()
+    await a.heartbeat()
+    await a.put_response(response("resp_a", status="in_progress"))
+    await b.open()
+    assert await b.fail_unfinished("restarted", stale_after_s=30) == 0
+    assert (await b.get_response("resp_a")).status == "in_progress"  # type: ignore[union-attr]
+    # a stops beating (crashed): after stale_after_s its unfinished work is failed
+    assert await b.fail_unfinished("a stopped", stale_after_s=0) == 1
+    assert (await b.get_response("resp_a")).status == "failed"  # type: ignore[union-attr]
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.anyio
+async def test_finish_response_writes_only_over_unfinished_work(opener: Opener) -> None:
+    """A cancel recorded by one process is never overwritten by the runner's final write."""
+    store = opener()
+    await store.open()
+    await store.put_response(response("resp_r", status="in_progress"))
+    assert await store.finish_response(response("resp_r", status="cancelled")) is True
+    assert await store.finish_response(response("resp_r", status="completed")) is False
+    assert (await store.get_response("resp_r")).status == "cancelled"  # type: ignore[union-attr]
+    assert await store.finish_response(response("resp_missing", status="completed")) is False
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_concurrent_appends_from_two_processes_stay_contiguous(opener: Opener) -> None:
+    """Batches appended at once through two connections never interleave or collide."""
+    a, b = opener("a"), opener("b")
+    await a.open()
+    await b.open()
+    conv = StoredConversation(id="conv_1", created_at=1.0, metadata={"k": "v"})
+    await a.create_conversation(conv, [])
+
+    def batch(tag: str) -> list[dict[str, object]]:
+        return [{"id": "msg_same", "type": "message", "tag": tag, "n": n} for n in range(3)]
+
+    await asyncio.gather(
+        *((a if i % 2 else b).append_items("conv_1", batch(f"t{i}")) for i in range(10))
+    )
+    items = (await a.conversation_items("conv_1")).items
+    assert len(items) == 30
+    assert len({i["id"] for i in items}) == 30  # the reused id got fresh ones
+    for start in range(0, 30, 3):  # each batch of three is contiguous and in order
+        tags = {i["tag"] for i in items[start : start + 3]}
+        assert len(tags) == 1
+        assert [i["n"] for i in items[start : start + 3]] == [0, 1, 2]
+    assert (await b.get_conversation("conv_1")) == conv
+    assert await b.append_items("conv_missing", batch("x")) is None
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.anyio
+async def test_conversation_crud(opener: Opener) -> None:
+    store = opener()
+    await store.open()
+    conv = StoredConversation(id="conv_c", created_at=2.0, metadata={}, owner="k", model="m")
+    await store.create_conversation(conv, [{"id": "msg_1", "type": "message"}])
+    updated = await store.update_conversation("conv_c", {"topic": "x"})
+    assert updated is not None
+    assert updated.metadata == {"topic": "x"}
+    assert await store.get_item("conv_c", "msg_1") == {"id": "msg_1", "type": "message"}
+    assert await store.delete_item("conv_c", "msg_1") is True
+    assert await store.delete_item("conv_c", "msg_1") is False
+    assert await store.delete_conversation("conv_c") is True
+    assert await store.get_conversation("conv_c") is None
+    assert await store.update_conversation("conv_c", {}) is None
+    await store.close()
+
+
+def test_postgres_urls_open_the_postgres_store_and_never_show_the_password(
+    tmp_path: Path,
+) -> None:
+    store = open_store("postgresql://nexus:s3cret@db.example/nexus", base_dir=tmp_path)
+    assert "s3cret" not in repr(store)
+    assert "postgresql://nexus:***@db.example/nexus" in repr(store)
+
+
+@pytest.mark.anyio
+async def test_processes_starting_together_migrate_once(opener: Opener) -> None:
+    stores = [opener(f"p{i}") for i in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    await stores[0].put_response(response("resp_m"))
+    assert await stores[3].get_response("resp_m") == response("resp_m")
+    for store in stores:
+        await store.close()
