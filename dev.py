@@ -4,6 +4,9 @@
     python3 dev.py serve [nexus serve options]   # start the router on examples/nexus.yaml
     python3 dev.py test [pytest options]         # run the whole test suite, then ruff and mypy
 
+`test` points the PostgreSQL and Redis tests at servers answering on 127.0.0.1
+(5432, 6379) unless NEXUS_TEST_POSTGRES_URL / NEXUS_TEST_REDIS_URL are set.
+
 The first call creates ``.venv`` next to this file and installs the project with
 its dev extras; later calls reinstall only when ``pyproject.toml`` changed.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import venv
@@ -42,6 +46,30 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+#: Real services the scale-out tests use when they answer on this machine (else they skip).
+SERVICES = {
+    "NEXUS_TEST_POSTGRES_URL": (5432, "postgresql://postgres@127.0.0.1:5432/test"),
+    "NEXUS_TEST_REDIS_URL": (6379, "redis://127.0.0.1:6379/0"),
+}
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def detect_services() -> None:
+    """Point the PostgreSQL and Redis tests at local servers unless told otherwise."""
+    for env, (port, url) in SERVICES.items():
+        if env not in os.environ and _answers(port):
+            os.environ[env] = url
+        state = os.environ.get(env) or "not set: those tests skip"
+        print(f"dev.py: {env}={state}", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"serve", "test", "shell"}:
         print(__doc__, file=sys.stderr)
@@ -54,6 +82,7 @@ def main(argv: list[str]) -> int:
         return _run(BIN / "nexus", "serve", *rest)
     if command == "shell":
         return _run(BIN / "python", *rest)
+    detect_services()
     status = _run(BIN / "python", "-m", "pytest", *rest)
     if status != 0 or rest:
         return status

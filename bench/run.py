@@ -91,7 +91,7 @@ def wait_ready(url: str, timeout: float = 120) -> None:
 
 
 @contextmanager
-def process(cmd: list[str], *, core: int, env: dict[str, str] | None = None) -> Iterator[int]:
+def process(cmd: list[str], *, core: int | str, env: dict[str, str] | None = None) -> Iterator[int]:
     proc = subprocess.Popen(
         ["taskset", "-c", str(core), *cmd],
         stdout=subprocess.DEVNULL,
@@ -137,6 +137,7 @@ WRK_SCRIPT = """\
 wrk.method = "POST"
 wrk.body = [[BODY]]
 wrk.headers["Content-Type"] = "application/json"
+EXTRA_HEADERS
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) bad = 0; seen = "" end
@@ -164,15 +165,24 @@ def _us(text: str) -> float:
     return value * {"us": 1, "ms": 1e3, "s": 1e6}.get(unit, 1)
 
 
-def wrk(url: str, body: str, *, connections: int, duration: int) -> dict[str, float]:
+def wrk(
+    url: str,
+    body: str,
+    *,
+    connections: int,
+    duration: int,
+    headers: dict[str, str] | None = None,
+    core: str = "1",
+) -> dict[str, float]:
+    extra = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_SCRIPT.replace("BODY", body))
+        f.write(WRK_SCRIPT.replace("BODY", body).replace("EXTRA_HEADERS", extra))
         script = f.name
     out = subprocess.run(
         [
             "taskset",
             "-c",
-            "1",
+            core,
             "wrk",
             "-t1",
             f"-c{connections}",

@@ -11,12 +11,18 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from router.config.diagnostics import Diagnostic
 from router.config.loader import load_bytes, read_config_bytes
 from router.errors import ConfigInvalid, ConfigUnavailable
 from router.logs import configure_logging
 from router.routing.table import RoutingTable
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+    from router.config.store import ConfigStore
 
 __all__ = ["main"]
 
@@ -83,35 +89,63 @@ def exposure_check(host: str) -> Callable[[RoutingTable], Diagnostic | None]:
     return check
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """Load the config (failing fast with `check`'s messages) and serve it with uvicorn."""
-    import uvicorn
-
+def _load_for_serving(config: str, host: str | None) -> tuple[ConfigStore, str] | int:
+    """Load the config and check it may be served on `host`; an int is an exit status."""
     from router.config.store import ConfigStore
-    from router.http.app import AppOptions, create_app
 
-    configure_logging(args.log_level, args.log_format)
     try:
-        store = ConfigStore.open(args.config)
+        store = ConfigStore.open(config)
     except ConfigInvalid as exc:
         for d in exc.diagnostics:
             print(d.format(), file=sys.stderr)
-        print(f"{args.config}: not starting: the config is invalid", file=sys.stderr)
+        print(f"{config}: not starting: the config is invalid", file=sys.stderr)
         return 1
     except ConfigUnavailable as exc:
         print(f"nexus: {exc.message}", file=sys.stderr)
         return 1
-    for warning in store.current.warnings:
-        logging.getLogger("nexus.config").warning("%s", warning.format())
-    server = store.current.config.server
-    host = args.host or server.host
-    port = args.port or server.port
-    exposure = exposure_check(host)
+    bind = host or store.current.config.server.host
+    exposure = exposure_check(bind)
     problem = exposure(store.current)
     if problem is not None:
         print(f"nexus: not starting: {problem.message}", file=sys.stderr)
         return 1
-    store.checks.append(exposure)
+    store.checks.append(exposure)  # reloads may not open the router up either
+    return store, bind
+
+
+def worker_app() -> Litestar:
+    """One worker's app under ``nexus serve --workers N`` (uvicorn's factory entry point).
+
+    Each worker process loads and watches the file itself; `cmd_serve` passes what
+    it checked through the environment.
+    """
+    from router.http.app import AppOptions, create_app
+
+    configure_logging(
+        os.environ.get("NEXUS_LOG_LEVEL", "info"), os.environ.get("NEXUS_LOG_FORMAT", "auto")
+    )
+    loaded = _load_for_serving(os.environ["NEXUS_CONFIG"], os.environ.get("NEXUS_HOST"))
+    if isinstance(loaded, int):
+        raise SystemExit(loaded)
+    return create_app(
+        loaded[0], options=AppOptions(watch=os.environ.get("NEXUS_WATCH", "1") == "1")
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Load the config (failing fast with `check`'s messages) and serve it with uvicorn."""
+    import uvicorn
+
+    from router.http.app import AppOptions, create_app
+
+    configure_logging(args.log_level, args.log_format)
+    loaded = _load_for_serving(args.config, args.host)
+    if isinstance(loaded, int):
+        return loaded
+    store, host = loaded
+    for warning in store.current.warnings:
+        logging.getLogger("nexus.config").warning("%s", warning.format())
+    port = args.port or store.current.config.server.port
     log = logging.getLogger("nexus")
     if store.current.auth is None:
         log.info("no 'auth' section: serving on the loopback address %s only", host)
@@ -121,19 +155,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "every provider and key configured here",
             host,
         )
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": args.log_level,
+        "access_log": False,
+        "http": "httptools",
+        "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+    }
+    if args.workers > 1:
+        if store.current.config.shared is None:
+            log.warning(
+                "%d workers without 'shared:' (Redis): rate limits, max_concurrency and "
+                "circuits are per worker, so a limit of N lets through up to %d x N",
+                args.workers,
+                args.workers,
+            )
+        os.environ.update(
+            NEXUS_CONFIG=str(store.path),
+            NEXUS_HOST=host,
+            NEXUS_WATCH="0" if args.no_watch else "1",
+            NEXUS_LOG_LEVEL=args.log_level,
+            NEXUS_LOG_FORMAT=args.log_format,
+        )
+        log.info("serving %s with %d workers on http://%s:%d", store.path, args.workers, host, port)
+        uvicorn.run("router.cli:worker_app", factory=True, workers=args.workers, **common)
+        return 0
     app = create_app(store, options=AppOptions(watch=not args.no_watch))
-    logging.getLogger("nexus").info(
+    log.info(
         "serving %s (version %s) on http://%s:%d", store.path, store.current.version, host, port
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=args.log_level,
-        access_log=False,
-        http="httptools",
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-    )
+    uvicorn.run(app, **common)
     return 0
 
 
@@ -214,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-watch",
         action="store_true",
         help="do not reload on file changes (SIGHUP and the admin API still reload)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (use 'shared:' so limits and circuits span them)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument(

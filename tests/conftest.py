@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -64,12 +65,9 @@ def anyio_backend() -> str:
 POSTGRES_ENV, REDIS_ENV = "NEXUS_TEST_POSTGRES_URL", "NEXUS_TEST_REDIS_URL"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set (a PostgreSQL server for store tests)")
+@contextlib.contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A URL for `base` whose search_path is a fresh schema, dropped afterwards."""
     import asyncpg
 
     schema = f"nexus_test_{secrets.token_hex(6)}"
@@ -89,12 +87,9 @@ def postgres_url() -> Iterator[str]:
         asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis URL with a fresh key prefix; its keys are deleted afterwards."""
-    base = os.environ.get(REDIS_ENV)
-    if not base:
-        pytest.skip(f"{REDIS_ENV} is not set (a Redis server for shared-state tests)")
+@contextlib.contextmanager
+def redis_prefix(base: str) -> Iterator[str]:
+    """A URL for `base` with a fresh key prefix; its keys are deleted afterwards."""
     import redis
 
     prefix = f"nexus-test-{secrets.token_hex(6)}:"
@@ -107,3 +102,24 @@ def redis_url() -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def service_url(env: str, what: str) -> str:
+    base = os.environ.get(env)
+    if not base:
+        pytest.skip(f"{env} is not set ({what})")
+    return base
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL (NEXUS_TEST_POSTGRES_URL) in a schema of its own."""
+    with postgres_schema(service_url(POSTGRES_ENV, "a PostgreSQL server")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis (NEXUS_TEST_REDIS_URL) under a key prefix of its own."""
+    with redis_prefix(service_url(REDIS_ENV, "a Redis server")) as url:
+        yield url

@@ -26,6 +26,16 @@ def test_check_passes_on_the_reference_example(
     ]
 
 
+def test_check_passes_on_the_two_replica_deployment_example(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NEXUS_DB_PASSWORD", "NEXUS_TEAM_KEY", "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, "set")
+    assert main(["check", str(EXAMPLE.parent / "replicas" / "nexus.yaml"), "--format", "json"]) == 0
+    [report] = json.loads(capsys.readouterr().out)
+    assert report == {"file": report["file"], "valid": True, "diagnostics": []}
+
+
 def test_check_fails_on_any_invalid_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

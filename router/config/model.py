@@ -197,6 +197,7 @@ class NexusConfig:
     providers: tuple[ProviderConfig, ...] = ()
     server: ServerConfig = ServerConfig()
     storage: str = "sqlite:///nexus.db"
+    shared: str | None = None
     zones: tuple[Zone, ...] = (Zone("default"),)
     routes: tuple[RouteConfig, ...] = ()
     routing: RoutingConfig = RoutingConfig()

@@ -52,7 +52,7 @@ async def providers(table: TableDep, services: ServicesDep) -> dict[str, Any]:
                 **state,
             }
         )
-    return {"config_version": table.version, "providers": out}
+    return {"config_version": table.version, "shared": services.shared.describe(), "providers": out}
 
 
 admin_router = Router(

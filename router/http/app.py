@@ -133,7 +133,7 @@ def create_app(
         logging_config=None,  # logging is the process's business (router.logs), not the app's
         request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
         guards=[authorize],
-        state=State({"limiter": services.limiter}),
+        state=State({"shared": services.shared}),
     )
     # Outermost, so 404s and 405s get a request id and an access line too.
     app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, store, services.metrics))

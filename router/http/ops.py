@@ -20,7 +20,12 @@ async def health() -> dict[str, str]:
 
 @get("/ready", opt={"public": True})
 async def ready(table: TableDep, services: ServicesDep) -> Response[dict[str, Any]]:
-    """Readiness: config loaded, store reachable, at least one provider routable."""
+    """Readiness: config loaded, store reachable, at least one provider routable.
+
+    Lost shared state (Redis) does not make a process unready: it keeps serving with
+    per-process state, so the status says ``degraded`` with HTTP 200. Taking every
+    replica out of the load balancer because Redis is down would be worse.
+    """
     store_ok = await services.store_reachable()
     routable = [
         name
@@ -35,9 +40,10 @@ async def ready(table: TableDep, services: ServicesDep) -> Response[dict[str, An
         "providers": {"ok": bool(routable), "routable": routable},
     }
     ok = all(check["ok"] for check in checks.values())
-    return Response(
-        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
-    )
+    shared = services.shared.describe()
+    checks["shared"] = shared
+    status = "not_ready" if not ok else ("ready" if shared["ok"] else "degraded")
+    return Response({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
 
 @get("/metrics", opt={"public": True}, media_type="text/plain; version=0.0.4; charset=utf-8")

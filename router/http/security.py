@@ -12,6 +12,7 @@ from router.errors import AuthenticationRequired, PermissionDenied, RateLimited
 from router.routing.table import RoutingTable
 from router.runtime.limits import RateLimiter
 from router.runtime.observe import current_info
+from router.runtime.shared import SharedState
 
 __all__ = ["authorize", "require_model_access"]
 
@@ -42,11 +43,12 @@ async def authorize(
         if handler.opt.get("admin") and not identity.admin:
             raise PermissionDenied("Insufficient permissions: this endpoint needs an admin key")
         if identity.rpm is not None:
-            limiter: RateLimiter = connection.app.state["limiter"]
-            wait = limiter.take(f"key:{identity.name}", identity.rpm)
+            shared: SharedState = connection.app.state["shared"]
+            wait = await shared.take(f"key:{identity.name}", identity.rpm)
             if wait:
                 raise RateLimited(
-                    "Rate limit exceeded. Try again later", retry_after=limiter.retry_after(wait)
+                    "Rate limit exceeded. Try again later",
+                    retry_after=RateLimiter.retry_after(wait),
                 )
     connection.scope["state"]["nexus.identity"] = identity
 

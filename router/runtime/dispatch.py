@@ -19,6 +19,7 @@ import msgspec
 
 from router.errors import (
     NexusError,
+    ProvidersBusy,
     RateLimited,
     UpstreamError,
     UpstreamProtocolError,
@@ -41,6 +42,7 @@ from router.routing.table import ProviderEntry, RoutingTable
 from router.runtime.health import HealthMonitor
 from router.runtime.limits import RateLimiter
 from router.runtime.observe import current_info
+from router.runtime.shared import LocalState, SharedState
 from router.runtime.transport import failure_kind
 
 __all__ = ["Dispatcher", "Served", "sse_error"]
@@ -161,7 +163,7 @@ def _record_usage(body: Any) -> None:
 class Dispatcher:
     client: httpx.AsyncClient
     health: HealthMonitor
-    limiter: RateLimiter = attrs.Factory(RateLimiter)
+    shared: SharedState = attrs.Factory(LocalState)
     #: Called with (provider, error type name) for every failed attempt (metrics).
     on_error: Callable[[str, str], None] = lambda provider, kind: None
 
@@ -250,13 +252,19 @@ class Dispatcher:
         last: UpstreamError | None = None
         attempts = 0
         waits: list[float] = []
+        full = 0
         for candidate in decision.candidates:
             if attempts >= table.settings.max_attempts:
                 break
             entry = table.providers[candidate.provider]
-            wait = self._budget(entry)
+            wait = await self._budget(entry)
             if wait:
                 waits.append(wait)  # over its rpm or cooling down after a 429: try the next
+                continue
+            if entry.max_concurrency is not None and not await self.shared.acquire(
+                entry.name, entry.max_concurrency
+            ):
+                full += 1  # at max_concurrency counting every router process: try the next
                 continue
             attempts += 1
             info = current_info()
@@ -271,6 +279,8 @@ class Dispatcher:
                     raise
                 log.warning("attempt %d on %s failed: %s", attempts, entry.name, exc.message)
                 last = exc
+        if last is None and full and not waits:
+            raise ProvidersBusy(decision.route.name)
         if last is None:  # every candidate was over its budget
             raise RateLimited(
                 "Rate limit exceeded for every provider that may serve this request",
@@ -281,14 +291,20 @@ class Dispatcher:
             last.args = (last.message,)
         raise last
 
-    def _budget(self, entry: ProviderEntry) -> float:
+    async def _budget(self, entry: ProviderEntry) -> float:
         """Seconds until the provider may be called again (0: now)."""
         cooling = self.health.cooling(entry.name)
         if cooling:
             return cooling
         if entry.rpm is not None:
-            return self.limiter.take(f"provider:{entry.name}", entry.rpm)
+            return await self.shared.take(f"provider:{entry.name}", entry.rpm)
         return 0.0
+
+    def _release(self, entry: ProviderEntry) -> None:
+        """A request on `entry` ended: give back its local count and its shared slot."""
+        self.health.release(entry.name)
+        if entry.max_concurrency is not None:
+            self.shared.release(entry.name)
 
     async def _whole(
         self,
@@ -315,7 +331,7 @@ class Dispatcher:
                     f"Provider '{entry.name}' answered with a malformed body", provider=entry.name
                 ) from exc
         finally:
-            self.health.release(entry.name)
+            self._release(entry)
             _record_upstream(started)
         _record_usage(decoded)
         self.health.record_success(entry.name)
@@ -354,7 +370,7 @@ class Dispatcher:
         except BaseException:
             if response is not None:
                 await response.aclose()
-            self.health.release(entry.name)
+            self._release(entry)
             _record_upstream(started)
             raise
         info = current_info()
@@ -366,7 +382,7 @@ class Dispatcher:
             translator,
             first,
             entry,
-            self.health.release,
+            self._release,
             self._on_stream_end,
             started,
         )
@@ -385,7 +401,7 @@ async def _relay(
     translator: Any,
     first: list[bytes],
     entry: ProviderEntry,
-    release: Callable[[str], None],
+    release: Callable[[ProviderEntry], None],
     on_end: Callable[[ProviderEntry, UpstreamError | None], None],
     started: float,
 ) -> AsyncIterator[bytes]:
@@ -410,5 +426,5 @@ async def _relay(
             yield sse_error(error)
     finally:
         await response.aclose()
-        release(entry.name)
+        release(entry)
         _record_upstream(started)

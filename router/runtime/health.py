@@ -21,6 +21,7 @@ from router.config.model import HealthConfig
 from router.providers import adapter_for
 from router.routing.decision import Health, ProviderState
 from router.routing.table import ProviderEntry, RoutingTable
+from router.runtime.shared import Event
 
 __all__ = ["HealthMonitor"]
 
@@ -52,6 +53,8 @@ class HealthMonitor:
     clock: Callable[[], float] = time.monotonic
     #: Called whenever a request finishes on any provider (capacity queues listen).
     on_release: Callable[[], None] = lambda: None
+    #: Tells other router processes what this one observed (`SharedState.publish`).
+    publish: Callable[[Event], None] = lambda event: None
     states: dict[str, ProviderState] = attrs.field(factory=dict)
     _trackers: dict[str, _Tracker] = attrs.field(factory=dict)
     _entries: dict[str, ProviderEntry] = attrs.field(factory=dict)
@@ -120,13 +123,23 @@ class HealthMonitor:
         tracker = self._trackers.get(name)
         if tracker is None:
             return
+        was_open = tracker.open_until is not None
+        self._close(tracker)
+        tracker.outcomes.append(True)
+        self._set(name, Health.HEALTHY)
+        if was_open:
+            self.publish({"type": "health", "provider": name, "status": "healthy"})
+
+    @staticmethod
+    def _close(tracker: _Tracker) -> None:
         tracker.failures = 0
         tracker.open_until = None
         tracker.half_open = False
         tracker.last_error = None
         tracker.opens = 0
-        tracker.outcomes.append(True)
-        self._set(name, Health.HEALTHY)
+        if tracker.reopen is not None:
+            tracker.reopen.cancel()
+            tracker.reopen = None
 
     def record_failure(self, name: str, error: str) -> None:
         """A request failed for a provider-side reason; enough in a row open the circuit."""
@@ -151,6 +164,7 @@ class HealthMonitor:
             tracker.cooling_until = max(tracker.cooling_until, self.clock() + seconds)
             tracker.outcomes.append(False)
             log.info("provider %s asked us to wait %.1fs (429)", name, seconds)
+            self.publish({"type": "cool", "provider": name, "seconds": seconds})
 
     def cooling(self, name: str) -> float:
         """Seconds the provider still asked us to wait, or 0."""
@@ -163,12 +177,39 @@ class HealthMonitor:
         tracker.opens += 1
         base = self.settings.cooldown_s * min(16, 2 ** (tracker.opens - 1))
         cooldown = base * random.uniform(0.8, 1.2)
+        self._open_for(name, tracker, cooldown)
+        self.publish({"type": "open", "provider": name, "seconds": cooldown})
+
+    def _open_for(self, name: str, tracker: _Tracker, cooldown: float) -> None:
         tracker.open_until = self.clock() + cooldown
         tracker.half_open = False
         if tracker.reopen is not None:
             tracker.reopen.cancel()
         tracker.reopen = asyncio.get_running_loop().call_later(cooldown, self._half_open, name)
         self._set(name, Health.UNHEALTHY)
+
+    def apply(self, event: Event) -> None:
+        """Adopt what another router process observed (an `Event` from shared state)."""
+        name = event.get("provider")
+        tracker = self._trackers.get(name) if isinstance(name, str) else None
+        if tracker is None or not isinstance(name, str):
+            return
+        kind = event.get("type")
+        if kind == "open":
+            self._open_for(name, tracker, float(event["seconds"]))
+        elif kind == "cool":
+            tracker.cooling_until = max(
+                tracker.cooling_until, self.clock() + float(event["seconds"])
+            )
+        elif kind == "health" and event.get("status") == Health.HEALTHY.value:
+            self._close(tracker)
+            self._set(name, Health.HEALTHY)
+        elif (
+            kind == "health"
+            and event.get("status") == Health.UNHEALTHY.value
+            and tracker.open_until is None
+        ):
+            self._set(name, Health.UNHEALTHY)
 
     def _half_open(self, name: str) -> None:
         tracker = self._trackers.get(name)
@@ -193,11 +234,15 @@ class HealthMonitor:
                 or tracker.successes >= self.settings.recovery_threshold
             ):
                 self._set(name, Health.HEALTHY)
+                if status is Health.UNHEALTHY:
+                    self.publish({"type": "health", "provider": name, "status": "healthy"})
         else:
             tracker.failures += 1
             tracker.successes = 0
             tracker.last_error = error
             if tracker.failures >= self.settings.failure_threshold:
+                if self.states.get(name, ProviderState()).status is not Health.UNHEALTHY:
+                    self.publish({"type": "health", "provider": name, "status": "unhealthy"})
                 self._set(name, Health.UNHEALTHY)
 
     async def _probe_loop(self, name: str) -> None:

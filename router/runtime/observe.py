@@ -67,10 +67,12 @@ class _StateCollector:
         config: ConfigStore,
         health: Callable[[], HealthMonitor | None],
         queues: Callable[[], dict[str, int]],
+        shared: Callable[[], dict[str, Any]],
     ) -> None:
         self._config = config
         self._health = health
         self._queues = queues
+        self._shared = shared
 
     def collect(self) -> Iterator[Metric]:
         table = self._config.current
@@ -114,6 +116,14 @@ class _StateCollector:
         for route, waiting in self._queues().items():
             depth.add_metric([route], waiting)
         yield depth
+        shared = self._shared()
+        degraded = GaugeMetricFamily(
+            "nexus_shared_state_degraded",
+            "1 while shared state (Redis) is unreachable and this process uses its own",
+            labels=["mode"],
+        )
+        degraded.add_metric([str(shared.get("mode"))], 0.0 if shared.get("ok") else 1.0)
+        yield degraded
 
 
 @attrs.define
@@ -136,6 +146,7 @@ class Metrics:
         config: ConfigStore,
         health: Callable[[], HealthMonitor | None],
         queues: Callable[[], dict[str, int]] = dict,
+        shared: Callable[[], dict[str, Any]] = lambda: {"mode": "local", "ok": True},
     ) -> Metrics:
         registry = CollectorRegistry()
         latency = (
@@ -211,7 +222,7 @@ class Metrics:
                 registry=registry,
             ),
         )
-        registry.register(_StateCollector(config, health, queues))
+        registry.register(_StateCollector(config, health, queues, shared))
         return metrics
 
     def render(self) -> bytes:

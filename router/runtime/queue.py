@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from router.errors import ModelNotFound, RateLimited, RoutingRejected
+from router.errors import ModelNotFound, ProvidersBusy, RateLimited, RoutingRejected
 from router.routing.decision import (
     ProviderState,
     Rejection,
@@ -116,9 +116,14 @@ class CapacityQueues:
                 elif waiter is None or self._queues[waiter.route][0] is waiter:
                     try:
                         return await attempt(result)
-                    except RateLimited as exc:
+                    except (RateLimited, ProvidersBusy) as exc:
                         remaining = started + settings.max_wait_s - self.clock()
                         if settings.size == 0 or exc.retry_after > remaining:
+                            if isinstance(exc, ProvidersBusy):  # full everywhere: the contract
+                                waited = self.clock() - started
+                                raise RoutingRejected(
+                                    self._exhausted(table, exc.route, None, 1, waited)
+                                ) from exc
                             raise  # no budget comes back before the wait would end anyway
                         retry_in = exc.retry_after
                         rejection = None

@@ -7,7 +7,9 @@ the app's lifespan.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TypeVar
@@ -15,9 +17,10 @@ from typing import TypeVar
 import attrs
 import httpx
 
+from router.config.envvars import expand
 from router.config.store import ConfigStore
 from router.conversations.service import ConversationsService
-from router.errors import ModelNotFound, RoutingRejected
+from router.errors import ModelNotFound, RoutingRejected, StoreUnavailable
 from router.responses.service import ResponsesService
 from router.routing.decision import Rejection, RequestFacts, RouteDecision, UnknownModel, route
 from router.routing.table import RoutingTable
@@ -25,9 +28,9 @@ from router.runtime.batching import EmbeddingBatcher
 from router.runtime.cache import ResponseCache
 from router.runtime.dispatch import Dispatcher
 from router.runtime.health import HealthMonitor
-from router.runtime.limits import RateLimiter
 from router.runtime.observe import Metrics
 from router.runtime.queue import CapacityQueues, priority_from_headers
+from router.runtime.shared import Event, LocalState, SharedState, new_instance_id
 from router.runtime.transport import make_transport
 from router.store import Store, open_store
 
@@ -55,17 +58,43 @@ class Services:
     _responses: ResponsesService | None = None
     _conversations: ConversationsService | None = None
     _embeddings: EmbeddingBatcher | None = None
-    limiter: RateLimiter = attrs.Factory(RateLimiter)
+    #: Names this process in the database and in Redis.
+    instance: str = attrs.Factory(new_instance_id)
+    #: Seconds between store heartbeats (and sweeps of dead processes' unfinished work).
+    heartbeat_s: float = 5.0
+    shared: SharedState = attrs.field(init=False)
     metrics: Metrics = attrs.field(init=False)
     queues: CapacityQueues = attrs.field(init=False)
+    _heartbeat: asyncio.Task[None] | None = None
 
     cache: ResponseCache = attrs.Factory(ResponseCache)
 
     def __attrs_post_init__(self) -> None:
         self.cache.max_bytes = int(self.config.current.settings.cache_max_mb * 1024 * 1024)
         self.queues = CapacityQueues()
-        self.metrics = Metrics.create(self.config, lambda: self._health, self.queues.depths)
+        self.shared = self._shared_state()
+        self.metrics = Metrics.create(
+            self.config, lambda: self._health, self.queues.depths, self.shared.describe
+        )
         self.queues.on_wait = lambda route, s: self.metrics.queue_wait.labels(route).observe(s)
+
+    def _shared_state(self) -> SharedState:
+        url = self.config.current.config.shared
+        if url is None:
+            return LocalState(self.instance)
+        expanded = expand(url, os.environ)
+        if expanded.value is None:
+            raise StoreUnavailable(
+                f"shared: environment variable {', '.join(expanded.missing)} is not set"
+            )
+        try:
+            from router.runtime.redis_state import RedisState  # redis loads only when used
+        except ModuleNotFoundError as exc:
+            raise StoreUnavailable(
+                "shared: redis:// needs the redis package: pip install 'nexus-router[redis]'"
+            ) from exc
+
+        return RedisState(expanded.value, self.instance)
 
     async def serve(
         self,
@@ -124,15 +153,52 @@ class Services:
             raise RoutingRejected(result)
         return result
 
+    def _on_event(self, event: Event) -> None:
+        """Another router process observed something (shared state)."""
+        if event.get("type") == "cancel" and isinstance(event.get("id"), str):
+            if self._responses is not None:
+                asyncio.get_running_loop().create_task(self._responses.stop_local(event["id"]))
+        elif self._health is not None:
+            self._health.apply(event)
+
+    async def _broadcast_cancel(self, response_id: str) -> None:
+        self.shared.publish({"type": "cancel", "id": response_id})
+
+    async def _beat(self, store: Store) -> None:
+        """Heartbeat; fail unfinished work of processes that stopped beating."""
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await store.heartbeat()
+                stale = await store.fail_unfinished(
+                    "the router process running this response stopped",
+                    stale_after_s=self.heartbeat_s * 6,
+                )
+            except StoreUnavailable as exc:
+                log.warning("store heartbeat failed: %s", exc.message)
+                continue
+            if stale:
+                log.warning("failed %d response(s) of a router process that stopped", stale)
+
     async def start(self) -> None:
         table = self.config.current
-        self._store = open_store(table.config.storage, base_dir=self.config.path.parent)
+        url = expand(table.config.storage, os.environ)
+        if url.value is None:
+            raise StoreUnavailable(
+                f"storage: environment variable {', '.join(url.missing)} is not set"
+            )
+        self._store = open_store(
+            url.value, base_dir=self.config.path.parent, instance=self.instance
+        )
         await self._store.open()
+        await self._store.heartbeat()
         stale = await self._store.fail_unfinished(
-            "the router restarted before this response finished"
+            "the router restarted before this response finished",
+            stale_after_s=self.heartbeat_s * 6,
         )
         if stale:
             log.warning("marked %d unfinished background response(s) as failed", stale)
+        self._heartbeat = asyncio.create_task(self._beat(self._store), name="nexus-heartbeat")
         self._client = httpx.AsyncClient(
             transport=self.transport or make_transport(),
             cookies=_no_cookies(),
@@ -141,7 +207,11 @@ class Services:
             trust_env=False,  # never send provider keys through an ambient proxy
         )
         self._health = HealthMonitor(
-            self._client, table.settings.health, self.probe, on_release=self.queues.capacity_freed
+            self._client,
+            table.settings.health,
+            self.probe,
+            on_release=self.queues.capacity_freed,
+            publish=self.shared.publish,
         )
         self._health.sync(table)
         loop = asyncio.get_running_loop()
@@ -157,16 +227,26 @@ class Services:
         self._dispatcher = Dispatcher(
             self._client,
             self._health,
-            self.limiter,
+            self.shared,
             on_error=lambda provider, kind: errors.labels(provider, kind).inc(),
         )
         self._responses = ResponsesService(
-            self._store, self._dispatcher, self.decide, self.serve, self.cache
+            self._store,
+            self._dispatcher,
+            self.decide,
+            self.serve,
+            self.cache,
+            broadcast_cancel=self._broadcast_cancel,
         )
         self._conversations = ConversationsService(self._store)
         self._embeddings = EmbeddingBatcher(self._dispatcher)
+        await self.shared.start(self._on_event, lambda: list(self.config.current.providers))
 
     async def stop(self) -> None:
+        await self.shared.close()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         if self._responses is not None:
             await self._responses.close()
         if self._health is not None:
@@ -174,4 +254,6 @@ class Services:
         if self._client is not None:
             await self._client.aclose()
         if self._store is not None:
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.leave()
             await self._store.close()

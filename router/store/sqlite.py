@@ -108,11 +108,14 @@ class SqliteStore:
         def connect() -> None:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # timeout: wait up to 5 s for another process's lock, starting with the
+            # switch to WAL, which a process opening the same new file may hold.
+            db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=5.0
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=5000")
             # Processes starting together: the first takes the write lock and migrates,
             # the others then read the new version and have nothing left to do.
             db.execute("BEGIN IMMEDIATE")
