@@ -29,6 +29,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from router.runtime.shared import Event, LocalState, new_instance_id
@@ -108,7 +110,8 @@ class RedisState:
     _scripts: dict[str, Any] = attrs.Factory(dict)
     _on_event: Callable[[Event], None] = lambda event: None
     _providers: Callable[[], Iterable[str]] = lambda: ()
-    _tasks: set[asyncio.Task[Any]] = attrs.Factory(set)
+    _outbox: asyncio.Queue[Callable[[], Awaitable[Any]]] = attrs.Factory(asyncio.Queue)
+    _sender: asyncio.Task[None] | None = None
     _loop: asyncio.Task[None] | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -118,6 +121,9 @@ class RedisState:
             url,
             socket_timeout=self.timeout_s,
             socket_connect_timeout=self.timeout_s,
+            # No retries with backoff (redis-py's default sleeps up to seconds): a
+            # failure must switch this process to its own state at once.
+            retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
             max_connections=64,
         )
@@ -141,12 +147,21 @@ class RedisState:
         except (RedisError, OSError) as exc:
             self._lost(exc)
         self._loop = asyncio.create_task(self._maintain(), name="nexus-shared-state")
+        self._sender = asyncio.create_task(self._send(), name="nexus-shared-outbox")
 
     async def close(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sender is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), 1.0)  # flush what is queued
+        tasks = {t for t in (self._loop, self._sender) if t is not None}
+        for task in tasks:
+            task.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=0.25) if tasks else (set(), set())
+        if pending:
+            # redis-py can swallow a cancellation that lands while it connects; closing
+            # its sockets ends whatever call it is stuck in.
+            await self._redis.connection_pool.disconnect()
+            await asyncio.wait(pending, timeout=1.0)
         with contextlib.suppress(RedisError, OSError):
             await self._redis.delete(self._key("replica", self.instance))
         await self._redis.aclose()
@@ -212,7 +227,11 @@ class RedisState:
                 if message is not None:
                     self._deliver(message["data"])
                 if time.monotonic() - beat >= self.heartbeat_s:
-                    await self._beat()
+                    if self.degraded:  # a call failed, but the subscription reconnected
+                        await self._connected()
+                        self._back()
+                    else:
+                        await self._beat()
                     beat = time.monotonic()
         finally:
             with contextlib.suppress(RedisError, OSError):
@@ -259,8 +278,10 @@ class RedisState:
 
     def release(self, provider: str) -> None:
         if not self.degraded:
-            self._background(
-                self._scripts["release"](keys=[self._key("slots", provider)], args=[self.instance])
+            self._later(
+                lambda: self._scripts["release"](
+                    keys=[self._key("slots", provider)], args=[self.instance]
+                )
             )
 
     def publish(self, event: Event) -> None:
@@ -270,16 +291,22 @@ class RedisState:
         kind, provider = event.get("type"), event.get("provider")
         if kind in {"open", "cool"} and isinstance(provider, str):
             ms = max(1, int(float(event["seconds"]) * 1000))
-            self._background(self._redis.set(self._key(kind, provider), "1", px=ms))
-        self._background(self._redis.publish(self._key("events"), _encode(event)))
+            key = self._key(kind, provider)
+            self._later(lambda: self._redis.set(key, "1", px=ms))
+        channel, data = self._key("events"), _encode(event)
+        self._later(lambda: self._redis.publish(channel, data))
 
-    def _background(self, op: Awaitable[Any]) -> None:
-        async def run() -> None:
+    def _later(self, op: Callable[[], Awaitable[Any]]) -> None:
+        """Run `op` without waiting for it; operations go out in the order given."""
+        self._outbox.put_nowait(op)
+
+    async def _send(self) -> None:
+        while True:
+            op = await self._outbox.get()
             try:
-                await op
+                if not self.degraded:
+                    await op()
             except (RedisError, OSError) as exc:
                 self._lost(exc)
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            finally:
+                self._outbox.task_done()
