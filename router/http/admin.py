@@ -8,20 +8,22 @@ from litestar import Response, Router, get, post
 
 from router.config.store import ReloadResult
 from router.errors import ConfigInvalid
-from router.http.deps import ServicesDep, StoreDep, TableDep
+from router.http.deps import ContextDep
 
 __all__ = ["admin_router"]
 
 
 @get("/config")
-async def config_status(store: StoreDep) -> dict[str, Any]:
+async def config_status(ctx: ContextDep) -> dict[str, Any]:
     """Report the loaded version, where it came from and how the last reload went."""
+    store = ctx.store
     return store.status()
 
 
 @post("/config/reload", status_code=200)
-async def config_reload(store: StoreDep) -> Response[dict[str, Any]]:
+async def config_reload(ctx: ContextDep) -> Response[dict[str, Any]]:
     """Re-read the file now; 422 with every error when the file is invalid (still serving)."""
+    store = ctx.store
     result = await store.areload()
     if result is ReloadResult.FAILED and store.last_error is not None:
         raise ConfigInvalid(store.last_error.diagnostics or ())
@@ -29,8 +31,9 @@ async def config_reload(store: StoreDep) -> Response[dict[str, Any]]:
 
 
 @get("/providers")
-async def providers(table: TableDep, services: ServicesDep) -> dict[str, Any]:
+async def providers(ctx: ContextDep) -> dict[str, Any]:
     """Each provider's configuration (without secrets) and run-time state."""
+    table, services = ctx.table, ctx.services
     out = []
     for entry in table.providers.values():
         state = (

@@ -15,11 +15,11 @@ from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from router.auth.keys import Identity
 from router.config.store import ConfigStore
 from router.config.watcher import watch_config
 from router.http.admin import admin_router
 from router.http.conversations import CONVERSATION_HANDLERS
+from router.http.deps import RequestContext
 from router.http.errors import exception_handlers
 from router.http.inference import chat_completions, embeddings, images, route_explain
 from router.http.models import MODEL_HANDLERS
@@ -27,7 +27,6 @@ from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
 from router.http.security import authorize
-from router.routing.table import RoutingTable
 from router.runtime.observe import RequestObserver
 from router.runtime.services import Services
 
@@ -100,13 +99,14 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await services.stop()
 
-    def request_table(request: Request[Any, Any, Any]) -> RoutingTable:
-        table: RoutingTable = request.scope["state"]["nexus.table"]  # read once, at the start
-        return table
-
-    def request_identity(request: Request[Any, Any, Any]) -> Identity | None:
-        identity: Identity | None = request.scope["state"].get("nexus.identity")
-        return identity
+    def request_context(request: Request[Any, Any, Any]) -> RequestContext:
+        state = request.scope["state"]
+        return RequestContext(
+            table=state["nexus.table"],  # read once, at the start
+            services=services,
+            identity=state.get("nexus.identity"),
+            store=store,
+        )
 
     app = Litestar(
         route_handlers=[
@@ -121,12 +121,7 @@ def create_app(
             *MODEL_HANDLERS,
             *CONVERSATION_HANDLERS,
         ],
-        dependencies={
-            "store": Provide(lambda: store, sync_to_thread=False),
-            "table": Provide(request_table, sync_to_thread=False),
-            "identity": Provide(request_identity, sync_to_thread=False),
-            "services": Provide(lambda: services, sync_to_thread=False),
-        },
+        dependencies={"ctx": Provide(request_context, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],
         openapi_config=None,

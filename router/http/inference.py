@@ -11,7 +11,7 @@ from litestar.response import Stream
 
 from router.errors import RequestInvalid
 from router.http.body import json_object
-from router.http.deps import IdentityDep, ServicesDep, TableDep
+from router.http.deps import ContextDep
 from router.http.security import require_model_access
 from router.routing.decision import RequestFacts
 from router.routing.explain import explain
@@ -46,10 +46,9 @@ def event_stream(events: AsyncIterator[bytes], headers: dict[str, str]) -> Strea
 
 
 @post(["/v1/chat/completions", "/chat/completions"], status_code=200)
-async def chat_completions(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
-) -> Response[Any]:
+async def chat_completions(request: Request[Any, Any, Any], ctx: ContextDep) -> Response[Any]:
     """OpenAI Chat Completions, JSON or SSE, routed and failed over."""
+    table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
     require_model_access(identity, require_model(body))
     messages = body.get("messages")
@@ -96,10 +95,9 @@ async def chat_completions(
 
 
 @post(["/v1/images/generations", "/images/generations"], status_code=200)
-async def images(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
-) -> Response[Any]:
+async def images(request: Request[Any, Any, Any], ctx: ContextDep) -> Response[Any]:
     """OpenAI image generation, routed to models that declare ``images: true``."""
+    table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
     model = require_model(body)
     require_model_access(identity, model)
@@ -124,10 +122,9 @@ async def images(
 
 
 @post(["/v1/embeddings", "/embeddings"], status_code=200)
-async def embeddings(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
-) -> Response[Any]:
+async def embeddings(request: Request[Any, Any, Any], ctx: ContextDep) -> Response[Any]:
     """OpenAI embeddings, routed to models that declare ``embeddings: true``."""
+    table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
     model = require_model(body)
     require_model_access(identity, model)
@@ -155,14 +152,13 @@ async def embeddings(
 
 
 @post(["/v1/route/explain", "/route/explain"], status_code=200)
-async def route_explain(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
-) -> dict[str, Any]:
+async def route_explain(request: Request[Any, Any, Any], ctx: ContextDep) -> dict[str, Any]:
     """What the router would do with a request, without calling any provider.
 
     Body: a Chat Completions body (``model``, ``messages``...) or just ``model`` plus
     ``history`` (number of earlier messages), ``strict``/``flexible`` and ``down``.
     """
+    table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request)
     model = require_model(body)
     require_model_access(identity, model)

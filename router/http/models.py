@@ -8,7 +8,7 @@ from litestar import get
 from litestar.params import FromPath
 
 from router.errors import ModelNotFound
-from router.http.deps import IdentityDep, ServicesDep, TableDep
+from router.http.deps import ContextDep
 from router.routing.decision import Health, ProviderState
 from router.routing.table import Route, RoutingTable
 
@@ -33,10 +33,9 @@ def _model(table: RoutingTable, route: Route) -> dict[str, Any]:
 
 
 @get(["/v1/models", "/models"])
-async def list_models(
-    table: TableDep, services: ServicesDep, identity: IdentityDep
-) -> dict[str, Any]:
+async def list_models(ctx: ContextDep) -> dict[str, Any]:
     """Every route and directly served model that can be routed right now (and this key may use)."""
+    table, services, identity = ctx.table, ctx.services, ctx.identity
     live = services.health.states
     data = [
         _model(table, r)
@@ -48,9 +47,8 @@ async def list_models(
 
 
 @get(["/v1/models/{model_id:path}", "/models/{model_id:path}"])
-async def retrieve_model(
-    model_id: FromPath[str], table: TableDep, identity: IdentityDep
-) -> dict[str, Any]:
+async def retrieve_model(model_id: FromPath[str], ctx: ContextDep) -> dict[str, Any]:
+    table, identity = ctx.table, ctx.identity
     name = model_id.lstrip("/")
     route = table.routes.get(name)
     if route is None or (identity is not None and not identity.may_use(name)):

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Response, get
 
-from router.http.deps import ServicesDep, TableDep
+from router.http.deps import ContextDep
 from router.routing.decision import Health
 
 __all__ = ["OPS_HANDLERS"]
@@ -19,13 +19,14 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", opt={"public": True})
-async def ready(table: TableDep, services: ServicesDep) -> Response[dict[str, Any]]:
+async def ready(ctx: ContextDep) -> Response[dict[str, Any]]:
     """Readiness: config loaded, store reachable, at least one provider routable.
 
     Lost shared state (Redis) does not make a process unready: it keeps serving with
     per-process state, so the status says ``degraded`` with HTTP 200. Taking every
     replica out of the load balancer because Redis is down would be worse.
     """
+    table, services = ctx.table, ctx.services
     store_ok = await services.store_reachable()
     routable = [
         name
@@ -47,7 +48,8 @@ async def ready(table: TableDep, services: ServicesDep) -> Response[dict[str, An
 
 
 @get("/metrics", opt={"public": True}, media_type="text/plain; version=0.0.4; charset=utf-8")
-async def metrics(services: ServicesDep) -> bytes:
+async def metrics(ctx: ContextDep) -> bytes:
+    services = ctx.services
     return services.metrics.render()
 
 

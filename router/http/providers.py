@@ -19,7 +19,7 @@ from router.admin.providers import (
 )
 from router.errors import ConfigReadOnly, NoProvidersFound, ProviderNotFound
 from router.http.body import ADMIN_BODY_LIMIT, json_object
-from router.http.deps import ServicesDep, StoreDep, TableDep
+from router.http.deps import ContextDep
 from router.routing.table import RoutingTable
 
 __all__ = ["provider_router"]
@@ -42,7 +42,8 @@ def _writable(table: RoutingTable) -> None:
 
 
 @get("/{kind:str}")
-async def list_providers(kind: FromPath[str], table: TableDep) -> Response[dict[str, Any]]:
+async def list_providers(kind: FromPath[str], ctx: ContextDep) -> Response[dict[str, Any]]:
+    table = ctx.table
     entries = [e for e in table.providers.values() if e.kind == _kind(kind)]
     if not entries:
         raise NoProvidersFound("No providers configured", kind=kind)
@@ -54,8 +55,9 @@ async def list_providers(kind: FromPath[str], table: TableDep) -> Response[dict[
 
 @post("/{kind:str}", status_code=201)
 async def create_provider(
-    kind: FromPath[str], request: Request[Any, Any, Any], table: TableDep, store: StoreDep
+    ctx: ContextDep, kind: FromPath[str], request: Request[Any, Any, Any]
 ) -> Response[dict[str, Any]]:
+    table, store = ctx.table, ctx.store
     body = await json_object(request, limit=ADMIN_BODY_LIMIT)
     _writable(table)
     provider_id, edit = create_edit(body, _kind(kind), store.clock())
@@ -73,20 +75,21 @@ async def create_provider(
 
 @get("/{kind:str}/{provider_id:str}")
 async def get_provider(
-    kind: FromPath[str], provider_id: FromPath[str], table: TableDep
+    ctx: ContextDep, kind: FromPath[str], provider_id: FromPath[str]
 ) -> Response[dict[str, Any]]:
+    table = ctx.table
     entry = find(table, _kind(kind), provider_id)
     return Response(view(table, entry), headers={"etag": etag(table, entry)})
 
 
 @put("/{kind:str}/{provider_id:str}", status_code=200)
 async def update_provider(
+    ctx: ContextDep,
     kind: FromPath[str],
     provider_id: FromPath[str],
     request: Request[Any, Any, Any],
-    table: TableDep,
-    store: StoreDep,
 ) -> Response[dict[str, Any]]:
+    table, store = ctx.table, ctx.store
     body = await json_object(request, limit=ADMIN_BODY_LIMIT)
     _writable(table)
     find(table, _kind(kind), provider_id)
@@ -98,12 +101,12 @@ async def update_provider(
 
 @delete("/{kind:str}/{provider_id:str}", status_code=204)
 async def delete_provider(
+    ctx: ContextDep,
     kind: FromPath[str],
     provider_id: FromPath[str],
     request: Request[Any, Any, Any],
-    table: TableDep,
-    store: StoreDep,
 ) -> None:
+    table, store = ctx.table, ctx.store
     _writable(table)
     find(table, _kind(kind), provider_id)
     await store.awrite(delete_edit(kind, provider_id, request.headers.get("if-match")))
@@ -111,8 +114,9 @@ async def delete_provider(
 
 @get("/{kind:str}/{provider_id:str}/models")
 async def list_provider_models(
-    kind: FromPath[str], provider_id: FromPath[str], table: TableDep, services: ServicesDep
+    ctx: ContextDep, kind: FromPath[str], provider_id: FromPath[str]
 ) -> dict[str, Any]:
+    table, services = ctx.table, ctx.services
     return await provider_models(services.client, find(table, _kind(kind), provider_id))
 
 

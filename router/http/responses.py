@@ -8,7 +8,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
 from router.http.body import json_object
-from router.http.deps import IdentityDep, ServicesDep, TableDep
+from router.http.deps import ContextDep
 from router.http.inference import event_stream, require_model
 from router.http.pages import page_body, page_params
 from router.http.security import require_model_access
@@ -18,10 +18,9 @@ __all__ = ["RESPONSE_HANDLERS"]
 
 
 @post(["/v1/responses", "/responses"], status_code=200)
-async def create_response(
-    request: Request[Any, Any, Any], table: TableDep, services: ServicesDep, identity: IdentityDep
-) -> Response[Any]:
+async def create_response(ctx: ContextDep, request: Request[Any, Any, Any]) -> Response[Any]:
     """Create a response: JSON, an SSE event stream (``stream``) or queued (``background``)."""
+    table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
     require_model_access(identity, require_model(body))
     created = await services.responses.create(table, body, request.headers, identity)
@@ -41,16 +40,14 @@ async def create_response(
 
 
 @get(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"])
-async def retrieve_response(
-    response_id: FromPath[str], services: ServicesDep, identity: IdentityDep
-) -> dict[str, Any]:
+async def retrieve_response(ctx: ContextDep, response_id: FromPath[str]) -> dict[str, Any]:
+    services, identity = ctx.services, ctx.identity
     return dict((await services.responses.get(response_id, identity)).body)
 
 
 @delete(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"], status_code=204)
-async def delete_response(
-    response_id: FromPath[str], services: ServicesDep, identity: IdentityDep
-) -> None:
+async def delete_response(ctx: ContextDep, response_id: FromPath[str]) -> None:
+    services, identity = ctx.services, ctx.identity
     await services.responses.delete(response_id, identity)
 
 
@@ -58,21 +55,20 @@ async def delete_response(
     ["/v1/responses/{response_id:str}/cancel", "/responses/{response_id:str}/cancel"],
     status_code=200,
 )
-async def cancel_response(
-    response_id: FromPath[str], services: ServicesDep, identity: IdentityDep
-) -> dict[str, Any]:
+async def cancel_response(ctx: ContextDep, response_id: FromPath[str]) -> dict[str, Any]:
+    services, identity = ctx.services, ctx.identity
     return dict(await services.responses.cancel(response_id, identity))
 
 
 @get(["/v1/responses/{response_id:str}/input_items", "/responses/{response_id:str}/input_items"])
 async def list_input_items(
+    ctx: ContextDep,
     response_id: FromPath[str],
-    services: ServicesDep,
-    identity: IdentityDep,
     after: FromQuery[str | None] = None,
     limit: FromQuery[str | None] = None,
     order: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
+    services, identity = ctx.services, ctx.identity
     size, direction = page_params(limit, order)
     page = await services.responses.input_items(
         response_id, identity, after=after, limit=size, order=direction
