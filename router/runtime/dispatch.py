@@ -166,6 +166,22 @@ class Dispatcher:
     shared: SharedState = attrs.Factory(LocalState)
     #: Called with (provider, error type name) for every failed attempt (metrics).
     on_error: Callable[[str, str], None] = lambda provider, kind: None
+    #: The client's own transport. Requests go to it directly: the client's send()
+    #: layers (auth, redirects, cookies, event hooks) are all unused here and cost
+    #: ~7% of the router's CPU per request under py-spy.
+    transport: httpx.AsyncBaseTransport | None = None
+
+    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        if self.transport is None:
+            return await self.client.send(request, stream=stream)
+        response = await self.transport.handle_async_request(request)
+        response.request = request
+        if not stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response
 
     def _request(self, up: UpstreamRequest, entry: ProviderEntry) -> httpx.Request:
         timeout = httpx.Timeout(entry.timeout_s, connect=min(entry.timeout_s, 10.0))
@@ -318,7 +334,7 @@ class Dispatcher:
         started = time.perf_counter()
         try:
             try:
-                response = await self.client.send(self._request(up, entry))
+                response = await self._send(self._request(up, entry))
             except httpx.HTTPError as exc:
                 raise map_transport_error(exc, entry) from exc
             if response.status_code >= 400:
@@ -351,7 +367,7 @@ class Dispatcher:
         response: httpx.Response | None = None
         try:
             try:
-                response = await self.client.send(self._request(up, entry), stream=True)
+                response = await self._send(self._request(up, entry), stream=True)
                 if response.status_code >= 400:
                     raise _status_error(response, await response.aread(), entry)
                 translator = adapter.chat_stream(_context(candidate), include_usage=include_usage)

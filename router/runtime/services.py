@@ -199,8 +199,9 @@ class Services:
         if stale:
             log.warning("marked %d unfinished background response(s) as failed", stale)
         self._heartbeat = asyncio.create_task(self._beat(self._store), name="nexus-heartbeat")
+        transport = self.transport or make_transport()
         self._client = httpx.AsyncClient(
-            transport=self.transport or make_transport(),
+            transport=transport,
             cookies=_no_cookies(),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             follow_redirects=False,
@@ -229,6 +230,7 @@ class Services:
             self._health,
             self.shared,
             on_error=lambda provider, kind: errors.labels(provider, kind).inc(),
+            transport=transport,
         )
         self._responses = ResponsesService(
             self._store,
