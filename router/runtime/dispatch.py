@@ -170,6 +170,9 @@ class Dispatcher:
     #: layers (auth, redirects, cookies, event hooks) are all unused here and cost
     #: ~7% of the router's CPU per request under py-spy.
     transport: httpx.AsyncBaseTransport | None = None
+    _urls: dict[str, httpx.URL] = attrs.Factory(dict)
+    _timeouts: dict[float, dict[str, float | None]] = attrs.Factory(dict)
+    _defaults: dict[str, str] | None = None
 
     async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         if self.transport is None:
@@ -184,9 +187,25 @@ class Dispatcher:
         return response
 
     def _request(self, up: UpstreamRequest, entry: ProviderEntry) -> httpx.Request:
-        timeout = httpx.Timeout(entry.timeout_s, connect=min(entry.timeout_s, 10.0))
-        return self.client.build_request(
-            up.method, up.url, headers=dict(up.headers), content=up.body, timeout=timeout
+        """What client.build_request makes, from parts parsed once per URL and timeout.
+
+        A provider's endpoints and timeouts rarely change, and parsing the URL and
+        merging the client's default headers took ~13% of the router's CPU.
+        """
+        url = self._urls.get(up.url)
+        if url is None:
+            if len(self._urls) > 4096:  # reloads can add endpoints: stay bounded
+                self._urls.clear()
+            url = self._urls[up.url] = httpx.URL(up.url)
+        timeout = self._timeouts.get(entry.timeout_s)
+        if timeout is None:
+            timeout = httpx.Timeout(entry.timeout_s, connect=min(entry.timeout_s, 10.0)).as_dict()
+            self._timeouts[entry.timeout_s] = timeout
+        if self._defaults is None:
+            self._defaults = {k.lower(): v for k, v in self.client.headers.items()}
+        headers = self._defaults | {k.lower(): v for k, v in up.headers.items()}
+        return httpx.Request(
+            up.method, url, headers=headers, content=up.body, extensions={"timeout": timeout}
         )
 
     def _failed(self, entry: ProviderEntry, exc: UpstreamError) -> None:
