@@ -20,7 +20,7 @@ import msgspec
 
 from router.errors import StoreUnavailable
 from router.store.base import ItemPage, Order, StoredConversation, StoredResponse, redact_url
-from router.store.ids import new_id
+from router.store.items import assign_ids, page_query, to_page
 
 __all__ = ["PostgresStore"]
 
@@ -393,6 +393,7 @@ async def _conversation(c: asyncpg.Connection, conversation_id: str) -> StoredCo
 async def _append(
     c: asyncpg.Connection, conversation_id: str, items: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
+    """Append after the last item; the caller holds the conversation's row lock."""
     last = await c.fetchval(
         "SELECT COALESCE(MAX(seq), -1) FROM nexus_conversation_items WHERE conversation_id = $1",
         conversation_id,
@@ -403,19 +404,15 @@ async def _append(
             "SELECT id FROM nexus_conversation_items WHERE conversation_id = $1", conversation_id
         )
     }
-    stored, rows = [], []
-    for offset, item in enumerate(items, start=1):
-        body = dict(item)
-        if body["id"] in taken:
-            body["id"] = new_id(body["id"].split("_", 1)[0])
-        taken.add(body["id"])
-        rows.append((conversation_id, last + offset, body["id"], _encode(body).decode()))
-        stored.append(body)
-    if rows:
+    stored = assign_ids(items, taken)
+    if stored:
         await c.executemany(
             "INSERT INTO nexus_conversation_items (conversation_id, seq, id, body)"
             " VALUES ($1, $2, $3, $4)",
-            rows,
+            [
+                (conversation_id, last + offset, body["id"], _encode(body).decode())
+                for offset, body in enumerate(stored, start=1)
+            ],
         )
     return stored
 
@@ -430,16 +427,9 @@ async def _page(
     order: Order,
 ) -> ItemPage:
     """One page of items ordered by seq; `after` is the id of the last item already seen."""
-    direction, compare = ("ASC", ">") if order == "asc" else ("DESC", "<")
-    sql = f"SELECT body FROM {table} WHERE {owner_column} = $1"
-    args: list[Any] = [owner]
-    if after is not None:
-        sql += f" AND seq {compare} (SELECT seq FROM {table} WHERE {owner_column} = $1 AND id = $2)"
-        args.append(after)
-    sql += f" ORDER BY seq {direction}"
-    if limit is not None:
-        sql += f" LIMIT ${len(args) + 1}"
-        args.append(limit + 1)
-    rows = await c.fetch(sql, *args)
-    more = limit is not None and len(rows) > limit
-    return ItemPage(tuple(_decode(r[0]) for r in rows[:limit]), more)
+    sql, uses = page_query(
+        table, owner_column, after=after is not None, limit=limit, order=order, param="${}".format
+    )
+    values = (owner, after, None if limit is None else limit + 1)
+    rows = await c.fetch(sql, *[values[u] for u in uses])
+    return to_page([r[0] for r in rows], limit, _decode)

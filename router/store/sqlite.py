@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from router.store.base import ItemPage, Order, StoredConversation, StoredResponse
-from router.store.ids import new_id
+from router.store.items import assign_ids, page_query, to_page
 
 __all__ = ["SqliteStore"]
 
@@ -367,7 +367,7 @@ def _conversation(db: sqlite3.Connection, conversation_id: str) -> StoredConvers
 def _append(
     db: sqlite3.Connection, conversation_id: str, items: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Append after the last item, in this transaction; SQLite's single writer keeps it contiguous."""
+    """Append after the last item, in this (IMMEDIATE) transaction: contiguous, ids unique."""
     last = db.execute(
         "SELECT COALESCE(MAX(seq), -1) FROM conversation_items WHERE conversation_id = ?",
         (conversation_id,),
@@ -378,17 +378,14 @@ def _append(
             "SELECT id FROM conversation_items WHERE conversation_id = ?", (conversation_id,)
         )
     }
-    stored = []
-    for offset, item in enumerate(items, start=1):
-        body = dict(item)
-        if body["id"] in taken:
-            body["id"] = new_id(body["id"].split("_", 1)[0])
-        taken.add(body["id"])
-        db.execute(
-            "INSERT INTO conversation_items (conversation_id, seq, id, body) VALUES (?, ?, ?, ?)",
-            (conversation_id, last + offset, body["id"], _encode(body)),
-        )
-        stored.append(body)
+    stored = assign_ids(items, taken)
+    db.executemany(
+        "INSERT INTO conversation_items (conversation_id, seq, id, body) VALUES (?, ?, ?, ?)",
+        [
+            (conversation_id, last + offset, body["id"], _encode(body))
+            for offset, body in enumerate(stored, start=1)
+        ],
+    )
     return stored
 
 
@@ -402,16 +399,9 @@ def _page(
     order: Order,
 ) -> ItemPage:
     """One page of items ordered by seq; `after` is the id of the last item already seen."""
-    direction, compare = ("ASC", ">") if order == "asc" else ("DESC", "<")
-    sql = f"SELECT body FROM {table} WHERE {owner_column} = ?"
-    args: list[Any] = [owner]
-    if after is not None:
-        sql += f" AND seq {compare} (SELECT seq FROM {table} WHERE {owner_column} = ? AND id = ?)"
-        args += [owner, after]
-    sql += f" ORDER BY seq {direction}"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit + 1)
-    rows = db.execute(sql, args).fetchall()
-    more = limit is not None and len(rows) > limit
-    return ItemPage(tuple(_decode(r[0]) for r in rows[:limit]), more)
+    sql, uses = page_query(
+        table, owner_column, after=after is not None, limit=limit, order=order, param=lambda i: "?"
+    )
+    values = (owner, after, None if limit is None else limit + 1)
+    rows = db.execute(sql, [values[u] for u in uses]).fetchall()
+    return to_page([r[0] for r in rows], limit, _decode)
