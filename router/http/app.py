@@ -26,7 +26,7 @@ from router.http.models import MODEL_HANDLERS
 from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
-from router.http.security import authorize
+from router.http.security import assert_every_route_authorizes, authorize
 from router.runtime.observe import RequestObserver
 from router.runtime.services import Services
 
@@ -127,9 +127,10 @@ def create_app(
         openapi_config=None,
         logging_config=None,  # logging is the process's business (router.logs), not the app's
         request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
-        guards=[authorize],
+        before_request=authorize,
         state=State({"shared": services.shared}),
     )
+    assert_every_route_authorizes(app)
     # Outermost, so 404s and 405s get a request id and an access line too.
     app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, store, services.metrics))
     return app
