@@ -18,6 +18,7 @@ from router.config.loader import load_bytes, read_config_bytes
 from router.errors import ConfigInvalid, ConfigUnavailable
 from router.logs import configure_logging
 from router.routing.table import RoutingTable
+from router.runtime.gc_policy import tune_for_serving
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -127,9 +128,9 @@ def worker_app() -> Litestar:
     loaded = _load_for_serving(os.environ["NEXUS_CONFIG"], os.environ.get("NEXUS_HOST"))
     if isinstance(loaded, int):
         raise SystemExit(loaded)
-    return create_app(
-        loaded[0], options=AppOptions(watch=os.environ.get("NEXUS_WATCH", "1") == "1")
-    )
+    app = create_app(loaded[0], options=AppOptions(watch=os.environ.get("NEXUS_WATCH", "1") == "1"))
+    tune_for_serving()
+    return app
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -185,6 +186,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info(
         "serving %s (version %s) on http://%s:%d", store.path, store.current.version, host, port
     )
+    tune_for_serving()
     uvicorn.run(app, **common)
     return 0
 
