@@ -1,14 +1,21 @@
-"""Log formatting: one JSON object per line for machines, ``key=value`` for terminals."""
+"""Log output: one JSON object per line for machines, ``key=value`` for terminals.
+
+Every request writes an access line, so the path is kept cheap: msgspec encodes
+the JSON, and lines logged on the event loop's thread are written together once
+per loop iteration instead of one ``write()`` system call each.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import sys
 import time
 from typing import Any
 
-__all__ = ["JsonFormatter", "TextFormatter", "configure_logging"]
+import msgspec
+
+__all__ = ["JsonFormatter", "LoopBatchedHandler", "TextFormatter", "configure_logging"]
 
 _LEVELS = {"WARNING": "warn", "CRITICAL": "fatal"}
 
@@ -30,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return msgspec.json.encode(out, enc_hook=str).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -43,6 +50,56 @@ class TextFormatter(logging.Formatter):
         return f"{line} {extra}" if extra else line
 
 
+class LoopBatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes the lines of one event-loop iteration at once.
+
+    Outside a running loop (start-up, worker threads, shutdown) a line is written
+    at once, after anything still pending, so the order of lines is kept.
+    `logging.shutdown()` flushes at exit; a process killed outright can lose the
+    lines of the iteration it was killed in.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[str] = []
+        #: The loop a flush is scheduled on (a loop closed before running it is replaced).
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # logging's contract: report, never raise
+            self.handleError(record)
+            return
+        self._pending.append(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if self._scheduled_on is not loop:
+            self._scheduled_on = loop
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.acquire()  # the handler's RLock: emit() already holds it when it flushes
+        try:
+            self._flush_pending()
+        finally:
+            self.release()
+
+    def _flush_pending(self) -> None:
+        self._scheduled_on = None
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError):  # a closed or broken stderr: nothing to report to
+                return
+        super().flush()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """JSON when asked, or when stderr is not a terminal (``auto``); text otherwise."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -52,7 +109,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler()
+    handler = LoopBatchedHandler()
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
