@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 from litestar import Request, Response, post
-from litestar.response import Stream
 
 from router.errors import RequestInvalid
 from router.http.body import json_object
 from router.http.deps import ContextDep
 from router.http.security import require_model_access
+from router.http.sse import event_stream
 from router.routing.decision import RequestFacts
 from router.routing.explain import explain
 from router.routing.facts import chat_facts, preference_from_headers
@@ -21,7 +21,6 @@ from router.runtime.headers import routing_headers
 __all__ = [
     "chat_completions",
     "embeddings",
-    "event_stream",
     "require_model",
     "route_explain",
 ]
@@ -36,13 +35,6 @@ def require_model(body: Mapping[str, Any]) -> str:
             code="missing_required_parameter",
         )
     return model
-
-
-def event_stream(events: AsyncIterator[bytes], headers: dict[str, str]) -> Stream:
-    """An SSE response; proxies are asked not to buffer it."""
-    headers["cache-control"] = "no-cache"
-    headers["x-accel-buffering"] = "no"
-    return Stream(events, media_type="text/event-stream", headers=headers)
 
 
 @post(["/v1/chat/completions", "/chat/completions"], status_code=200)

@@ -9,9 +9,10 @@ from litestar.params import FromPath, FromQuery
 
 from router.http.body import json_object
 from router.http.deps import ContextDep
-from router.http.inference import event_stream, require_model
+from router.http.inference import require_model
 from router.http.pages import page_body, page_params
 from router.http.security import require_model_access
+from router.http.sse import event_stream
 from router.runtime.headers import routing_headers
 
 __all__ = ["RESPONSE_HANDLERS"]
