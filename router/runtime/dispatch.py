@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import aiohttp
 import attrs
 import httpx
 import msgspec
@@ -43,7 +44,7 @@ from router.runtime.health import HealthMonitor
 from router.runtime.limits import RateLimiter
 from router.runtime.observe import current_info
 from router.runtime.shared import LocalState, SharedState
-from router.runtime.transport import failure_kind
+from router.runtime.transport import aiohttp_session, failure_kind
 
 __all__ = ["Dispatcher", "Served", "sse_error"]
 
@@ -82,15 +83,15 @@ def sse_error(exc: NexusError) -> bytes:
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
 
 
-def map_transport_error(exc: httpx.HTTPError, entry: ProviderEntry) -> UpstreamError:
+def map_transport_error(exc: BaseException, entry: ProviderEntry) -> UpstreamError:
     """Translate a transport failure into our tree; never includes headers (keys)."""
     name = entry.name
     kind = failure_kind(exc)
@@ -110,7 +111,7 @@ def map_transport_error(exc: httpx.HTTPError, entry: ProviderEntry) -> UpstreamE
 
 
 def _status_error(
-    response: httpx.Response, body: bytes, entry: ProviderEntry
+    status: int, headers: Mapping[str, str], body: bytes, entry: ProviderEntry
 ) -> UpstreamStatusError:
     parsed: Any = None
     try:
@@ -118,14 +119,13 @@ def _status_error(
     except msgspec.DecodeError:
         parsed = None
     own = error_message(parsed, secrets=(entry.api_key,))
-    status = response.status_code
     message = f"Provider '{entry.name}' answered HTTP {status}" + (f": {own}" if own else "")
     return provider_status_error(status)(
         message,
         provider=entry.name,
         status=status,
         body=parsed if isinstance(parsed, Mapping) else None,
-        retry_after=_retry_after(response),
+        retry_after=_retry_after(headers),
     )
 
 
@@ -175,6 +175,42 @@ class Dispatcher:
     _urls: dict[str, httpx.URL] = attrs.Factory(dict)
     _timeouts: dict[float, dict[str, float | None]] = attrs.Factory(dict)
     _defaults: dict[str, str] | None = None
+    #: The aiohttp session under `transport` (whole-body requests), looked up once.
+    _session: aiohttp.ClientSession | None = None
+    _aio_timeouts: dict[float, aiohttp.ClientTimeout] = attrs.Factory(dict)
+
+    async def _exchange(
+        self, up: UpstreamRequest, entry: ProviderEntry
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One whole-body request: (status, headers, body), or a mapped UpstreamError."""
+        session = self._session = self._session or aiohttp_session(self.transport)
+        if session is None:  # not aiohttp underneath: the httpx way
+            try:
+                whole = await self._send(self._request(up, entry))
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, entry) from exc
+            return whole.status_code, whole.headers, whole.content
+        timeout = self._aio_timeouts.get(entry.timeout_s)
+        if timeout is None:
+            # httpx's Timeout(t, connect=min(t, 10)) as httpx-aiohttp translates it.
+            timeout = aiohttp.ClientTimeout(
+                sock_connect=min(entry.timeout_s, 10.0),
+                sock_read=entry.timeout_s,
+                connect=entry.timeout_s,
+            )
+            self._aio_timeouts[entry.timeout_s] = timeout
+        try:
+            async with session.request(
+                up.method,
+                up.url,
+                data=up.body or None,
+                headers=up.headers,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as response:
+                return response.status, response.headers, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise map_transport_error(exc, entry) from exc
 
     async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         if self.transport is None:
@@ -354,14 +390,11 @@ class Dispatcher:
         self.health.acquire(entry.name)
         started = time.perf_counter()
         try:
+            status, headers, content = await self._exchange(up, entry)
+            if status >= 400:
+                raise _status_error(status, headers, content, entry)
             try:
-                response = await self._send(self._request(up, entry))
-            except httpx.HTTPError as exc:
-                raise map_transport_error(exc, entry) from exc
-            if response.status_code >= 400:
-                raise _status_error(response, response.content, entry)
-            try:
-                body = translate(response.content)
+                body = translate(content)
                 decoded = _decode(body)
             except _TRANSLATION_ERRORS as exc:
                 raise UpstreamProtocolError(
@@ -390,7 +423,9 @@ class Dispatcher:
             try:
                 response = await self._send(self._request(up, entry), stream=True)
                 if response.status_code >= 400:
-                    raise _status_error(response, await response.aread(), entry)
+                    raise _status_error(
+                        response.status_code, response.headers, await response.aread(), entry
+                    )
                 translator = adapter.chat_stream(_context(candidate), include_usage=include_usage)
                 chunks = response.aiter_raw()
                 first: list[bytes] = []
