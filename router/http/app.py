@@ -21,6 +21,7 @@ from router.http.admin import admin_router
 from router.http.conversations import CONVERSATION_HANDLERS
 from router.http.deps import RequestContext
 from router.http.errors import exception_handlers
+from router.http.fast import CONTEXT_STATE_KEY
 from router.http.inference import chat_completions, embeddings, images, route_explain
 from router.http.models import MODEL_HANDLERS
 from router.http.ops import OPS_HANDLERS
@@ -128,7 +129,7 @@ def create_app(
         logging_config=None,  # logging is the process's business (router.logs), not the app's
         request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
         before_request=authorize,
-        state=State({"shared": services.shared}),
+        state=State({"shared": services.shared, CONTEXT_STATE_KEY: request_context}),
     )
     assert_every_route_authorizes(app)
     # Outermost, so 404s and 405s get a request id and an access line too.

@@ -25,12 +25,21 @@ async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
         raise PayloadTooLarge(limit)  # refuse before reading a byte
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    # From the ASGI messages, not request.stream(): that needs an HTTP route handler's
+    # settings, and the inference routes are raw ASGI ones (router.http.fast).
+    while True:
+        message: Any = await request.receive()
+        if message["type"] != "http.request":
+            raise RequestInvalid(  # nobody reads the answer; the access line records it
+                "The client disconnected before sending the whole body", code="client_disconnected"
+            )
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def json_object(

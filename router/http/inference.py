@@ -10,7 +10,8 @@ from litestar import Request, Response, post
 
 from router.errors import RequestInvalid
 from router.http.body import json_object
-from router.http.deps import ContextDep
+from router.http.deps import ContextDep, RequestContext
+from router.http.fast import inference_route
 from router.http.security import require_model_access
 from router.http.sse import event_stream
 from router.routing.decision import RequestFacts
@@ -37,8 +38,8 @@ def require_model(body: Mapping[str, Any]) -> str:
     return model
 
 
-@post(["/v1/chat/completions", "/chat/completions"], status_code=200)
-async def chat_completions(request: Request[Any, Any, Any], ctx: ContextDep) -> Response[Any]:
+@inference_route("/v1/chat/completions", "/chat/completions")
+async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext) -> Response[Any]:
     """OpenAI Chat Completions, JSON or SSE, routed and failed over."""
     table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
@@ -86,8 +87,8 @@ async def chat_completions(request: Request[Any, Any, Any], ctx: ContextDep) -> 
     return Response(served.body, media_type="application/json", headers=headers)
 
 
-@post(["/v1/images/generations", "/images/generations"], status_code=200)
-async def images(request: Request[Any, Any, Any], ctx: ContextDep) -> Response[Any]:
+@inference_route("/v1/images/generations", "/images/generations")
+async def images(request: Request[Any, Any, Any], ctx: RequestContext) -> Response[Any]:
     """OpenAI image generation, routed to models that declare ``images: true``."""
     table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
@@ -113,8 +114,8 @@ async def images(request: Request[Any, Any, Any], ctx: ContextDep) -> Response[A
     )
 
 
-@post(["/v1/embeddings", "/embeddings"], status_code=200)
-async def embeddings(request: Request[Any, Any, Any], ctx: ContextDep) -> Response[Any]:
+@inference_route("/v1/embeddings", "/embeddings")
+async def embeddings(request: Request[Any, Any, Any], ctx: RequestContext) -> Response[Any]:
     """OpenAI embeddings, routed to models that declare ``embeddings: true``."""
     table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)

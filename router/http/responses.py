@@ -8,7 +8,8 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
 from router.http.body import json_object
-from router.http.deps import ContextDep
+from router.http.deps import ContextDep, RequestContext
+from router.http.fast import inference_route
 from router.http.inference import require_model
 from router.http.pages import page_body, page_params
 from router.http.security import require_model_access
@@ -18,8 +19,8 @@ from router.runtime.headers import routing_headers
 __all__ = ["RESPONSE_HANDLERS"]
 
 
-@post(["/v1/responses", "/responses"], status_code=200)
-async def create_response(ctx: ContextDep, request: Request[Any, Any, Any]) -> Response[Any]:
+@inference_route("/v1/responses", "/responses")
+async def create_response(request: Request[Any, Any, Any], ctx: RequestContext) -> Response[Any]:
     """Create a response: JSON, an SSE event stream (``stream``) or queued (``background``)."""
     table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)

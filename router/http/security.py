@@ -63,9 +63,16 @@ def require_model_access(identity: Identity | None, model: str) -> None:
 
 
 def assert_every_route_authorizes(app: Litestar) -> None:
-    """Fail at start-up if a route would run without `authorize` (a layer overrode it)."""
+    """Fail at start-up if a route would run without `authorize` (a layer overrode it).
+
+    Raw inference routes (router.http.fast) have no hooks and call it themselves.
+    """
     for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            hook = handler.resolve_before_request()
+        # HTTP routes hold one handler per method; ASGI and websocket routes hold one.
+        handlers = getattr(route, "route_handlers", None) or [route.route_handler]  # type: ignore[union-attr]
+        for handler in handlers:
+            if getattr(handler.fn, "authorizes_itself", False) is True:
+                continue
+            hook = getattr(handler, "resolve_before_request", lambda: None)()
             if getattr(hook, "func", hook) is not authorize:
                 raise RuntimeError(f"route {route.path} does not run authorize()")

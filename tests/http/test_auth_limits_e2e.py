@@ -217,6 +217,33 @@ def test_body_limits_and_malformed_json(tmp_path: Path) -> None:
         )
 
 
+def test_inference_routes_answer_wrong_methods_and_chunked_bodies_precisely(
+    tmp_path: Path,
+) -> None:
+    with secured(tmp_path) as (router, _, _):
+        for path in ("/v1/chat/completions", "/v1/responses", "/v1/embeddings"):
+            wrong = router.http.get(path, headers=auth(BOB))
+            assert wrong.status_code == 405, path
+            assert wrong.headers["allow"] == "POST"
+            assert wrong.json()["error"]["code"] == "method_not_allowed"
+        unauthenticated = router.http.post("/v1/chat/completions", json={"model": "llama3"})
+        assert unauthenticated.status_code == 401
+
+        def chunks() -> Iterator[bytes]:  # no content-length: the limit holds mid-stream
+            yield b'{"model": "llama3", "messages": [{"role": "user", "content": "'
+            for _ in range(10):
+                yield b"x" * 1000
+            yield b'"}]}'
+
+        big = router.http.post(
+            "/v1/chat/completions",
+            headers={**auth(BOB), "content-type": "application/json"},
+            content=chunks(),
+        )
+        assert big.status_code == 413
+        assert big.json()["error"]["max_size_bytes"] == 4096
+
+
 OBSERVED = """\
 version: 1
 auth:
