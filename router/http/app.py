@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import attrs
-import httpx
 from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -47,19 +46,10 @@ class AppOptions:
     health_probes: bool = True
 
 
-def create_app(
-    store: ConfigStore,
-    *,
-    options: AppOptions | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> Litestar:
-    """Build the app around an already loaded `store`.
-
-    `transport` replaces the network under the shared httpx client (tests rarely
-    need it: they run fake upstream servers on loopback instead).
-    """
+def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Litestar:
+    """Build the app around an already loaded `store` (tests run fake upstreams on loopback)."""
     opts = options or AppOptions()
-    services = Services(store, transport=transport, probe=opts.health_probes)
+    services = Services(store, probe=opts.health_probes)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:

@@ -1,7 +1,7 @@
 """Walk a routing decision's candidates until one provider answers (failover).
 
-The only place that talks to providers for inference. httpx errors are mapped to
-the exception tree here, at the boundary; a stream is committed to a provider
+The only place that talks to providers for inference, through the shared aiohttp
+session. Transport errors are mapped to the exception tree here, at the boundary; a stream is committed to a provider
 once its first translated chunk has arrived, and never fails over after that.
 """
 
@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp
 import attrs
-import httpx
 import msgspec
 
 from router.errors import (
@@ -44,7 +43,7 @@ from router.runtime.health import HealthMonitor
 from router.runtime.limits import RateLimiter
 from router.runtime.observe import current_info
 from router.runtime.shared import LocalState, SharedState
-from router.runtime.transport import aiohttp_session, failure_kind
+from router.runtime.transport import failure_kind
 
 __all__ = ["Dispatcher", "Served", "sse_error"]
 
@@ -163,88 +162,45 @@ def _record_usage(body: Any) -> None:
 
 @attrs.define
 class Dispatcher:
-    client: httpx.AsyncClient
+    #: The aiohttp session under the shared httpx client's transport. Inference goes
+    #: to it directly: httpx's request/response objects and the httpx-aiohttp
+    #: adapter around it were ~15% of a chat completion's CPU (py-spy).
+    session: aiohttp.ClientSession
     health: HealthMonitor
     shared: SharedState = attrs.Factory(LocalState)
     #: Called with (provider, error type name) for every failed attempt (metrics).
     on_error: Callable[[str, str], None] = lambda provider, kind: None
-    #: The client's own transport. Requests go to it directly: the client's send()
-    #: layers (auth, redirects, cookies, event hooks) are all unused here and cost
-    #: ~7% of the router's CPU per request under py-spy.
-    transport: httpx.AsyncBaseTransport | None = None
-    _urls: dict[str, httpx.URL] = attrs.Factory(dict)
-    _timeouts: dict[float, dict[str, float | None]] = attrs.Factory(dict)
-    _defaults: dict[str, str] | None = None
-    #: The aiohttp session under `transport` (whole-body requests), looked up once.
-    _session: aiohttp.ClientSession | None = None
-    _aio_timeouts: dict[float, aiohttp.ClientTimeout] = attrs.Factory(dict)
+    _timeouts: dict[float, aiohttp.ClientTimeout] = attrs.Factory(dict)
 
-    async def _exchange(
-        self, up: UpstreamRequest, entry: ProviderEntry
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        """One whole-body request: (status, headers, body), or a mapped UpstreamError."""
-        session = self._session = self._session or aiohttp_session(self.transport)
-        if session is None:  # not aiohttp underneath: the httpx way
-            try:
-                whole = await self._send(self._request(up, entry))
-            except httpx.HTTPError as exc:
-                raise map_transport_error(exc, entry) from exc
-            return whole.status_code, whole.headers, whole.content
-        timeout = self._aio_timeouts.get(entry.timeout_s)
+    def _open(self, up: UpstreamRequest, entry: ProviderEntry) -> Any:
+        """The request, awaitable (headers read) or usable with ``async with``."""
+        timeout = self._timeouts.get(entry.timeout_s)
         if timeout is None:
-            # httpx's Timeout(t, connect=min(t, 10)) as httpx-aiohttp translates it.
+            # A read may take timeout_s; connecting at most 10 s of it.
             timeout = aiohttp.ClientTimeout(
                 sock_connect=min(entry.timeout_s, 10.0),
                 sock_read=entry.timeout_s,
                 connect=entry.timeout_s,
             )
-            self._aio_timeouts[entry.timeout_s] = timeout
+            self._timeouts[entry.timeout_s] = timeout
+        return self.session.request(
+            up.method,
+            up.url,
+            data=up.body or None,
+            headers=up.headers,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+
+    async def _exchange(
+        self, up: UpstreamRequest, entry: ProviderEntry
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One whole-body request: (status, headers, body), or a mapped UpstreamError."""
         try:
-            async with session.request(
-                up.method,
-                up.url,
-                data=up.body or None,
-                headers=up.headers,
-                timeout=timeout,
-                allow_redirects=False,
-            ) as response:
+            async with self._open(up, entry) as response:
                 return response.status, response.headers, await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise map_transport_error(exc, entry) from exc
-
-    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        if self.transport is None:
-            return await self.client.send(request, stream=stream)
-        response = await self.transport.handle_async_request(request)
-        response.request = request
-        if not stream:
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        return response
-
-    def _request(self, up: UpstreamRequest, entry: ProviderEntry) -> httpx.Request:
-        """What client.build_request makes, from parts parsed once per URL and timeout.
-
-        A provider's endpoints and timeouts rarely change, and parsing the URL and
-        merging the client's default headers took ~13% of the router's CPU.
-        """
-        url = self._urls.get(up.url)
-        if url is None:
-            if len(self._urls) > 4096:  # reloads can add endpoints: stay bounded
-                self._urls.clear()
-            url = self._urls[up.url] = httpx.URL(up.url)
-        timeout = self._timeouts.get(entry.timeout_s)
-        if timeout is None:
-            timeout = httpx.Timeout(entry.timeout_s, connect=min(entry.timeout_s, 10.0)).as_dict()
-            self._timeouts[entry.timeout_s] = timeout
-        if self._defaults is None:
-            self._defaults = {k.lower(): v for k, v in self.client.headers.items()}
-        headers = self._defaults | {k.lower(): v for k, v in up.headers.items()}
-        return httpx.Request(
-            up.method, url, headers=headers, content=up.body, extensions={"timeout": timeout}
-        )
 
     def _failed(self, entry: ProviderEntry, exc: UpstreamError) -> None:
         self.on_error(entry.name, type(exc).__name__)
@@ -418,16 +374,16 @@ class Dispatcher:
     ) -> Served:
         self.health.acquire(entry.name)
         started = time.perf_counter()
-        response: httpx.Response | None = None
+        response: aiohttp.ClientResponse | None = None
         try:
             try:
-                response = await self._send(self._request(up, entry), stream=True)
-                if response.status_code >= 400:
+                response = await self._open(up, entry)
+                if response.status >= 400:
                     raise _status_error(
-                        response.status_code, response.headers, await response.aread(), entry
+                        response.status, response.headers, await response.read(), entry
                     )
                 translator = adapter.chat_stream(_context(candidate), include_usage=include_usage)
-                chunks = response.aiter_raw()
+                chunks = response.content.iter_any()
                 first: list[bytes] = []
                 while not first:
                     data = await anext(chunks, None)
@@ -435,13 +391,13 @@ class Dispatcher:
                         first = translator.close()
                         break
                     first = translator.feed(data)
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 raise map_transport_error(exc, entry) from exc
             except _TRANSLATION_ERRORS as exc:
                 raise _stream_error(exc, entry) from exc
         except BaseException:
             if response is not None:
-                await response.aclose()
+                response.close()  # drops the connection: the provider stops generating
             self._release(entry)
             _record_upstream(started)
             raise
@@ -468,7 +424,7 @@ class Dispatcher:
 
 
 async def _relay(
-    response: httpx.Response,
+    response: aiohttp.ClientResponse,
     chunks: AsyncIterator[bytes],
     translator: Any,
     first: list[bytes],
@@ -478,6 +434,7 @@ async def _relay(
     started: float,
 ) -> AsyncIterator[bytes]:
     """Yield translated chunks as they arrive; end with an error event if the upstream dies."""
+    finished = False
     try:
         for out in first:
             yield out
@@ -488,7 +445,8 @@ async def _relay(
                     yield out
             for out in translator.close():
                 yield out
-        except httpx.HTTPError as exc:
+            finished = True
+        except (aiohttp.ClientError, TimeoutError) as exc:
             error = map_transport_error(exc, entry)
         except _TRANSLATION_ERRORS as exc:
             error = _stream_error(exc, entry)
@@ -497,6 +455,9 @@ async def _relay(
             log.warning("stream from %s ended early: %s", entry.name, error.message)
             yield sse_error(error)
     finally:
-        await response.aclose()
+        if finished:
+            response.release()  # read to the end: the connection goes back to the pool
+        else:
+            response.close()  # a client that left, or a broken stream: drop the connection
         release(entry)
         _record_upstream(started)

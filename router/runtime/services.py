@@ -31,7 +31,7 @@ from router.runtime.health import HealthMonitor
 from router.runtime.observe import Metrics
 from router.runtime.queue import CapacityQueues, priority_from_headers
 from router.runtime.shared import Event, LocalState, SharedState, new_instance_id
-from router.runtime.transport import make_transport
+from router.runtime.transport import make_upstream
 from router.store import Store, open_store
 
 __all__ = ["Services"]
@@ -49,7 +49,6 @@ def _no_cookies() -> CookieJar:
 @attrs.define
 class Services:
     config: ConfigStore
-    transport: httpx.AsyncBaseTransport | None = None
     probe: bool = True
     _client: httpx.AsyncClient | None = None
     _health: HealthMonitor | None = None
@@ -199,9 +198,9 @@ class Services:
         if stale:
             log.warning("marked %d unfinished background response(s) as failed", stale)
         self._heartbeat = asyncio.create_task(self._beat(self._store), name="nexus-heartbeat")
-        transport = self.transport or make_transport()
+        upstream = make_upstream()
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=upstream.transport,
             cookies=_no_cookies(),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             follow_redirects=False,
@@ -226,11 +225,10 @@ class Services:
         self.config.subscribe(follow)
         errors = self.metrics.provider_errors
         self._dispatcher = Dispatcher(
-            self._client,
+            upstream.session,
             self._health,
             self.shared,
             on_error=lambda provider, kind: errors.labels(provider, kind).inc(),
-            transport=transport,
         )
         self._responses = ResponsesService(
             self._store,

@@ -1,9 +1,9 @@
-"""The HTTP transport under the shared httpx client, and how its failures are classified.
+"""The connection pool to providers, and how its failures are classified.
 
-httpx stays the API (requests, streams, MockTransport in tests); aiohttp moves the
-bytes. Measured side by side (bench/RESULTS.md), httpcore's pool spent ~45% of the
-router's CPU at 32 connections, polling every pooled socket on every request.
-httpx-aiohttp maps some aiohttp errors loosely (a refused connection arrives as
+aiohttp moves the bytes. Measured side by side (bench/RESULTS.md), httpcore's
+pool spent ~45% of the router's CPU at 32 connections, polling every pooled
+socket on every request. httpx-aiohttp (the httpx face, for probes and model
+listings) maps some aiohttp errors loosely (a refused connection arrives as
 ConnectTimeout), so `failure_kind` looks at the original exception first.
 """
 
@@ -13,31 +13,42 @@ import asyncio
 from typing import Literal
 
 import aiohttp
+import attrs
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["FailureKind", "aiohttp_session", "failure_kind", "make_transport"]
+__all__ = ["FailureKind", "Upstream", "failure_kind", "make_upstream"]
 
 FailureKind = Literal["connect_timeout", "read_timeout", "refused", "closed", "other"]
 
 
-def make_transport() -> httpx.AsyncBaseTransport:
-    limits = httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30)
-    return AiohttpTransport(limits=limits, trust_env=False)
+@attrs.frozen
+class Upstream:
+    """One connection pool to every provider, with two faces.
 
-
-def aiohttp_session(transport: httpx.AsyncBaseTransport | None) -> aiohttp.ClientSession | None:
-    """The aiohttp session under `transport`, for whole-body requests that skip httpx.
-
-    httpx's request and response objects around aiohttp were ~15% of the router's
-    CPU for a non-streaming chat completion (py-spy); streams keep the httpx API.
-    None when the transport is not aiohttp (one a test or an embedder passed in).
+    Inference (router.runtime.dispatch) uses the aiohttp `session` directly:
+    httpx's request/response objects and the httpx-aiohttp adapter around it were
+    ~15% of a chat completion's CPU (py-spy). Health probes and model listings
+    keep httpx's API through `transport`, over the same session and pool.
     """
-    if not isinstance(transport, AiohttpTransport):
-        return None
-    if not isinstance(transport.client, aiohttp.ClientSession):
-        transport.client = transport.get_client()  # what its first request would do
-    return transport.client
+
+    session: aiohttp.ClientSession
+    transport: httpx.AsyncBaseTransport
+
+
+def make_upstream() -> Upstream:
+    """Call inside the event loop (aiohttp binds the session to it)."""
+    connector = aiohttp.TCPConnector(
+        limit=1024,
+        keepalive_timeout=30,
+        ssl=httpx.create_ssl_context(trust_env=False),  # certifi's roots, as httpx verifies
+    )
+    session = aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),  # one provider's Set-Cookie never reaches another
+        trust_env=False,  # never send provider keys through an ambient proxy
+    )
+    return Upstream(session, AiohttpTransport(client=session, trust_env=False))
 
 
 def failure_kind(exc: BaseException) -> FailureKind:

@@ -57,6 +57,7 @@ class FakeOpenAI:
     malformed: bool = False
     tool_call: dict[str, Any] | None = None
     probe_status: int = 200
+    set_cookie: str | None = None  # a Set-Cookie header on every chat answer
     requests: list[dict[str, Any]] = attrs.Factory(list)
     headers: list[dict[str, str]] = attrs.Factory(list)
     disconnects: int = 0  # requests whose client went away while the gate held them
@@ -136,7 +137,8 @@ class FakeOpenAI:
             finally:
                 gone.cancel()
             return
-        await send_json(send, 200, self.completion(body["model"]))
+        cookie = {"set-cookie": self.set_cookie} if self.set_cookie else None
+        await send_json(send, 200, self.completion(body["model"]), cookie)
 
     def completion(self, model: str) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self.reply}

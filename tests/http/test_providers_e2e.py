@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.ollama_upstream import FakeOllama
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.router import RouterHandle, run_router
 from tests.fakes.servers import serve
 
@@ -220,3 +221,28 @@ def test_anthropic_probe_with_a_wrong_key_marks_it_unhealthy(
         )
         assert provider["last_error"] == "health probe answered HTTP 401"
         assert KEY not in router.http.get("/admin/providers").text
+
+
+def test_a_providers_cookies_are_never_sent_back(tmp_path: Path) -> None:
+    """Keys differ per provider, hosts may not: a Set-Cookie must not stick to the pool."""
+    first = FakeOpenAI(models=("a",), set_cookie="session=secret-of-first; Path=/")
+    second = FakeOpenAI(models=("b",))
+    with serve(first) as first_url, serve(second) as second_url:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(
+            "version: 1\nproviders:\n"
+            # by name, not IP: cookie jars ignore cookies from IP addresses
+            f"  - {{name: one, kind: openai, base_url: '{first_url.replace('127.0.0.1', 'localhost')}/v1',"
+            " models: [{name: a}]}\n"
+            f"  - {{name: two, kind: openai, base_url: '{second_url.replace('127.0.0.1', 'localhost')}/v1',"
+            " models: [{name: b}]}\n"
+        )
+        with run_router(path) as router:
+            client = openai.OpenAI(base_url=f"{router.url}/v1", api_key="x", max_retries=0)
+            for model in ("a", "a", "b"):
+                client.chat.completions.create(
+                    model=model, messages=[{"role": "user", "content": "hi"}]
+                )
+    assert len(first.headers) == 2
+    assert len(second.headers) == 1
+    assert all("cookie" not in h for h in first.headers + second.headers)
