@@ -26,7 +26,7 @@ class RequestContext:
     table: RoutingTable
     #: Run-time services: health, dispatcher, the shared httpx client, the stores.
     services: Services
-    #: The caller (None when auth is off), resolved by the guard.
+    #: The caller (None when auth is off), resolved by authorize().
     identity: Identity | None
     #: The config store (the one mutable holder): admin handlers only.
     store: ConfigStore

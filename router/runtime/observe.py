@@ -270,7 +270,7 @@ class RequestObserver:
             return
         info = RequestInfo(_request_id(scope), time.perf_counter())
         token = CURRENT.set(info)
-        # The one read of the snapshot for this request: guards and handlers use it.
+        # The one read of the snapshot for this request: authorize() and handlers use it.
         scope["state"]["nexus.table"] = self.config.current
         status = 500
         header = (b"x-request-id", info.request_id.encode())

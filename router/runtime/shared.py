@@ -35,7 +35,7 @@ def new_instance_id() -> str:
 
 
 class SharedState(Protocol):
-    """What the dispatcher, the guard and the health monitor share with other processes."""
+    """What the dispatcher, authorize() and the health monitor share with other processes."""
 
     instance: str
 
