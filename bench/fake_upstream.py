@@ -154,6 +154,23 @@ CANNED = {
 NOT_FOUND = _response("404 Not Found", "application/json", b'{"error":"not found"}')
 
 
+#: The "/gpu" prefix serves embeddings like one GPU worker: one call at a time, each
+#: taking a fixed cost plus a little per input (batching exists to amortize the first).
+GPU_CALL_S = 0.001
+GPU_INPUT_S = 0.00002
+_gpu_free_at = 0.0
+
+
+def _gpu_delay(body: bytes) -> float:
+    """Seconds from now until the one worker has answered this call."""
+    global _gpu_free_at  # noqa: PLW0603 - the one worker's timeline, shared by all connections
+    inputs = json.loads(body)["input"]
+    count = len(inputs) if isinstance(inputs, list) else 1
+    now = asyncio.get_running_loop().time()
+    _gpu_free_at = max(now, _gpu_free_at) + GPU_CALL_S + GPU_INPUT_S * count
+    return _gpu_free_at - now
+
+
 class Upstream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
@@ -176,6 +193,12 @@ class Upstream(asyncio.Protocol):
             body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
             method, path, _ = head.split(" ", 2)
+            if path == "/gpu/v1/embeddings":
+                answer = _embeddings(body)
+                loop = asyncio.get_running_loop()
+                loop.call_later(_gpu_delay(body), self.transport.write, answer)
+                continue
+            path = path.removeprefix("/gpu")
             if path == "/v1/embeddings":
                 self.transport.write(_embeddings(body))
                 continue
