@@ -57,4 +57,36 @@ class InferenceApp:
         await authorize(request)
         ctx = request.app.state[CONTEXT_STATE_KEY](request)
         response = await self.handler(request, ctx)
-        await response.to_asgi_response(None, request)(scope, receive, send)
+        if _plain_json(response):
+            await _send_json(send, response)
+        else:  # streams, and anything with cookies or background tasks: Litestar's way
+            await response.to_asgi_response(None, request)(scope, receive, send)
+
+
+def _plain_json(response: Response[Any]) -> bool:
+    """A JSON body already encoded: what almost every inference answer is."""
+    return (
+        type(response) is Response
+        and type(response.content) is bytes
+        and response.media_type in (None, "application/json")
+        and not response.cookies
+        and response.background is None
+        and (response.status_code or 200) in _BODY_STATUSES
+    )
+
+
+#: Statuses the inference handlers answer with a body (not 204/304/1xx).
+_BODY_STATUSES = frozenset(range(200, 600)) - {204, 304}
+
+
+async def _send_json(send: Send, response: Response[Any]) -> None:
+    """Send what Litestar's ASGIResponse would, without building one (~4% of a request)."""
+    body: bytes = response.content
+    fields = {k.lower(): str(v) for k, v in response.headers.items()}
+    fields.setdefault("content-type", "application/json")  # as Litestar: the handler's wins
+    fields.setdefault("content-length", str(len(body)))
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()]
+    await send(
+        {"type": "http.response.start", "status": response.status_code or 200, "headers": headers}
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
