@@ -161,6 +161,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "port": port,
         "log_level": args.log_level,
         "access_log": False,
+        "log_config": None,  # keep our handlers: uvicorn would install its own plain-text ones
         "http": "httptools",
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
     }

@@ -1,14 +1,18 @@
-"""The nexus command: check and explain (serve is covered by the reload tests)."""
+"""The nexus command: check, explain, and serve's log output (reloads: tests/config)."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from router.cli import main
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, free_port, wait_for
 
 
 def test_check_passes_on_the_reference_example(
@@ -81,3 +85,31 @@ def test_explain(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     assert main(["explain", "-c", str(EXAMPLE), *args]) == status
     assert needle in capsys.readouterr().out
+
+
+def test_serve_writes_only_json_lines_when_asked(tmp_path: Path) -> None:
+    """uvicorn's own lines go through our formatter too: a log shipper parses every line."""
+    config = tmp_path / "nexus.yaml"
+    config.write_text("version: 1\nproviders: []\n")
+    port = free_port()
+    command = [sys.executable, "-m", "router", "serve", "-c", str(config), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--no-watch", "--log-format", "json"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), what="the router to serve")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    lines = [json.loads(line) for line in stderr.splitlines()]  # fails on any non-JSON line
+    assert {"uvicorn.error", "nexus", "nexus.access"} <= {line["logger"] for line in lines}
+    assert any(line.get("path") == "/health" for line in lines)  # flushed at shutdown
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
