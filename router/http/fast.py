@@ -6,8 +6,9 @@ every request. For the inference endpoints that machinery was about a third of
 the router's own CPU (a bare ``@post`` handler serves ~10.5k requests/s on one
 core, the same work as an ``@asgi`` route ~15.5k). `inference_route` keeps
 everything else: Litestar's routing, the app's exception handlers (so errors
-keep their one mapping), `authorize`, the one request context, and Litestar
-responses.
+keep their one mapping), `authorize` and the one request context. An already
+encoded JSON body is sent directly; any other response (streams, dict bodies)
+goes through Litestar's own response machinery.
 """
 
 from __future__ import annotations
@@ -71,12 +72,8 @@ def _plain_json(response: Response[Any]) -> bool:
         and response.media_type in (None, "application/json")
         and not response.cookies
         and response.background is None
-        and (response.status_code or 200) in _BODY_STATUSES
+        and response.status_code in (None, 200)
     )
-
-
-#: Statuses the inference handlers answer with a body (not 204/304/1xx).
-_BODY_STATUSES = frozenset(range(200, 600)) - {204, 304}
 
 
 async def _send_json(send: Send, response: Response[Any]) -> None:

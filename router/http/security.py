@@ -74,5 +74,5 @@ def assert_every_route_authorizes(app: Litestar) -> None:
             if getattr(handler.fn, "authorizes_itself", False) is True:
                 continue
             hook = getattr(handler, "resolve_before_request", lambda: None)()
-            if getattr(hook, "func", hook) is not authorize:
+            if hook is not authorize:
                 raise RuntimeError(f"route {route.path} does not run authorize()")

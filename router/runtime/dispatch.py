@@ -1,8 +1,9 @@
 """Walk a routing decision's candidates until one provider answers (failover).
 
 The only place that talks to providers for inference, through the shared aiohttp
-session. Transport errors are mapped to the exception tree here, at the boundary; a stream is committed to a provider
-once its first translated chunk has arrived, and never fails over after that.
+session. Transport errors are mapped to the exception tree here, at the boundary;
+a stream is committed to a provider once its first translated chunk has arrived,
+and never fails over after that.
 """
 
 from __future__ import annotations
@@ -162,9 +163,7 @@ def _record_usage(body: Any) -> None:
 
 @attrs.define
 class Dispatcher:
-    #: The aiohttp session under the shared httpx client's transport. Inference goes
-    #: to it directly: httpx's request/response objects and the httpx-aiohttp
-    #: adapter around it were ~15% of a chat completion's CPU (py-spy).
+    #: The pool's aiohttp session (router.runtime.transport.Upstream), used directly.
     session: aiohttp.ClientSession
     health: HealthMonitor
     shared: SharedState = attrs.Factory(LocalState)

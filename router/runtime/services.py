@@ -201,8 +201,7 @@ class Services:
         upstream = make_upstream()
         self._client = httpx.AsyncClient(
             transport=upstream.transport,
-            cookies=_no_cookies(),
-            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
+            cookies=_no_cookies(),  # httpx's own jar; aiohttp's under it keeps none either
             follow_redirects=False,
             trust_env=False,  # never send provider keys through an ambient proxy
         )
