@@ -90,7 +90,9 @@ def exposure_check(host: str) -> Callable[[RoutingTable], Diagnostic | None]:
     return check
 
 
-def _load_for_serving(config: str, host: str | None) -> tuple[ConfigStore, str] | int:
+def _load_for_serving(
+    config: str, host: str | None, *, allow_empty: bool = False
+) -> tuple[ConfigStore, str] | int:
     """Load the config and check it may be served on `host`; an int is an exit status."""
     from router.config.store import ConfigStore
 
@@ -111,6 +113,7 @@ def _load_for_serving(config: str, host: str | None) -> tuple[ConfigStore, str] 
         print(f"nexus: not starting: {problem.message}", file=sys.stderr)
         return 1
     store.checks.append(exposure)  # reloads may not open the router up either
+    store.allow_empty = allow_empty
     return store, bind
 
 
@@ -125,7 +128,11 @@ def worker_app() -> Litestar:
     configure_logging(
         os.environ.get("NEXUS_LOG_LEVEL", "info"), os.environ.get("NEXUS_LOG_FORMAT", "auto")
     )
-    loaded = _load_for_serving(os.environ["NEXUS_CONFIG"], os.environ.get("NEXUS_HOST"))
+    loaded = _load_for_serving(
+        os.environ["NEXUS_CONFIG"],
+        os.environ.get("NEXUS_HOST"),
+        allow_empty=os.environ.get("NEXUS_ALLOW_EMPTY") == "1",
+    )
     if isinstance(loaded, int):
         raise SystemExit(loaded)
     app = create_app(loaded[0], options=AppOptions(watch=os.environ.get("NEXUS_WATCH", "1") == "1"))
@@ -140,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from router.http.app import AppOptions, create_app
 
     configure_logging(args.log_level, args.log_format)
-    loaded = _load_for_serving(args.config, args.host)
+    loaded = _load_for_serving(args.config, args.host, allow_empty=args.allow_empty)
     if isinstance(loaded, int):
         return loaded
     store, host = loaded
@@ -177,6 +184,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             NEXUS_CONFIG=str(store.path),
             NEXUS_HOST=host,
             NEXUS_WATCH="0" if args.no_watch else "1",
+            NEXUS_ALLOW_EMPTY="1" if args.allow_empty else "0",
             NEXUS_LOG_LEVEL=args.log_level,
             NEXUS_LOG_FORMAT=args.log_format,
         )
@@ -269,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-watch",
         action="store_true",
         help="do not reload on file changes (SIGHUP and the admin API still reload)",
+    )
+    serve.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept a reload that leaves no routable model (refused by default: a file cut "
+        "short by an interrupted write looks like that)",
     )
     serve.add_argument(
         "--workers",

@@ -7,7 +7,9 @@ table has been built, so a failure anywhere leaves the caller's snapshot alone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -20,7 +22,19 @@ from router.errors import ConfigInvalid, ConfigUnavailable
 from router.routing.compile import compile_config
 from router.routing.table import RoutingTable
 
-__all__ = ["digest_of", "load_bytes", "read_config_bytes"]
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "FileSnapshot",
+    "digest_of",
+    "load_bytes",
+    "read_config_bytes",
+    "read_settled",
+    "still_on_disk",
+]
+
+#: A config this large is a mistake (a log file saved over it, a runaway generator);
+#: the benchmark's 1,000-provider file is about 0.3 MB.
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
 
 def digest_of(data: bytes) -> str:
@@ -28,16 +42,69 @@ def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@attrs.frozen
+class FileSnapshot:
+    """A file's bytes and what identifies that version on disk (device, inode, size, mtime)."""
+
+    data: bytes
+    identity: tuple[int, int, int, int]
+
+
 def read_config_bytes(path: Path) -> bytes:
     """Read a config file (following symlinks); raise `ConfigUnavailable` with the reason."""
+    return _snapshot(path).data
+
+
+def read_settled(
+    path: Path,
+    *,
+    settle_s: float = 0.02,
+    attempts: int = 50,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FileSnapshot:
+    """Read `path` until two reads `settle_s` apart agree, so a file being written is not taken.
+
+    An editor or a ``cat > file`` may be between its truncate and its last write;
+    the file must stay the same for `settle_s` before its bytes are parsed.
+    """
+    snapshot = _snapshot(path)
+    for _ in range(attempts):
+        sleep(settle_s)
+        again = _snapshot(path)
+        if again == snapshot:
+            return snapshot
+        snapshot = again
+    raise ConfigUnavailable(
+        f"{path}: the file kept changing for {settle_s * attempts:g}s; "
+        "not loading a file that is still being written"
+    )
+
+
+def still_on_disk(path: Path, snapshot: FileSnapshot) -> bool:
+    """Whether `path` still holds exactly `snapshot` (same inode, size, mtime and bytes)."""
     try:
-        return path.read_bytes()
+        return _snapshot(path) == snapshot
+    except ConfigUnavailable:
+        return False
+
+
+def _snapshot(path: Path) -> FileSnapshot:
+    try:
+        with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError as exc:
         raise ConfigUnavailable(f"{path}: config file not found") from exc
     except IsADirectoryError as exc:
         raise ConfigUnavailable(f"{path}: is a directory, expected a YAML file") from exc
     except OSError as exc:
         raise ConfigUnavailable(f"{path}: cannot read config file: {exc.strerror}") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigUnavailable(
+            f"{path}: the file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB, "
+            "the most a config may be"
+        )
+    return FileSnapshot(data, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
 
 
 def _locate(

@@ -10,7 +10,14 @@ import yaml
 
 from router.config.diagnostics import Diagnostic, JsonPath
 
-__all__ = ["Mark", "SourceMap", "YamlSyntaxError", "parse_yaml"]
+__all__ = ["MAX_EXPANSION", "Mark", "SourceMap", "YamlSyntaxError", "parse_yaml"]
+
+#: How many values a file may expand to per node it holds. YAML aliases and merge keys
+#: reuse nodes, so a few lines can stand for billions of values (the "billion laughs");
+#: legitimate reuse (``<<: *defaults`` in every provider) stays far below this.
+MAX_EXPANSION = 20
+#: Expansion every file may use whatever its size.
+_EXPANSION_FLOOR = 10_000
 
 try:  # libyaml is ~10x faster; the pure-Python loader gives identical results
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -44,6 +51,28 @@ class SourceMap:
         return None
 
 
+class _TooLarge(Exception):
+    """The document expands to more values than its size allows (aliases reused too often)."""
+
+
+def _distinct_nodes(root: yaml.Node) -> int:
+    """Count the nodes of a composed document, each shared (aliased) node once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append(key)
+                stack.append(value)
+    return len(seen)
+
+
 class YamlSyntaxError(Exception):
     """The bytes are not one valid YAML document; carries located diagnostics."""
 
@@ -67,11 +96,16 @@ class _Builder:
     """Build plain data and the source map in one walk over the composed node tree."""
 
     loader: Any
+    #: Values left to build before the file counts as an alias bomb.
+    budget: int
     values: dict[JsonPath, tuple[int, int]] = attrs.Factory(dict)
     keys: dict[JsonPath, tuple[int, int]] = attrs.Factory(dict)
     problems: list[Diagnostic] = attrs.Factory(list)
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooLarge
         mark = node.start_mark
         self.values[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, yaml.ScalarNode):
@@ -135,8 +169,24 @@ def parse_yaml(text: str | bytes, filename: str | None = None) -> tuple[Any, Sou
         node = loader.get_single_node()
         if node is None:
             return None, SourceMap({}, {})
-        builder = _Builder(loader)
-        data = builder.build(node, ())
+        nodes = _distinct_nodes(node)
+        limit = MAX_EXPANSION * nodes + _EXPANSION_FLOOR
+        builder = _Builder(loader, budget=limit)
+        try:
+            data = builder.build(node, ())
+        except _TooLarge:
+            raise YamlSyntaxError(
+                [
+                    Diagnostic(
+                        "error",
+                        f"the file's {nodes} YAML nodes expand to more than "
+                        f"{limit} values "
+                        "through aliases (*ref) and merge keys: refusing to load it "
+                        "(an alias bomb?)",
+                        file=filename,
+                    )
+                ]
+            ) from None
         if builder.problems:
             raise YamlSyntaxError([attrs.evolve(p, file=filename) for p in builder.problems])
     except yaml.MarkedYAMLError as exc:

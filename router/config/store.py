@@ -8,7 +8,6 @@ Requests read `current` once and keep that table to the end.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -20,8 +19,16 @@ from pathlib import Path
 import anyio.to_thread
 import attrs
 
+from router.config.atomic import Changed, Swap, exchange_files, install_if_unchanged
 from router.config.diagnostics import Diagnostic
-from router.config.loader import digest_of, load_bytes, read_config_bytes
+from router.config.loader import (
+    FileSnapshot,
+    digest_of,
+    load_bytes,
+    read_config_bytes,
+    read_settled,
+    still_on_disk,
+)
 from router.errors import ConfigChangedOnDisk, ConfigInvalid, ConfigUnavailable, StoreUnavailable
 from router.routing.table import RoutingTable
 
@@ -68,8 +75,14 @@ class ConfigStore:
     succeeded: int = 0
     failed: int = 0
     unchanged: int = 0
-    #: The last step of a write; an argument so tests can make it fail like a full disk.
-    replace: Callable[[str, str], None] = os.replace
+    #: The last step of a write (an atomic exchange where the platform has one, else a
+    #: replace); arguments so tests can make them fail like a full disk.
+    replace: Swap = os.replace
+    exchange: Swap | None = exchange_files
+    #: How long a changed file must stay the same before it is parsed.
+    settle_s: float = 0.02
+    #: Allow a reload that leaves no routable model (``nexus serve --allow-empty``).
+    allow_empty: bool = False
     #: Extra rules a new table must pass before it is swapped in (e.g. "auth stays on
     #: while bound to a public address"); each returns an error message or None.
     checks: list[Callable[[RoutingTable], Diagnostic | None]] = attrs.field(factory=list)
@@ -83,13 +96,14 @@ class ConfigStore:
         *,
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
-        replace: Callable[[str, str], None] = os.replace,
+        replace: Swap = os.replace,
+        exchange: Swap | None = exchange_files,
     ) -> ConfigStore:
         """Load `path` for the first time; raise `ConfigInvalid`/`ConfigUnavailable` on failure."""
         path = Path(path).absolute()
         env = os.environ if env is None else env
         table = load_bytes(read_config_bytes(path), source=str(path), env=env, loaded_at=clock())
-        return cls(path, table, env=env, clock=clock, replace=replace)
+        return cls(path, table, env=env, clock=clock, replace=replace, exchange=exchange)
 
     @property
     def current(self) -> RoutingTable:
@@ -101,41 +115,57 @@ class ConfigStore:
         self._listeners.append(listener)
 
     def reload(self) -> ReloadResult:
-        """Re-read the file and swap in the new table if it is valid and different."""
+        """Re-read the file and swap in the new table if it is valid and different.
+
+        The bytes parsed are bytes that stayed the same for `settle_s`, and the
+        file must still hold them (same inode, size, mtime and content) once the
+        new table is built; if it changed meanwhile, the newer file is loaded.
+        """
         with self._lock:
-            try:
-                data = read_config_bytes(self.path)
-                if digest_of(data) == self._table.digest:
-                    self.last_error = None
-                    self.unchanged += 1
-                    return ReloadResult.UNCHANGED
-                table = load_bytes(
-                    data, source=str(self.path), env=self.env, loaded_at=self.clock()
-                )
-                self._check(table)
-            except (ConfigInvalid, ConfigUnavailable) as exc:
-                diagnostics = getattr(exc, "diagnostics", ())
-                self.last_error = LoadError(exc.message, tuple(diagnostics), self.clock())
-                self.failed += 1
-                log.error(
-                    "config reload failed, still serving version %s: %s",
-                    self._table.version,
-                    exc.message,
-                    extra={"fields": {"event": "config_reload", "result": "failed"}},
-                )
-                return ReloadResult.FAILED
-            self._swap(table, "reloaded")
-        return ReloadResult.RELOADED
+            for _ in range(3):
+                snapshot: FileSnapshot | None = None
+                try:
+                    snapshot = read_settled(self.path, settle_s=self.settle_s)
+                    if digest_of(snapshot.data) == self._table.digest:
+                        self.last_error = None
+                        self.unchanged += 1
+                        return ReloadResult.UNCHANGED
+                    table = load_bytes(
+                        snapshot.data, source=str(self.path), env=self.env, loaded_at=self.clock()
+                    )
+                    self._check(table)
+                except (ConfigInvalid, ConfigUnavailable) as exc:
+                    if snapshot is not None and not still_on_disk(self.path, snapshot):
+                        continue  # it failed on bytes that are already gone: read again
+                    return self._failed(exc)
+                if still_on_disk(self.path, snapshot):
+                    self._swap(table, "reloaded")
+                    return ReloadResult.RELOADED
+            return self._failed(
+                ConfigUnavailable(f"{self.path}: the file kept changing while it was loaded")
+            )
+
+    def _failed(self, exc: ConfigInvalid | ConfigUnavailable) -> ReloadResult:
+        diagnostics = getattr(exc, "diagnostics", ())
+        self.last_error = LoadError(exc.message, tuple(diagnostics), self.clock())
+        self.failed += 1
+        log.error(
+            "config reload failed, still serving version %s: %s",
+            self._table.version,
+            exc.message,
+            extra={"fields": {"event": "config_reload", "result": "failed"}},
+        )
+        return ReloadResult.FAILED
 
     def write(self, edit: Callable[[str, RoutingTable], str]) -> RoutingTable:
         """Edit the file as one transaction and swap in the result; return the new table.
 
-        Under the reload lock: the file on disk must still be the loaded version
-        (else `ConfigChangedOnDisk`, so a human's edit is never overwritten); the
-        edited text must compile (else `ConfigInvalid`, nothing written); it is
-        written to a temp file in the same directory, fsynced and renamed over the
-        original (else `StoreUnavailable`, original intact). The watcher then sees
-        an unchanged digest and does nothing.
+        Under the reload lock: the file on disk must be the loaded version, both
+        when the edit starts and at the rename (else `ConfigChangedOnDisk`, so a
+        human's save is never overwritten); the edited text must compile (else
+        `ConfigInvalid`, nothing written); it is written to a temp file in the same
+        directory, fsynced and swapped in (else `StoreUnavailable`, original
+        intact). The watcher then sees an unchanged digest and does nothing.
         """
         with self._lock:
             try:
@@ -145,18 +175,36 @@ class ConfigStore:
                     "Provider store temporarily unavailable", reason=exc.message
                 ) from exc
             if digest_of(current) != self._table.digest:
-                raise ConfigChangedOnDisk(
-                    "The config file changed on disk since it was loaded; reload or retry",
-                    path=str(self.path),
-                    loaded_version=self._table.version,
-                )
+                raise self._changed()
             text = edit(current.decode("utf-8"), self._table)
             data = text.encode("utf-8")
             table = load_bytes(data, source=str(self.path), env=self.env, loaded_at=self.clock())
             self._check(table)
-            self._write_atomically(data)
+            target = self.path.resolve()  # a symlinked config is written where it really lives
+            try:
+                install_if_unchanged(
+                    data,
+                    target,
+                    self._table.digest,
+                    exchange=self.exchange,
+                    replace=self.replace,
+                )
+            except Changed:
+                raise self._changed() from None
+            except OSError as exc:
+                raise StoreUnavailable(
+                    "Provider store temporarily unavailable",
+                    reason=f"cannot write {target}: {exc.strerror or exc}",
+                ) from exc
             self._swap(table, "written by the admin API")
         return table
+
+    def _changed(self) -> ConfigChangedOnDisk:
+        return ConfigChangedOnDisk(
+            "The config file changed on disk since it was loaded; reload or retry",
+            path=str(self.path),
+            loaded_version=self._table.version,
+        )
 
     def _swap(self, table: RoutingTable, how: str) -> None:
         """Make `table` current (the caller holds the lock) and tell the listeners."""
@@ -178,35 +226,42 @@ class ConfigStore:
             listener(table)
 
     def _check(self, table: RoutingTable) -> None:
-        problems = [d for check in self.checks if (d := check(table)) is not None]
+        problems = [*self._refusals(table)]
+        problems += [d for check in self.checks if (d := check(table)) is not None]
         if problems:
             raise ConfigInvalid([attrs.evolve(d, file=str(self.path)) for d in problems])
 
-    def _write_atomically(self, data: bytes) -> None:
-        target = self.path.resolve()  # a symlinked config is written where it really lives
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            mode = target.stat()
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode.st_mode & 0o7777)
-            with contextlib.suppress(PermissionError):
-                os.chown(tmp, mode.st_uid, mode.st_gid)
-            self.replace(str(tmp), str(target))
-            directory = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise StoreUnavailable(
-                "Provider store temporarily unavailable",
-                reason=f"cannot write {target}: {exc.strerror or exc}",
-            ) from exc
+    def _refusals(self, new: RoutingTable) -> list[Diagnostic]:
+        """What a new version may not do to the running one, however valid it is on its own.
+
+        A file cut short by an interrupted writer or a full disk is often still valid
+        YAML: without these rules it could silently switch authentication off or
+        leave nothing routable.
+        """
+        old = self._table
+        out = []
+        if old.auth is not None and old.auth.required and new.auth is None:
+            out.append(
+                Diagnostic(
+                    "error",
+                    "this version has no 'auth' section but the running one requires API "
+                    "keys; a reload never switches authentication off (is the file cut "
+                    "short?). Write 'auth: {mode: none}' to serve without keys on purpose",
+                    ("auth",),
+                )
+            )
+        routable = len(old.routable_models())
+        if not self.allow_empty and routable and not new.routable_models():
+            out.append(
+                Diagnostic(
+                    "error",
+                    f"this version leaves no routable model (the running one has {routable}); "
+                    "is the file cut short? Start the router "
+                    "with 'nexus serve --allow-empty' to allow it",
+                    ("providers",),
+                )
+            )
+        return out
 
     async def awrite(self, edit: Callable[[str, RoutingTable], str]) -> RoutingTable:
         """`write` in a worker thread."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 
 import watchfiles
@@ -20,33 +19,18 @@ __all__ = ["watch_config"]
 log = logging.getLogger("nexus.config")
 
 
-def _wait_settled(path: Path, settle_s: float, attempts: int) -> None:
-    """Return once two reads `settle_s` apart agree, so a write in progress is not parsed.
-
-    The store reads the file again itself, under its lock: bytes read here could be
-    older than an admin API write that lands meanwhile.
-    """
-    try:
-        data = path.read_bytes()
-        for _ in range(attempts):
-            time.sleep(settle_s)
-            again = path.read_bytes()
-            if again == data:
-                return
-            data = again
-    except OSError:
-        return  # missing or unreadable: the store records why
-
-
 async def watch_config(
     store: ConfigStore,
     *,
     stop: asyncio.Event,
     debounce_ms: int = 300,
     step_ms: int = 30,
-    settle_s: float = 0.02,
 ) -> None:
-    """Reload `store` after each burst of changes to its file, until `stop` is set."""
+    """Reload `store` after each burst of changes to its file, until `stop` is set.
+
+    The store itself waits for the file to settle and checks it did not change
+    while it was parsed (`ConfigStore.reload`).
+    """
     path = store.path
     names = {path.name}
 
@@ -64,7 +48,6 @@ async def watch_config(
         stop_event=stop,
         recursive=False,
     ):
-        await asyncio.to_thread(_wait_settled, path, settle_s, 50)
         try:
             await store.areload()
         except Exception:  # the watcher must outlive any bug in one reload

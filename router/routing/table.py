@@ -101,3 +101,11 @@ class RoutingTable:
     warnings: tuple[Diagnostic, ...] = ()
     #: None: no ``auth`` section (loopback only); otherwise the compiled keys.
     auth: AuthTable | None = None
+
+    def routable_models(self) -> tuple[str, ...]:
+        """Public names with at least one target on an enabled provider."""
+        return tuple(
+            name
+            for name, route in self.routes.items()
+            if any(self.providers[t.provider].enabled for t in route.targets)
+        )

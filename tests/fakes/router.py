@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import httpx
 
+from router.config.atomic import exchange_files
 from router.config.store import ConfigStore
 from router.http.app import AppOptions, create_app
 from tests.fakes.servers import serve
@@ -36,13 +37,14 @@ def run_router(
     *,
     env: dict[str, str] | None = None,
     replace: Callable[[str, str], None] = os.replace,
+    exchange: Callable[[str, str], None] | None = exchange_files,
     **options: Any,
 ) -> Iterator[RouterHandle]:
     """Load `config` and serve the app (lifespan on: watcher, probes) until the block ends."""
     options.setdefault("watch_debounce_ms", 50)
     options.setdefault("watch_step_ms", 10)
     options.setdefault("handle_sighup", False)
-    store = ConfigStore.open(config, env=env or {}, replace=replace)
+    store = ConfigStore.open(config, env=env or {}, replace=replace, exchange=exchange)
     app = create_app(store, options=AppOptions(**options))
     with serve(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=30) as http:
         yield RouterHandle(url, store, http)

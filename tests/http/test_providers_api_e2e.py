@@ -367,11 +367,16 @@ def test_twenty_concurrent_creates_all_land(tmp_path: Path) -> None:
         assert all(f"name: box-{i}\n" in path.read_text() for i in range(20))
 
 
-def test_failed_replace_leaves_the_original_intact(tmp_path: Path) -> None:
-    def broken_replace(src: str, dst: str) -> None:
+@pytest.mark.parametrize("step", ["exchange", "replace"])
+def test_failed_replace_leaves_the_original_intact(tmp_path: Path, step: str) -> None:
+    def broken(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    with admin(tmp_path, replace=broken_replace) as (router, path, _):
+    # The atomic exchange where the platform has one, else the plain replace.
+    steps: dict[str, Any] = (
+        {"exchange": broken} if step == "exchange" else {"exchange": None, "replace": broken}
+    )
+    with admin(tmp_path, **steps) as (router, path, _):
         before = path.read_bytes()
         response = router.http.post(f"{API}/openai", json={"name": "x", "base_url": "http://x/v1"})
         assert response.status_code == 503
