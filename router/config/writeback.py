@@ -104,10 +104,74 @@ def _block_style(doc: _Doc) -> bool:
     return False
 
 
-def _splice(text: str, edit: Callable[[_Doc], tuple[str, int]]) -> str:
+def _leading_comments(lines: list[str], start: int, floor: int) -> int:
+    """Move `start` up over the comment lines directly above it (they describe that block)."""
+    while start > floor and lines[start - 1].strip().startswith("#"):
+        start -= 1
+    return start
+
+
+def _key_ranges(doc: _Doc, index: int, block_range: tuple[int, int]) -> list[tuple[str, int, int]]:
+    """(key, start, end) line ranges of each key of provider `index`, leading comments included."""
+    block = doc.data["providers"][index]
+    start, end = block_range
+    keys = list(block)
+    firsts = [block.lc.key(k)[0] for k in keys]
+    out = []
+    for i, key in enumerate(keys):
+        key_start = _leading_comments(doc.lines, firsts[i], start) if i else start
+        key_end = firsts[i + 1] if i + 1 < len(keys) else end
+        key_end = _leading_comments(doc.lines, key_end, firsts[i] + 1)
+        while key_end > firsts[i] + 1 and not doc.lines[key_end - 1].strip():
+            key_end -= 1
+        out.append((key, key_start, key_end))
+    return out
+
+
+def _dash(line: str, column: int, first: bool) -> str:
+    """Give a key line the sequence item's ``- `` marker, or take it away."""
+    marker = line[column : column + 2]
+    if first and marker == "  ":
+        return line[:column] + "- " + line[column + 2 :]
+    if not first and marker == "- ":
+        return line[:column] + "  " + line[column + 2 :]
+    return line
+
+
+def _merge_keys(doc: _Doc, new: _Doc, index: int, changed: frozenset[str]) -> list[str] | None:
+    """The updated block: original lines for untouched keys, new renderings for changed ones.
+
+    Re-rendering the whole block would rewrite flow-style lines nobody touched
+    (``[ {name: a} ]`` becomes ``[{name: a}]``). None when the block itself is one
+    flow mapping (then the whole block is taken from the new rendering).
+    """
+    if doc.data["providers"][index].fa.flow_style():
+        return None
+    old_ranges = {k: (a, b) for k, a, b in _key_ranges(doc, index, _ranges(doc)[index])}
+    new_ranges = _key_ranges(new, index, _ranges(new)[index])
+    column = doc.data["providers"].lc.item(index)[1] - 2  # where the "- " marker stands
+    out: list[str] = []
+    for position, (key, a, b) in enumerate(new_ranges):
+        if key in old_ranges and key not in changed:
+            lines = doc.lines[slice(*old_ranges[key])]
+        else:
+            lines = new.lines[a:b]
+        if not lines:
+            continue
+        first = next(i for i, line in enumerate(lines) if not _is_filler(line))
+        lines = list(lines)
+        lines[first] = _dash(lines[first], column, position == 0)
+        out += lines
+    return out
+
+
+def _splice(
+    text: str, edit: Callable[[_Doc], tuple[str, int]], changed: frozenset[str] = frozenset()
+) -> str:
     doc = _load(text)
     restyled = _block_style(doc)
     before = _ranges(doc) if not restyled else []
+    section = doc.data.lc.key("providers")[0] + 1 if not restyled else 0
     action, index = edit(doc)
     dumped = _dump(doc)
     if restyled:  # the providers section itself changed shape: take ruamel's rendering of it
@@ -118,7 +182,9 @@ def _splice(text: str, edit: Callable[[_Doc], tuple[str, int]]) -> str:
     if action == "update":
         start, end = before[index]
         b_start, b_end = after[index]
-        result = lines[:start] + new.lines[b_start:b_end] + lines[end:]
+        merged = _merge_keys(_load(text), new, index, changed)
+        block = new.lines[b_start:b_end] if merged is None else merged
+        result = lines[:start] + block + lines[end:]
     elif action == "add":
         _, end = before[-1]
         b_start, b_end = after[index]
@@ -129,9 +195,10 @@ def _splice(text: str, edit: Callable[[_Doc], tuple[str, int]]) -> str:
         if not lines[end - 1].endswith("\n"):
             block = ["\n", *block]
         result = lines[:end] + block + lines[end:]
-    else:  # remove
+    else:  # remove, with the comment lines that introduce the block
         start, end = before[index]
-        if start > 0 and not lines[start - 1].strip():
+        start = _leading_comments(lines, start, section)
+        if start == section or not lines[start - 1].strip():
             while end < len(lines) and not lines[end].strip():
                 end += 1  # drop the blank separator too, so two blank runs do not merge
         result = lines[:start] + lines[end:]
@@ -187,7 +254,7 @@ def update_provider(
                 block.insert(position, key, _plain(value, key))
         return "update", index
 
-    return _splice(text, edit)
+    return _splice(text, edit, frozenset(changes) | removals)
 
 
 def remove_provider(text: str, index: int) -> str:
