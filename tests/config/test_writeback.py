@@ -69,8 +69,10 @@ def test_a_new_first_key_takes_the_sequence_marker() -> None:
 def test_a_deleted_provider_takes_its_leading_comment(index: int) -> None:
     out = remove_provider(TEXT, index)
     gone = "# the GPU box under the desk" if index == 0 else "# the cloud, for overflow"
-    assert gone in TEXT and gone not in out
-    assert "\n\n\n" not in out and "providers:\n\n" not in out
+    assert gone in TEXT
+    assert gone not in out
+    assert "\n\n\n" not in out
+    assert "providers:\n\n" not in out
     other = "# the cloud, for overflow" if index == 0 else "# the GPU box under the desk"
     assert other in out
 
