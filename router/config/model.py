@@ -84,6 +84,7 @@ class _ProviderBase:
     enabled: bool = True
     max_concurrency: int | None = None
     timeout_s: float = 60.0
+    first_byte_timeout_s: float | None = None
     rpm: int | None = None
     models: tuple[ModelConfig, ...] = ()
     created_at: str | None = None
@@ -163,6 +164,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 16 * 1024 * 1024
+    max_upstream_bytes: int = 64 * 1024 * 1024
 
 
 class Role(enum.StrEnum):

@@ -98,8 +98,8 @@ class ImageAdapter(Protocol):
         ...
 
 
-def error_message(body: Any, *, secrets: tuple[str | None, ...] = ()) -> str | None:
-    """Extract a provider's own error message from its error body, with secrets removed."""
+def error_message(body: Any) -> str | None:
+    """Extract a provider's own error message from its error body (the caller redacts it)."""
     message: Any = None
     if isinstance(body, Mapping):
         err = body.get("error")
@@ -110,8 +110,4 @@ def error_message(body: Any, *, secrets: tuple[str | None, ...] = ()) -> str | N
         message = message or body.get("message") or body.get("detail")
     if not isinstance(message, str):
         return None
-    text: str = message
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text[:500]
+    return message[:500]

@@ -9,6 +9,7 @@ import msgspec
 
 from router.providers.base import UpstreamRequest
 from router.providers.chunks import ResponseContext
+from router.providers.sse import SsePassThrough
 from router.routing.table import ProviderEntry
 
 __all__ = ["OpenAIAdapter"]
@@ -21,16 +22,6 @@ def _headers(entry: ProviderEntry) -> dict[str, str]:
     if entry.api_key:
         headers["authorization"] = f"Bearer {entry.api_key}"
     return headers
-
-
-class _PassThrough:
-    """The stream is already OpenAI SSE: relay each chunk unchanged."""
-
-    def feed(self, data: bytes) -> list[bytes]:
-        return [data]
-
-    def close(self) -> list[bytes]:
-        return []
 
 
 class OpenAIAdapter:
@@ -62,8 +53,8 @@ class OpenAIAdapter:
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         return data  # already the client's format; the dispatcher still checks it is JSON
 
-    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _PassThrough:
-        return _PassThrough()
+    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> SsePassThrough:
+        return SsePassThrough()  # already the client's format: relayed, after a validity check
 
     def embeddings_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any]

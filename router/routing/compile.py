@@ -6,6 +6,7 @@ always give the same table (or the same diagnostics).
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from router.config.diagnostics import Diagnostic, JsonPath, did_you_mean
 from router.config.envvars import expand
 from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConfig, Tiers
 from router.errors import ConfigInvalid
+from router.redact import Redactor
 from router.routing.table import ModelSpec, ProviderEntry, Route, RoutingTable, Target
 
 __all__ = ["PROVIDER_ID_NAMESPACE", "compile_config", "provider_id"]
@@ -96,8 +98,9 @@ def _provider(
         resolved[field] = result.value
     base_url = resolved["base_url"] or ""
     if base_url and not base_url.startswith(("http://", "https://")):
+        # What a ${VAR} expands to may be a secret: name the reference, never the value.
         report.error(
-            f"base_url expands to {base_url!r}: expected an http:// or https:// URL",
+            f"base_url {p.base_url!r} does not expand to an http:// or https:// URL",
             (*path, "base_url"),
         )
     models: dict[str, ModelSpec] = {}
@@ -146,7 +149,17 @@ def _provider(
         models=MappingProxyType(models),
         description=p.description,
         rpm=p.rpm,
+        first_byte_timeout_s=p.first_byte_timeout_s,
+        secrets=Redactor.of((resolved["api_key"], _password(base_url))),
     )
+
+
+def _password(url: str) -> str | None:
+    """The password of a ``https://user:password@host`` URL, if it has one."""
+    try:
+        return urllib.parse.urlsplit(url).password
+    except ValueError:
+        return None
 
 
 @attrs.define

@@ -9,6 +9,7 @@ import attrs
 from router.auth.keys import AuthTable
 from router.config.diagnostics import Diagnostic
 from router.config.model import CacheConfig, NexusConfig, Overflow, RoutingConfig, Tiers
+from router.redact import NOTHING, Redactor
 
 __all__ = ["ModelSpec", "ProviderEntry", "Route", "RoutingTable", "Target"]
 
@@ -45,6 +46,9 @@ class ProviderEntry:
     models: Mapping[str, ModelSpec]
     description: str | None = None
     rpm: int | None = None
+    first_byte_timeout_s: float | None = None
+    #: The provider's secrets (its key, a password in its URL), to scrub from what it says.
+    secrets: Redactor = NOTHING
 
 
 @attrs.frozen

@@ -8,6 +8,7 @@ and never fails over after that.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -38,6 +39,8 @@ from router.providers.base import (
     error_message,
 )
 from router.providers.chunks import ResponseContext
+from router.providers.shapes import Completion, Embeddings
+from router.providers.sse import StreamFramingError
 from router.routing.decision import Candidate, RouteDecision
 from router.routing.table import ProviderEntry, RoutingTable
 from router.runtime.health import HealthMonitor
@@ -118,13 +121,15 @@ def _status_error(
         parsed = _decode(body) if body else None
     except msgspec.DecodeError:
         parsed = None
-    own = error_message(parsed, secrets=(entry.api_key,))
-    message = f"Provider '{entry.name}' answered HTTP {status}" + (f": {own}" if own else "")
+    own = error_message(parsed)
+    message = f"Provider '{entry.name}' answered HTTP {status}" + (
+        f": {entry.secrets.text(own)}" if own else ""
+    )
     return provider_status_error(status)(
         message,
         provider=entry.name,
         status=status,
-        body=parsed if isinstance(parsed, Mapping) else None,
+        body=None,  # the provider's own words, unredacted: kept out of reach
         retry_after=_retry_after(headers),
     )
 
@@ -140,11 +145,41 @@ _TRANSLATION_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexErr
 
 
 def _stream_error(exc: Exception, entry: ProviderEntry) -> UpstreamProtocolError:
-    if isinstance(exc, UpstreamStreamError):
-        return UpstreamProtocolError(f"Provider '{entry.name}': {exc}", provider=entry.name)
+    if isinstance(exc, UpstreamStreamError | StreamFramingError):
+        message = entry.secrets.text(str(exc))  # an upstream's error event may echo our key
+        return UpstreamProtocolError(f"Provider '{entry.name}': {message}", provider=entry.name)
     return UpstreamProtocolError(
         f"Provider '{entry.name}' sent a malformed stream", provider=entry.name
     )
+
+
+def _too_large(entry: ProviderEntry, limit: int) -> UpstreamProtocolError:
+    return UpstreamProtocolError(
+        f"Provider '{entry.name}' sent an answer larger than server.max_upstream_bytes "
+        f"({limit} bytes)",
+        provider=entry.name,
+    )
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int, entry: ProviderEntry) -> bytes:
+    """The whole body, refusing one larger than `limit` before it is all in memory."""
+    length = response.content_length
+    if length is not None:
+        if length > limit:
+            raise _too_large(entry, limit)
+        return await response.read()  # exactly Content-Length bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(entry, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+#: Media types an event stream never has; an HTML error page answered with 200 fails fast.
+_NOT_A_STREAM = frozenset({"text/html", "application/xhtml+xml"})
 
 
 def _record_upstream(started: float) -> None:
@@ -153,12 +188,12 @@ def _record_upstream(started: float) -> None:
         info.upstream_s += time.perf_counter() - started
 
 
-def _record_usage(body: Any) -> None:
+def _record_usage(shape: Any) -> None:
     info = current_info()
-    usage = body.get("usage") if isinstance(body, dict) else None
-    if info is not None and isinstance(usage, dict):
-        info.prompt_tokens = usage.get("prompt_tokens")
-        info.completion_tokens = usage.get("completion_tokens")
+    usage = getattr(shape, "usage", None)
+    if info is not None and usage is not None:
+        info.prompt_tokens = usage.prompt_tokens
+        info.completion_tokens = usage.completion_tokens
 
 
 @attrs.define
@@ -169,19 +204,29 @@ class Dispatcher:
     shared: SharedState = attrs.Factory(LocalState)
     #: Called with (provider, error type name) for every failed attempt (metrics).
     on_error: Callable[[str, str], None] = lambda provider, kind: None
-    _timeouts: dict[float, aiohttp.ClientTimeout] = attrs.Factory(dict)
+    _timeouts: dict[tuple[float, float | None, bool], aiohttp.ClientTimeout] = attrs.Factory(dict)
 
-    def _open(self, up: UpstreamRequest, entry: ProviderEntry) -> Any:
-        """The request, awaitable (headers read) or usable with ``async with``."""
-        timeout = self._timeouts.get(entry.timeout_s)
+    def _open(self, up: UpstreamRequest, entry: ProviderEntry, *, stream: bool) -> Any:
+        """The request, awaitable (headers read) or usable with ``async with``.
+
+        A whole-body attempt must end within ``timeout_s`` (a deadline, however the
+        upstream trickles) and send its first byte within ``first_byte_timeout_s``;
+        a stream may not fall silent for longer than ``timeout_s`` (its first byte is
+        bounded in `_open_stream`).
+        """
+        key = (entry.timeout_s, entry.first_byte_timeout_s, stream)
+        timeout = self._timeouts.get(key)
         if timeout is None:
-            # A read may take timeout_s; connecting at most 10 s of it.
-            timeout = aiohttp.ClientTimeout(
-                sock_connect=min(entry.timeout_s, 10.0),
-                sock_read=entry.timeout_s,
-                connect=entry.timeout_s,
-            )
-            self._timeouts[entry.timeout_s] = timeout
+            connect = min(entry.timeout_s, 10.0)  # connecting takes at most 10 s of it
+            if stream:
+                timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=entry.timeout_s)
+            else:
+                timeout = aiohttp.ClientTimeout(
+                    total=entry.timeout_s,
+                    sock_connect=connect,
+                    sock_read=entry.first_byte_timeout_s,
+                )
+            self._timeouts[key] = timeout
         return self.session.request(
             up.method,
             up.url,
@@ -192,12 +237,12 @@ class Dispatcher:
         )
 
     async def _exchange(
-        self, up: UpstreamRequest, entry: ProviderEntry
+        self, up: UpstreamRequest, entry: ProviderEntry, limit: int
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One whole-body request: (status, headers, body), or a mapped UpstreamError."""
         try:
-            async with self._open(up, entry) as response:
-                return response.status, response.headers, await response.read()
+            async with self._open(up, entry, stream=False) as response:
+                return response.status, response.headers, await _read_capped(response, limit, entry)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise map_transport_error(exc, entry) from exc
 
@@ -229,10 +274,18 @@ class Dispatcher:
         ) -> Served:
             up = adapter.chat_request(entry, candidate.model, body, stream=stream)
             if stream:
-                return await self._open_stream(candidate, entry, adapter, up, number, include_usage)
+                return await self._open_stream(
+                    table, candidate, entry, adapter, up, number, include_usage
+                )
             ctx = _context(candidate)
             return await self._whole(
-                candidate, entry, up, number, lambda data: adapter.chat_response(data, ctx)
+                table,
+                candidate,
+                entry,
+                up,
+                number,
+                lambda data: adapter.chat_response(data, ctx),
+                Completion,
             )
 
         return await self._walk(table, decision, attempt)
@@ -247,11 +300,13 @@ class Dispatcher:
         ) -> Served:
             up = adapter.embeddings_request(entry, candidate.model, body)
             return await self._whole(
+                table,
                 candidate,
                 entry,
                 up,
                 number,
                 lambda data: adapter.embeddings_response(data, candidate.model, body),
+                Embeddings,
             )
 
         return await self._walk(table, decision, attempt)
@@ -266,7 +321,7 @@ class Dispatcher:
         ) -> Served:
             assert isinstance(adapter, ImageAdapter), "compile allows images on openai only"
             up = adapter.images_request(entry, candidate.model, body)
-            return await self._whole(candidate, entry, up, number, lambda data: data)
+            return await self._whole(table, candidate, entry, up, number, lambda data: data, Any)
 
         return await self._walk(table, decision, attempt)
 
@@ -336,21 +391,26 @@ class Dispatcher:
 
     async def _whole(
         self,
+        table: RoutingTable,
         candidate: Candidate,
         entry: ProviderEntry,
         up: UpstreamRequest,
         attempts: int,
         translate: Callable[[bytes], bytes],
+        shape: Any,
     ) -> Served:
+        """One whole-body attempt; the translated answer must decode as `shape` (else 502)."""
         self.health.acquire(entry.name)
         started = time.perf_counter()
         try:
-            status, headers, content = await self._exchange(up, entry)
+            status, headers, content = await self._exchange(
+                up, entry, table.config.server.max_upstream_bytes
+            )
             if status >= 400:
                 raise _status_error(status, headers, content, entry)
             try:
-                body = translate(content)
-                decoded = _decode(body)
+                body = entry.secrets.bytes(translate(content))
+                decoded = msgspec.json.decode(body, type=shape)
             except _TRANSLATION_ERRORS as exc:
                 raise UpstreamProtocolError(
                     f"Provider '{entry.name}' answered with a malformed body", provider=entry.name
@@ -364,6 +424,7 @@ class Dispatcher:
 
     async def _open_stream(
         self,
+        table: RoutingTable,
         candidate: Candidate,
         entry: ProviderEntry,
         adapter: Adapter,
@@ -371,26 +432,45 @@ class Dispatcher:
         attempts: int,
         include_usage: bool,
     ) -> Served:
+        """Open a stream and read to its first translated chunk: the point of no failover."""
         self.health.acquire(entry.name)
         started = time.perf_counter()
         response: aiohttp.ClientResponse | None = None
+        first_byte = entry.first_byte_timeout_s or entry.timeout_s
+        deadline = asyncio.timeout(first_byte)
         try:
             try:
-                response = await self._open(up, entry)
-                if response.status >= 400:
-                    raise _status_error(
-                        response.status, response.headers, await response.read(), entry
+                async with deadline:
+                    response = await self._open(up, entry, stream=True)
+                    if response.status >= 400:
+                        raise _status_error(
+                            response.status, response.headers, await response.read(), entry
+                        )
+                    if response.content_type in _NOT_A_STREAM:
+                        raise UpstreamProtocolError(
+                            f"Provider '{entry.name}' answered a stream request with "
+                            f"{response.content_type}, not an event stream",
+                            provider=entry.name,
+                        )
+                    translator = adapter.chat_stream(
+                        _context(candidate), include_usage=include_usage
                     )
-                translator = adapter.chat_stream(_context(candidate), include_usage=include_usage)
-                chunks = response.content.iter_any()
-                first: list[bytes] = []
-                while not first:
-                    data = await anext(chunks, None)
-                    if data is None:
-                        first = translator.close()
-                        break
-                    first = translator.feed(data)
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                    chunks = response.content.iter_any()
+                    first: list[bytes] = []
+                    while not first:
+                        data = await anext(chunks, None)
+                        if data is None:
+                            first = translator.close()
+                            break
+                        first = translator.feed(data)
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise map_transport_error(exc, entry) from exc
+                raise UpstreamTimeout(
+                    f"Provider '{entry.name}' sent no answer within {first_byte:g}s",
+                    provider=entry.name,
+                ) from exc
+            except aiohttp.ClientError as exc:
                 raise map_transport_error(exc, entry) from exc
             except _TRANSLATION_ERRORS as exc:
                 raise _stream_error(exc, entry) from exc
@@ -409,6 +489,7 @@ class Dispatcher:
             translator,
             first,
             entry,
+            table.config.server.max_upstream_bytes,
             self._release,
             self._on_stream_end,
             started,
@@ -428,27 +509,35 @@ async def _relay(
     translator: Any,
     first: list[bytes],
     entry: ProviderEntry,
+    limit: int,
     release: Callable[[ProviderEntry], None],
     on_end: Callable[[ProviderEntry, UpstreamError | None], None],
     started: float,
 ) -> AsyncIterator[bytes]:
     """Yield translated chunks as they arrive; end with an error event if the upstream dies."""
     finished = False
+    scrub = entry.secrets.bytes
     try:
         for out in first:
-            yield out
+            yield scrub(out)
         error: UpstreamError | None = None
+        size = 0
         try:
             async for data in chunks:
+                size += len(data)
+                if size > limit:
+                    raise _too_large(entry, limit)
                 for out in translator.feed(data):
-                    yield out
+                    yield scrub(out)
             for out in translator.close():
-                yield out
+                yield scrub(out)
             finished = True
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = map_transport_error(exc, entry)
         except _TRANSLATION_ERRORS as exc:
             error = _stream_error(exc, entry)
+        except UpstreamProtocolError as exc:
+            error = exc
         on_end(entry, error)
         if error is not None:
             log.warning("stream from %s ended early: %s", entry.name, error.message)

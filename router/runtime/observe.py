@@ -48,6 +48,8 @@ class RequestInfo:
     ttfb_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    #: The client disconnected before its answer was complete (logged as status 499).
+    client_gone: bool = False
 
 
 CURRENT: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
@@ -300,8 +302,13 @@ class RequestObserver:
         finally:
             CURRENT.reset(token)
             elapsed = time.perf_counter() - info.started
-            self.metrics.record(info, status, elapsed)
-            _log(info, scope, status, elapsed)
+            if info.client_gone:
+                status = 499  # nginx's "client closed request": nobody got an answer
+            try:
+                self.metrics.record(info, status, elapsed)
+                _log(info, scope, status, elapsed)
+            except Exception:  # observing must never break the connection it observes
+                access.exception("could not record request %s", info.request_id)
 
 
 def _log(info: RequestInfo, scope: dict[str, Any], status: int, elapsed: float) -> None:
