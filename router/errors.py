@@ -25,6 +25,7 @@ maps each class to a status code and an error envelope in one place::
     │   ├── NoProvidersFound        404  NO_PROVIDERS_FOUND
     │   ├── ProviderNameExists      409  PROVIDER_NAME_EXISTS
     │   ├── ProviderInUse           409  PROVIDER_IN_USE
+    │   ├── EnvNotAllowed           422  ENV_NOT_ALLOWED (a ${VAR} outside admin.env_allow)
     │   ├── ConfigChangedOnDisk     409  CONFIG_CHANGED_ON_DISK
     │   ├── ConfigReadOnly          409  CONFIG_READ_ONLY
     │   ├── PreconditionFailed      412  PRECONDITION_FAILED
@@ -63,6 +64,7 @@ __all__ = [
     "ConfigReadOnly",
     "ConfigUnavailable",
     "Conflict",
+    "EnvNotAllowed",
     "GatewayTimeout",
     "InvalidProviderResponse",
     "InvalidUrl",
@@ -267,6 +269,10 @@ class ProviderNameExists(AdminError):
 
 class ProviderInUse(AdminError):
     """Routes still target the provider."""
+
+
+class EnvNotAllowed(AdminError):
+    """A provider API write references an environment variable outside ``admin.env_allow``."""
 
 
 class ConfigChangedOnDisk(AdminError):

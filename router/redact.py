@@ -9,11 +9,12 @@ long that is a prefix or a suffix of it, in any letter case.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["MIN_FRAGMENT", "NOTHING", "REDACTED", "Redactor"]
+__all__ = ["MIN_FRAGMENT", "NOTHING", "REDACTED", "Redactor", "redact_url"]
 
 #: The shortest piece of a secret that counts as leaking it.
 MIN_FRAGMENT = 8
@@ -102,3 +103,11 @@ class Redactor:
 
 #: A provider without secrets.
 NOTHING = Redactor()
+
+
+_CREDENTIALS = re.compile(r"(?<=://)([^/@:]*)(:[^/@]*)?@")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, fit for messages, logs and pages."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}{':***' if m.group(2) else ''}@", url, count=1)

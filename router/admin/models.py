@@ -22,7 +22,7 @@ __all__ = ["provider_models"]
 
 async def provider_models(client: httpx.AsyncClient, entry: ProviderEntry) -> dict[str, Any]:
     """The seed's ``{provider_id, models: [...]}`` for one provider."""
-    where = {"provider_id": entry.id, "provider_url": entry.base_url}
+    where = {"provider_id": entry.id, "provider_url": entry.display_url}
     if not entry.enabled:
         raise ProviderConfigInvalid(
             "Provider configuration invalid or API key expired",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import time
 import uuid
@@ -12,8 +13,10 @@ import httpx
 import msgspec
 
 from router.config.converter import unstructure_provider
+from router.config.envvars import REFERENCE, references
 from router.config.writeback import add_provider, remove_provider, update_provider
 from router.errors import (
+    EnvNotAllowed,
     InvalidUrl,
     MissingField,
     PreconditionFailed,
@@ -71,13 +74,46 @@ def now_iso(clock: float | None = None) -> str:
     )
 
 
+def _mask_key(key: str) -> str:
+    return f"{key[:3]}…{key[-4:]}" if len(key) >= 12 else "…"
+
+
 def mask(api_key: str | None) -> str | None:
-    """Never the key itself: ``sk-…abcd``, or the ``${VAR}`` reference as written."""
+    """Never the key itself: ``sk-…abcd``, or the ``${VAR}`` reference (its default masked too)."""
     if api_key is None:
         return None
     if "${" in api_key:
-        return api_key
-    return f"{api_key[:3]}…{api_key[-4:]}" if len(api_key) >= 12 else "…"
+        return REFERENCE.sub(
+            lambda m: (
+                f"${{{m.group(1)}:-{_mask_key(m.group(2))}}}"
+                if m.group(2) is not None
+                else m.group(0)
+            ),
+            api_key,
+        )
+    return _mask_key(api_key)
+
+
+def _check_references(fields: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """Only variables `admin.env_allow` names may be referenced through the API.
+
+    Otherwise an admin key could point ``base_url`` at its own server and send it
+    any variable of the router's environment as the "api_key".
+    """
+    for field in ("base_url", "api_key"):
+        value = fields.get(field)
+        if not isinstance(value, str):
+            continue
+        for name in references(value):
+            if not any(fnmatch.fnmatchcase(name, pattern) for pattern in allowed):
+                raise EnvNotAllowed(
+                    f"{field} references ${{{name}}}, which admin.env_allow does not allow "
+                    "(the provider API may only reference the environment variables listed "
+                    "there; edit the file itself to use others)",
+                    field=field,
+                    variable=name,
+                    env_allow=list(allowed),
+                )
 
 
 def _raw(table: RoutingTable, entry: ProviderEntry) -> dict[str, Any]:
@@ -92,7 +128,7 @@ def view(table: RoutingTable, entry: ProviderEntry) -> dict[str, Any]:
         "id": entry.id,
         "name": entry.name,
         "kind": entry.kind,
-        "base_url": raw["base_url"],
+        "base_url": entry.display_url,
         "api_key": mask(raw.get("api_key")),
         "description": raw.get("description"),
         "zone": entry.zone,
@@ -213,6 +249,7 @@ def create_edit(body: Mapping[str, Any], kind: str, clock: float) -> tuple[str, 
 
     def edit(text: str, table: RoutingTable) -> str:
         _name_free(table, fields["name"])
+        _check_references(fields, table.config.admin.env_allow)
         block = _ordered(
             {"id": new_id, "kind": kind, **fields, "created_at": stamp, "updated_at": stamp}
         )
@@ -246,6 +283,9 @@ def update_edit(
         }
         if "api_key" in changes and changes["api_key"] == mask(raw.get("api_key")):
             del changes["api_key"]  # the client sent back the masked value: keep the real key
+        if "base_url" in changes and changes["base_url"] == entry.display_url:
+            del changes["base_url"]  # the same, for a URL shown without its credentials
+        _check_references(changes, table.config.admin.env_allow)
         if raw.get("id") is None:
             changes["id"] = provider_id  # pin the derived id so a rename does not change it
         changes["updated_at"] = now_iso(clock)

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["Expansion", "expand", "references"]
+__all__ = ["REFERENCE", "Expansion", "expand", "references"]
 
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: ``${VAR}`` or ``${VAR:-default}``: group 1 the name, group 2 the default (or None).
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @attrs.frozen
@@ -22,7 +23,7 @@ class Expansion:
 
 def references(text: str) -> tuple[str, ...]:
     """Return the variable names `text` refers to."""
-    return tuple(m.group(1) for m in _REF.finditer(text))
+    return tuple(m.group(1) for m in REFERENCE.finditer(text))
 
 
 def expand(text: str, env: Mapping[str, str]) -> Expansion:
@@ -43,7 +44,7 @@ def expand(text: str, env: Mapping[str, str]) -> Expansion:
             return default
         return value
 
-    result = _REF.sub(replace, text)
+    result = REFERENCE.sub(replace, text)
     if missing:
         return Expansion(None, tuple(missing))
     return Expansion(result)

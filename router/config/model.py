@@ -191,6 +191,7 @@ class AuthConfig:
 @attrs.frozen
 class AdminConfig:
     write_back: bool = True
+    env_allow: tuple[str, ...] = ()
 
 
 @attrs.frozen

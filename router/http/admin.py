@@ -46,7 +46,7 @@ async def providers(ctx: ContextDep) -> dict[str, Any]:
                 "id": entry.id,
                 "name": entry.name,
                 "kind": entry.kind,
-                "base_url": entry.base_url,
+                "base_url": entry.display_url,
                 "zone": entry.zone,
                 "enabled": entry.enabled,
                 "disabled_reason": entry.disabled_reason,

@@ -47,6 +47,8 @@ def _headers(entry: ProviderEntry) -> dict[str, str]:
     }
     if entry.api_key:
         headers["x-api-key"] = entry.api_key
+    if entry.basic_auth:  # a proxy in front, with credentials in the URL
+        headers["authorization"] = entry.basic_auth
     return headers
 
 

@@ -36,8 +36,9 @@ _OPTIONS = {
 
 def _headers(entry: ProviderEntry) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept-encoding": "identity"}
-    if entry.api_key:  # Ollama behind an authenticating proxy
-        headers["authorization"] = f"Bearer {entry.api_key}"
+    authorization = entry.authorization()  # Ollama behind an authenticating proxy
+    if authorization:
+        headers["authorization"] = authorization
     return headers
 
 
@@ -167,7 +168,8 @@ class OllamaAdapter:
     serves_embeddings = True
 
     def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
-        headers = {"authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
+        authorization = entry.authorization()
+        headers = {"authorization": authorization} if authorization else {}
         return f"{entry.base_url}/api/tags", headers
 
     def model_list(self, data: bytes) -> list[tuple[str, str]]:

@@ -19,8 +19,9 @@ _encode = msgspec.json.Encoder().encode
 
 def _headers(entry: ProviderEntry) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept-encoding": "identity"}
-    if entry.api_key:
-        headers["authorization"] = f"Bearer {entry.api_key}"
+    authorization = entry.authorization()
+    if authorization:
+        headers["authorization"] = authorization
     return headers
 
 
@@ -30,7 +31,8 @@ class OpenAIAdapter:
     serves_images = True
 
     def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
-        headers = {"authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
+        authorization = entry.authorization()
+        headers = {"authorization": authorization} if authorization else {}
         return f"{entry.base_url}/models", headers
 
     def chat_request(

@@ -6,6 +6,7 @@ always give the same table (or the same diagnostics).
 
 from __future__ import annotations
 
+import base64
 import urllib.parse
 import uuid
 from collections import defaultdict
@@ -19,7 +20,7 @@ from router.config.diagnostics import Diagnostic, JsonPath, did_you_mean
 from router.config.envvars import expand
 from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConfig, Tiers
 from router.errors import ConfigInvalid
-from router.redact import Redactor
+from router.redact import Redactor, redact_url
 from router.routing.table import ModelSpec, ProviderEntry, Route, RoutingTable, Target
 
 __all__ = ["PROVIDER_ID_NAMESPACE", "compile_config", "provider_id"]
@@ -96,7 +97,13 @@ def _provider(
             names = ", ".join(result.missing)
             reasons.append(f"environment variable {names} is not set ({field})")
         resolved[field] = result.value
-    base_url = resolved["base_url"] or ""
+    base_url, basic_auth = _credentials(resolved["base_url"] or "")
+    if basic_auth and resolved["api_key"] and p.kind != "anthropic":
+        report.error(
+            "base_url carries credentials (user:password@) and api_key is set: both would be "
+            "the Authorization header; keep one",
+            (*path, "base_url"),
+        )
     if base_url and not base_url.startswith(("http://", "https://")):
         # What a ${VAR} expands to may be a secret: name the reference, never the value.
         report.error(
@@ -150,7 +157,9 @@ def _provider(
         description=p.description,
         rpm=p.rpm,
         first_byte_timeout_s=p.first_byte_timeout_s,
-        secrets=Redactor.of((resolved["api_key"], _password(base_url))),
+        secrets=Redactor.of((resolved["api_key"], _password(resolved["base_url"] or ""))),
+        display_url=redact_url(p.base_url),
+        basic_auth=basic_auth,
     )
 
 
@@ -160,6 +169,25 @@ def _password(url: str) -> str | None:
         return urllib.parse.urlsplit(url).password
     except ValueError:
         return None
+
+
+def _credentials(url: str) -> tuple[str, str | None]:
+    """Take ``user:password@`` out of a URL: (the URL without it, a Basic header or None).
+
+    Both HTTP stacks would otherwise combine them with our own Authorization header
+    and refuse the request (a 500 when listing a provider's models).
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url, None
+    if parts.username is None and parts.password is None:
+        return url, None
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
 
 
 @attrs.define

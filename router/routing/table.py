@@ -49,6 +49,17 @@ class ProviderEntry:
     first_byte_timeout_s: float | None = None
     #: The provider's secrets (its key, a password in its URL), to scrub from what it says.
     secrets: Redactor = NOTHING
+    #: The base URL as written (``${VAR}`` unexpanded), without credentials: what pages,
+    #: errors and logs show.
+    display_url: str = ""
+    #: ``Basic ...`` for a base URL written with ``user:password@`` (taken out of the URL).
+    basic_auth: str | None = attrs.field(default=None, repr=False)
+
+    def authorization(self) -> str | None:
+        """The Authorization header for OpenAI-style providers: the key, else URL credentials."""
+        if self.api_key:
+            return f"Bearer {self.api_key}"
+        return self.basic_auth
 
 
 @attrs.frozen

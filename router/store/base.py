@@ -7,11 +7,12 @@ running it, so start-up only fails work whose process has stopped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import attrs
+
+from router.redact import redact_url
 
 __all__ = [
     "ConversationStore",
@@ -154,11 +155,3 @@ class ConversationStore(Protocol):
 
 class Store(ResponseStore, ConversationStore, Protocol):
     """Everything the API layer persists."""
-
-
-_CREDENTIALS = re.compile(r"(?<=://)([^/@:]*)(:[^/@]*)?@")
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, fit for messages and logs."""
-    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}{':***' if m.group(2) else ''}@", url, count=1)
