@@ -12,28 +12,11 @@ from router.auth.keys import Identity
 from router.errors import NotFound, RequestInvalid
 from router.responses.service import visible
 from router.responses.translate import input_items
+from router.shapes import check_metadata
 from router.store.base import ItemPage, Order, Store, StoredConversation
 from router.store.ids import new_id
 
 __all__ = ["ConversationsService", "conversation_object", "seed_message"]
-
-_MAX_METADATA = 16
-
-
-def _metadata(value: Any) -> dict[str, str]:
-    """OpenAI's metadata rules: up to 16 string pairs, keys <= 64 and values <= 512 chars."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or len(value) > _MAX_METADATA:
-        raise RequestInvalid("'metadata' must be an object with at most 16 keys", param="metadata")
-    for key, item in value.items():
-        if not isinstance(item, str) or len(str(key)) > 64 or len(item) > 512:
-            raise RequestInvalid(
-                f"metadata[{key!r}] must be a string of at most 512 characters "
-                "under a key of at most 64",
-                param=f"metadata.{key}",
-            )
-    return {str(k): v for k, v in value.items()}
 
 
 def seed_message(item: Mapping[str, Any], created_at: float) -> dict[str, Any]:
@@ -103,7 +86,7 @@ class ConversationsService:
         conversation = StoredConversation(
             id=new_id("conv"),
             created_at=self.clock(),
-            metadata=_metadata(body.get("metadata")),
+            metadata=check_metadata(body.get("metadata")),
             model=model,
             owner=who.name if who is not None else None,
         )
@@ -120,7 +103,9 @@ class ConversationsService:
                 param="metadata",
                 code="missing_required_parameter",
             )
-        updated = await self.store.update_conversation(conversation_id, _metadata(body["metadata"]))
+        updated = await self.store.update_conversation(
+            conversation_id, check_metadata(body["metadata"])
+        )
         if updated is None:
             raise NotFound(f"Conversation with id '{conversation_id}' not found.")
         return await self.view(updated)

@@ -56,6 +56,11 @@ async def json_object(
         body = _decode(raw)
     except msgspec.DecodeError as exc:
         raise RequestInvalid(f"Malformed JSON body: {exc}", code="invalid_json") from exc
+    except RecursionError:  # msgspec stops at the interpreter's recursion limit
+        raise RequestInvalid(
+            "Malformed JSON body: nested more deeply than the router accepts",
+            code="invalid_json",
+        ) from None
     if not isinstance(body, dict):
         raise RequestInvalid(
             f"Expected a JSON object, got {type(body).__name__}", code="invalid_json"

@@ -158,6 +158,8 @@ def _seed(message: str, code: str, details: dict[str, Any] | None = None) -> dic
 
 
 def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[Any]:
+    if isinstance(exc, ModelNotFound):
+        exc = _as_seen_by(request, exc)
     spec = spec_for(exc)
     status, headers = spec.status, {}
     code: str | int | None = spec.code
@@ -203,6 +205,14 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     else:
         body = _openai(exc.message, spec.type, code, param, **extra)
     return Response(body, status_code=status, headers=headers)
+
+
+def _as_seen_by(request: Request[Any, Any, Any], exc: ModelNotFound) -> ModelNotFound:
+    """A key limited by ``models:`` is told only the models it may use."""
+    identity = request.scope.get("state", {}).get("nexus.identity")
+    if identity is None or identity.models is None:
+        return exc
+    return ModelNotFound(exc.model, [m for m in exc.available if identity.may_use(m)])
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

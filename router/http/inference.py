@@ -18,6 +18,13 @@ from router.routing.decision import RequestFacts
 from router.routing.explain import explain
 from router.routing.facts import chat_facts, preference_from_headers
 from router.runtime.headers import routing_headers
+from router.shapes import (
+    ChatRequest,
+    EmbeddingsRequest,
+    ExplainRequest,
+    ImagesRequest,
+    check,
+)
 
 __all__ = [
     "chat_completions",
@@ -51,6 +58,7 @@ async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext)
             param="messages",
             code="invalid_value",
         )
+    check(body, ChatRequest)
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -100,6 +108,7 @@ async def images(request: Request[Any, Any, Any], ctx: RequestContext) -> Respon
             param="prompt",
             code="missing_required_parameter",
         )
+    check(body, ImagesRequest)
     facts = RequestFacts(
         model=model, needs_images=True, preference=preference_from_headers(request.headers)
     )
@@ -125,11 +134,7 @@ async def embeddings(request: Request[Any, Any, Any], ctx: RequestContext) -> Re
         raise RequestInvalid(
             "Missing required parameter: 'input'", param="input", code="missing_required_parameter"
         )
-    encoding = body.get("encoding_format", "float")
-    if encoding not in {"float", "base64"}:
-        raise RequestInvalid(
-            "'encoding_format' must be 'float' or 'base64'", param="encoding_format"
-        )
+    check(body, EmbeddingsRequest)
     facts = RequestFacts(
         model=model, needs_embeddings=True, preference=preference_from_headers(request.headers)
     )
@@ -155,6 +160,7 @@ async def route_explain(request: Request[Any, Any, Any], ctx: ContextDep) -> dic
     body = await json_object(request)
     model = require_model(body)
     require_model_access(identity, model)
+    check(body, ExplainRequest)
     body.setdefault("messages", [{"role": "user", "content": ""}])
     facts = chat_facts(body, request.headers)
     history = body.get("history")
@@ -171,8 +177,6 @@ async def route_explain(request: Request[Any, Any, Any], ctx: ContextDep) -> dic
         or facts.preference
     )
     down = body.get("down") or []
-    if not isinstance(down, list) or not all(isinstance(d, str) for d in down):
-        raise RequestInvalid("'down' must be a list of provider names", param="down")
     facts = attrs.evolve(facts, model=model, preference=preference)
     return explain(table, facts, services.health.states, down=tuple(down))
 

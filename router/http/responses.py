@@ -15,6 +15,7 @@ from router.http.pages import page_body, page_params
 from router.http.security import require_model_access
 from router.http.sse import event_stream
 from router.runtime.headers import routing_headers
+from router.shapes import ResponsesRequest, check, check_metadata
 
 __all__ = ["RESPONSE_HANDLERS"]
 
@@ -25,6 +26,8 @@ async def create_response(request: Request[Any, Any, Any], ctx: RequestContext) 
     table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
     require_model_access(identity, require_model(body))
+    check(body, ResponsesRequest)
+    check_metadata(body.get("metadata"))
     created = await services.responses.create(table, body, request.headers, identity)
     if created.served is not None:
         headers = routing_headers(table, created.served)

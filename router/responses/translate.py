@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from router.errors import RequestInvalid
+from router.shapes import InputItem, check
 from router.store.ids import new_id
 
 __all__ = [
@@ -55,10 +56,19 @@ def input_items(given: Any) -> list[dict[str, Any]]:
     if not isinstance(given, list):
         raise RequestInvalid("'input' must be a string or a list of items", param="input")
     items: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for i, item in enumerate(given):
         where = f"input[{i}]"
         if not isinstance(item, Mapping):
             raise RequestInvalid(f"{where} must be an object", param=where)
+        _typed(item, where)
+        if isinstance(item.get("id"), str):
+            if item["id"] in seen:  # the store keys items by id: refuse before paying upstream
+                raise RequestInvalid(
+                    f"{where}.id {item['id']!r} is used by an earlier item of this input",
+                    param=f"{where}.id",
+                )
+            seen.add(item["id"])
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")
@@ -108,6 +118,17 @@ def input_items(given: Any) -> list[dict[str, Any]]:
         else:
             raise RequestInvalid(f"{where}.type {kind!r} is not supported", param=f"{where}.type")
     return items
+
+
+def _typed(item: Mapping[str, Any], where: str) -> None:
+    """Every field an item's translation reads has its type (an object is not a role)."""
+    try:
+        check(item, InputItem)
+    except RequestInvalid as exc:
+        param = f"{where}.{exc.param}" if exc.param else where
+        raise RequestInvalid(
+            exc.message.replace(f"at '{exc.param}'", f"at '{param}'"), param=param
+        ) from None
 
 
 def _text(parts: Any) -> str:

@@ -213,3 +213,26 @@ def test_check_never_prints_what_a_reference_expands_to(tmp_path: Path) -> None:
     assert check.returncode == 1
     assert "${WRONG}" in check.stderr
     assert not leaks(check.stdout + check.stderr)
+
+
+def test_a_key_limited_by_models_is_told_only_its_models(tmp_path: Path) -> None:
+    async def fine(body: dict[str, Any], receive: Receive, send: Send) -> None:
+        await send_json(send, 200, {"choices": [{"message": {"content": "ok"}}]})
+
+    with serve(Scripted(fine)) as url:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(
+            "version: 1\nproviders:\n"
+            f"  - {{name: p, kind: openai, base_url: '{url}/v1',"
+            " models: [{name: llama3}, {name: secret-project-model}]}\n"
+            "auth:\n  keys:\n    - {name: ci, role: user, key: '${CI}', models: ['llama*']}\n"
+        )
+        with run_router(path, env={"CI": "ci-key-123456"}, health_probes=False) as router:
+            answer = router.http.post(
+                "/v1/chat/completions",
+                json={**CHAT, "model": "llama-nope"},
+                headers={"authorization": "Bearer ci-key-123456"},
+            )
+    assert answer.status_code == 404
+    assert "llama3" in answer.json()["error"]["message"]
+    assert "secret-project-model" not in answer.text
