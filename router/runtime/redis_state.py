@@ -112,6 +112,7 @@ class RedisState:
     _providers: Callable[[], Iterable[str]] = lambda: ()
     _outbox: asyncio.Queue[Callable[[], Awaitable[Any]]] = attrs.Factory(asyncio.Queue)
     _sender: asyncio.Task[None] | None = None
+    _releases: set[asyncio.Task[None]] = attrs.Factory(set)
     _loop: asyncio.Task[None] | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -150,6 +151,8 @@ class RedisState:
         self._sender = asyncio.create_task(self._send(), name="nexus-shared-outbox")
 
     async def close(self) -> None:
+        if self._releases:
+            await asyncio.wait(set(self._releases), timeout=1.0)
         if self._sender is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._outbox.join(), 1.0)  # flush what is queued
@@ -277,12 +280,25 @@ class RedisState:
         return int(total) >= 0
 
     def release(self, provider: str) -> None:
-        if not self.degraded:
-            self._later(
-                lambda: self._scripts["release"](
-                    keys=[self._key("slots", provider)], args=[self.instance]
-                )
+        """Give the slot back at once, concurrently, as `acquire` takes one.
+
+        Releases used to queue behind each other on the ordered outbox while
+        acquires ran in parallel, so the count drifted up to the limit under load.
+        Order does not matter here: this request's acquire has already completed.
+        """
+        if self.degraded:
+            return
+        task = asyncio.get_running_loop().create_task(self._release(provider))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _release(self, provider: str) -> None:
+        try:
+            await self._scripts["release"](
+                keys=[self._key("slots", provider)], args=[self.instance]
             )
+        except (RedisError, OSError) as exc:
+            self._lost(exc)
 
     def publish(self, event: Event) -> None:
         if self.degraded:
