@@ -8,7 +8,7 @@
 (5432, 6379) unless NEXUS_TEST_POSTGRES_URL / NEXUS_TEST_REDIS_URL are set.
 
 The first call creates ``.venv`` next to this file and installs the project with
-its dev extras; later calls reinstall only when ``pyproject.toml`` changed.
+its dev extras; later calls reinstall only when ``pyproject.toml`` (or the version) changed.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ def _run(*cmd: str | Path) -> int:
 
 
 def ensure_venv() -> None:
-    """Create the virtualenv and install the project when pyproject.toml changed."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create the virtualenv and install the project when its metadata changed."""
+    # The version is read from router/__init__.py into the installed metadata.
+    sources = (ROOT / "pyproject.toml", ROOT / "router" / "__init__.py")
+    wanted = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not (BIN / "python").exists():

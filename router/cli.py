@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from router import __version__
 from router.config.diagnostics import Diagnostic
 from router.config.loader import load_bytes, read_config_bytes
 from router.errors import ConfigInvalid, ConfigUnavailable
@@ -254,6 +255,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"nexus {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the router")
