@@ -252,6 +252,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_config": None,  # keep our handlers: uvicorn would install its own plain-text ones
         "http": "httptools",
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+        # SIGTERM: stop accepting, let requests in flight finish, cancel what is left
+        # after this long (uvicorn's default is to wait for ever).
+        "timeout_graceful_shutdown": store.current.config.server.shutdown_grace_s,
     }
     if args.workers > 1:
         if store.current.config.shared is None:

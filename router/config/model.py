@@ -163,6 +163,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 16 * 1024 * 1024
+    shutdown_grace_s: float = 25.0
 
 
 class Role(enum.StrEnum):
