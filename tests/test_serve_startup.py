@@ -1,49 +1,29 @@
 """`nexus serve` refuses bad start-up conditions with one line (what, where, how) and exit 1.
 
-Each case runs the real command in a subprocess. File modes mean nothing to root, so
-when the suite runs as root the router runs as `nobody`, as it would in a container
-or under systemd's DynamicUser.
+Each case runs the real command in a subprocess, as a user file modes apply to
+(tests/unprivileged.py).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import free_port, wait_for
-
-NOBODY = 65534
-
-
-def unprivileged() -> dict[str, Any]:
-    """Popen arguments that run the child as nobody when the suite runs as root."""
-    if os.geteuid() != 0:
-        return {}
-    return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+from tests.unprivileged import unprivileged, world_dir
 
 
 @pytest.fixture
 def world() -> Iterator[Path]:
-    """A directory every user can reach (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="nexus-startup-"))
-    path.chmod(0o755)
-    try:
+    with world_dir() as path:
         yield path
-    finally:
-        for sub in path.rglob("*"):
-            if sub.is_dir() and not sub.is_symlink():
-                sub.chmod(0o755)
-        shutil.rmtree(path)
 
 
 def config(directory: Path, *, storage: str, write_back: bool) -> Path:
