@@ -193,10 +193,16 @@ def _serve(nexus: Path, work: Path, env: dict[str, str], version: str) -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+    def health() -> tuple[int, Any]:
+        if proc.poll() is not None:
+            raise ArtifactError(f"nexus serve exited {proc.returncode} at start-up")
+        return _http(f"{url}/health")
+
     try:
-        _, health = _until(lambda: proc.poll() is None and _http(f"{url}/health"), "/health")
-        if health != {"status": "ok", "version": version}:
-            raise ArtifactError(f"/health answered {health}")
+        _, body = _until(health, "/health")
+        if body != {"status": "ok", "version": version}:
+            raise ArtifactError(f"/health answered {body}")
         _until(lambda: _http(f"{url}/ready")[0] == 200, "/ready to answer 200")
         status, models = _http(f"{url}/v1/models")
         ids = {m["id"] for m in models["data"]} if status == 200 else set()
@@ -207,7 +213,7 @@ def _serve(nexus: Path, work: Path, env: dict[str, str], version: str) -> None:
         if status != 200 or fake.user_agents != {f"nexus/{version}"}:
             raise ArtifactError(f"chat answered {status} {answer}; agents {fake.user_agents}")
         rss = _rss_mb(proc.pid)
-        _say(f"serve: /health {health}, /ready 200, /v1/models {sorted(ids)}")
+        _say(f"serve: /health {body}, /ready 200, /v1/models {sorted(ids)}")
         _say(f"serve: chat through the fake Ollama 200, User-Agent nexus/{version}; RSS {rss} MB")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
