@@ -40,13 +40,14 @@ def config(directory: Path, *, storage: str, write_back: bool) -> Path:
 def serve_fails(path: Path | str) -> str:
     """Run `nexus serve` unprivileged; assert it exits 1 with exactly one line; return it."""
     done = subprocess.run(
-        [sys.executable, "-m", "router", "serve", "-c", str(path), "--port", str(free_port())],
+        unprivileged(
+            [sys.executable, "-m", "router", "serve", "-c", str(path), "--port", str(free_port())]
+        ),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         cwd="/",
-        **unprivileged(),
     )
     assert done.returncode == 1, done.stderr
     lines = done.stderr.splitlines()
@@ -118,7 +119,7 @@ def test_storage_naming_an_unset_variable_is_refused_without_printing_the_url(
 
 
 def test_the_same_files_made_writable_serve(world: Path) -> None:
-    """The checks refuse only what would fail: writable places start (as nobody, under root)."""
+    """The checks refuse only what would fail: writable places start, unprivileged too."""
     etc, state = world / "etc", world / "state"
     path = config(etc, storage=f"sqlite:///{state}/nexus.db", write_back=True)
     for directory in (etc, state):
@@ -126,12 +127,13 @@ def test_the_same_files_made_writable_serve(world: Path) -> None:
         directory.chmod(0o777)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "router", "serve", "-c", str(path), "--port", str(port)],
+        unprivileged(
+            [sys.executable, "-m", "router", "serve", "-c", str(path), "--port", str(port)]
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        **unprivileged(),
     )
     try:
         wait_for(lambda: _health(port), what="the router to serve", timeout=30)

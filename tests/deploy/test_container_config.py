@@ -42,13 +42,12 @@ def serving(state: Path, **extra: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     listen = ["--host", "127.0.0.1", "--port", str(port), "--log-format", "text"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "router", "serve", "-c", str(IMAGE_CONFIG), *listen],
+        unprivileged([sys.executable, "-m", "router", "serve", "-c", str(IMAGE_CONFIG), *listen]),
         env=environment(state, **extra),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         cwd="/",
-        **unprivileged(),
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -99,14 +98,15 @@ def test_without_its_auth_section_it_refuses_to_start_on_every_interface(state: 
     config.write_text(text[:start] + text[end:])
     config.chmod(0o644)
     done = subprocess.run(
-        [sys.executable, "-m", "router", "serve", "-c", str(config), "--port", str(free_port())],
+        unprivileged(
+            [sys.executable, "-m", "router", "serve", "-c", str(config), "--port", str(free_port())]
+        ),
         env=environment(state),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         cwd="/",
-        **unprivileged(),
     )
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
