@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from router import __version__
 from router.config.diagnostics import Diagnostic
 from router.config.loader import load_bytes, read_config_bytes
 from router.errors import ConfigInvalid, ConfigUnavailable
@@ -90,10 +91,92 @@ def exposure_check(host: str) -> Callable[[RoutingTable], Diagnostic | None]:
     return check
 
 
+def _whoami() -> str:
+    """This process's user, as a message names it (a container may run as a bare uid)."""
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _config_fix(path: Path) -> str:
+    """How to fix a config file that could not be read."""
+    if not os.path.lexists(path):
+        return "check the path, or pass --config PATH or set NEXUS_CONFIG"
+    if path.is_dir():
+        return "pass the YAML file inside it with --config PATH"
+    return f"make the file readable by {_whoami()} (chmod or chown)"
+
+
+def _unwritable_dir(directory: Path) -> Path | None:
+    """The directory that keeps this process from creating files in `directory`, if any.
+
+    A missing directory counts as its nearest existing parent: the store creates the rest.
+    """
+    probe = directory
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK):
+        return None
+    return probe
+
+
+def _write_back_problem(store: ConfigStore) -> str | None:
+    """The provider API writes a temp file beside the config and renames it over the file."""
+    if not store.current.config.admin.write_back:
+        return None
+    directory = store.path.resolve().parent
+    if _unwritable_dir(directory) is None:
+        return None
+    return (
+        f"admin.write_back is on but the config directory {directory} is not writable by "
+        f"{_whoami()}; set 'admin: {{write_back: false}}' in {store.path} (git stays the only "
+        "writer), or make the directory writable"
+    )
+
+
+def _state_problem(store: ConfigStore) -> str | None:
+    """Check the ``storage`` URL before serving: its variables, its driver, its directory."""
+    from router.config.envvars import expand
+    from router.store import open_store
+    from router.store.sqlite import SqliteStore
+
+    url = expand(store.current.config.storage, os.environ)
+    if url.value is None:
+        return (
+            f"'storage' in {store.path} needs the environment variable(s) "
+            f"{', '.join(url.missing)}, which are not set; set them, or change 'storage'"
+        )
+    try:
+        opened = open_store(url.value, base_dir=store.path.parent)  # no I/O until open()
+    except ValueError as exc:
+        return f"{exc} (in {store.path})"
+    if not isinstance(opened, SqliteStore) or opened.path == ":memory:":
+        return None  # a database server: reached (and reported) when the app starts
+    database = Path(opened.path)
+    blocked = _unwritable_dir(database.parent)  # SQLite adds -wal and -shm files beside it
+    if blocked is None and database.exists() and not os.access(database, os.W_OK):
+        blocked = database
+    if blocked is None:
+        return None
+    what = "the database file" if blocked == database else "the state directory"
+    return (
+        f"{what} {blocked} is not writable by {_whoami()} (storage: {database}); make it "
+        f"writable (e.g. chown {os.geteuid()} {blocked}, or mount a writable volume there), "
+        f"or point 'storage' in {store.path} somewhere writable"
+    )
+
+
 def _load_for_serving(
     config: str, host: str | None, *, allow_empty: bool = False
 ) -> tuple[ConfigStore, str] | int:
-    """Load the config and check it may be served on `host`; an int is an exit status."""
+    """Load the config and check it may be served on `host`; an int is an exit status.
+
+    Every problem an operator can fix before start-up gets one line: what, where, how.
+    """
     from router.config.store import ConfigStore
 
     try:
@@ -104,7 +187,8 @@ def _load_for_serving(
         print(f"{config}: not starting: the config is invalid", file=sys.stderr)
         return 1
     except ConfigUnavailable as exc:
-        print(f"nexus: {exc.message}", file=sys.stderr)
+        fix = _config_fix(Path(config).absolute())
+        print(f"nexus: not starting: {exc.message}; {fix}", file=sys.stderr)
         return 1
     bind = host or store.current.config.server.host
     exposure = exposure_check(bind)
@@ -112,6 +196,10 @@ def _load_for_serving(
     if problem is not None:
         print(f"nexus: not starting: {problem.message}", file=sys.stderr)
         return 1
+    for message in (_write_back_problem(store), _state_problem(store)):
+        if message is not None:
+            print(f"nexus: not starting: {message}", file=sys.stderr)
+            return 1
     store.checks.append(exposure)  # reloads may not open the router up either
     store.allow_empty = allow_empty
     return store, bind
@@ -171,6 +259,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_config": None,  # keep our handlers: uvicorn would install its own plain-text ones
         "http": "httptools",
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+        # SIGTERM: stop accepting, let requests in flight finish, cancel what is left
+        # after this long (uvicorn's default is to wait for ever).
+        "timeout_graceful_shutdown": store.current.config.server.shutdown_grace_s,
     }
     if args.workers > 1:
         if store.current.config.shared is None:
@@ -262,6 +353,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"nexus {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the router")

@@ -113,3 +113,21 @@ def _answers(url: str) -> bool:
         return httpx.get(url).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_version_prints_the_package_version() -> None:
+    """`nexus --version` is the one version string, and the installed metadata says the same."""
+    from importlib.metadata import version
+
+    from router import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "router", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert done.stdout == f"nexus {__version__}\n"
+    assert version("nexus-router") == __version__

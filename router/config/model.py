@@ -165,6 +165,7 @@ class ServerConfig:
     port: int = 8000
     max_body_bytes: int = 16 * 1024 * 1024
     max_upstream_bytes: int = 64 * 1024 * 1024
+    shutdown_grace_s: float = 25.0
 
 
 class Role(enum.StrEnum):

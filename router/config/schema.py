@@ -1,4 +1,9 @@
-"""Check plain config data against ``schemas/nexus.schema.json`` with messages people can act on."""
+"""Check plain config data against the JSON Schema with messages people can act on.
+
+``router/config/nexus.schema.json`` (package data, so every install has it) is the
+source of truth; ``schemas/nexus.schema.json`` is the published copy editors point
+at, and tests/config/test_schema_copy.py fails when the two differ.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ _SCHEMA_TYPES = {
 
 @functools.cache
 def load_schema() -> Mapping[str, Any]:
-    """Return the JSON Schema shipped with the package (a link to ``schemas/``)."""
+    """Return the JSON Schema shipped inside the package."""
     text = resources.files("router.config").joinpath("nexus.schema.json").read_text("utf-8")
     schema: Mapping[str, Any] = json.loads(text)
     return schema

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Response, get
 
+from router import __version__
 from router.http.deps import ContextDep
 from router.routing.decision import Health
 
@@ -14,8 +15,8 @@ __all__ = ["OPS_HANDLERS"]
 
 @get("/health", opt={"public": True})
 async def health() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok"}
+    """Liveness: the process answers, and which release it runs."""
+    return {"status": "ok", "version": __version__}
 
 
 @get("/ready", opt={"public": True})

@@ -17,7 +17,12 @@ import attrs
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["FailureKind", "Upstream", "failure_kind", "make_upstream"]
+from router import __version__
+
+__all__ = ["USER_AGENT", "FailureKind", "Upstream", "failure_kind", "make_upstream"]
+
+#: Every request to a provider names us: inference, probes and model listings alike.
+USER_AGENT = f"nexus/{__version__}"
 
 FailureKind = Literal["connect_timeout", "read_timeout", "refused", "closed", "other"]
 
@@ -36,6 +41,14 @@ class Upstream:
     transport: httpx.AsyncBaseTransport
 
 
+class _NamedTransport(AiohttpTransport):
+    """httpx's face of the pool; sends our User-Agent instead of httpx's default one."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["User-Agent"] = USER_AGENT
+        return await super().handle_async_request(request)
+
+
 def make_upstream() -> Upstream:
     """Call inside the event loop (aiohttp binds the session to it)."""
     connector = aiohttp.TCPConnector(
@@ -47,8 +60,9 @@ def make_upstream() -> Upstream:
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),  # one provider's Set-Cookie never reaches another
         trust_env=False,  # never send provider keys through an ambient proxy
+        headers={"User-Agent": USER_AGENT},
     )
-    return Upstream(session, AiohttpTransport(client=session, trust_env=False))
+    return Upstream(session, _NamedTransport(client=session, trust_env=False))
 
 
 def failure_kind(exc: BaseException) -> FailureKind:
