@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -106,14 +107,19 @@ def _usage(body: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
-def _tool_calls(message: Mapping[str, Any], start: int = 0) -> list[dict[str, Any]]:
+def _call_id() -> str:
+    """Ollama gives tool calls no ids; clients match results to calls by id across turns."""
+    return f"call_{random.getrandbits(96):024x}"
+
+
+def _tool_calls(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for i, call in enumerate(message.get("tool_calls") or (), start):
+    for call in message.get("tool_calls") or ():
         function = call.get("function", {})
         arguments = function.get("arguments", {})
         out.append(
             {
-                "id": f"call_{i}",
+                "id": _call_id(),
                 "type": "function",
                 "function": {
                     "name": function.get("name"),
@@ -140,10 +146,9 @@ class _Stream:
         message = body.get("message") or {}
         out = self.writer.start()
         out += self.writer.content(message.get("content") or "")
-        for call in _tool_calls(message, self.tools):
-            index = int(call["id"].removeprefix("call_"))
+        for call in _tool_calls(message):
             out += self.writer.tool_call(
-                index, call["id"], call["function"]["name"], call["function"]["arguments"]
+                self.tools, call["id"], call["function"]["name"], call["function"]["arguments"]
             )
             self.tools += 1
         if body.get("done"):

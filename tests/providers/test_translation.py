@@ -361,16 +361,15 @@ def test_ollama_stream_chunk_sequence() -> None:
     assert deltas[0] == {"role": "assistant", "content": ""}  # as OpenAI's first chunk
     assert deltas[1] == {"content": "He"}
     assert deltas[2] == {"content": "llo"}
-    assert deltas[3] == {
-        "tool_calls": [
-            {
-                "index": 0,
-                "id": "call_0",
-                "type": "function",
-                "function": {"arguments": '{"a": 1}', "name": "w"},
-            }
-        ]
+    (call,) = deltas[3]["tool_calls"]
+    assert call == {
+        "index": 0,
+        "id": call["id"],
+        "type": "function",
+        "function": {"arguments": '{"a": 1}', "name": "w"},
     }
+    assert call["id"].startswith("call_")
+    assert len(call["id"]) > len("call_0")  # unique across turns, not call_0 every time
     assert out[-3]["choices"][0]["finish_reason"] == "tool_calls"
     assert out[-2] == {
         "id": "chatcmpl-1",
@@ -381,6 +380,26 @@ def test_ollama_stream_chunk_sequence() -> None:
         "usage": {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5},
     }
     assert out[-1] == "[DONE]"
+
+
+def test_ollama_tool_call_ids_are_unique_across_answers() -> None:
+    """Ollama gives calls no ids: call_0 in every turn made clients mix up results."""
+    answer = {
+        "message": {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "w", "arguments": {}}}] * 2,
+        },
+        "done": True,
+    }
+    ids = [
+        call["id"]
+        for _ in range(2)
+        for call in json.loads(
+            adapter_for("ollama").chat_response(json.dumps(answer).encode(), CTX)
+        )["choices"][0]["message"]["tool_calls"]
+    ]
+    assert len(set(ids)) == 4
 
 
 def test_ollama_stream_cut_short_is_an_error() -> None:
