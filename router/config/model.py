@@ -163,6 +163,9 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 16 * 1024 * 1024
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int | None = None  # None: derived from the file descriptor limit
 
 
 class Role(enum.StrEnum):
