@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from router.config.model import ServerConfig
@@ -184,10 +184,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._expect(headers=True, within=self.guard.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._stop()
+        super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        self._stop()  # the transport is the websocket protocol's from now on
+        super().handle_websocket_upgrade()
+
+    def _stop(self) -> None:
+        self._deadline = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -225,10 +233,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.guard.report(_Kind.HEADERS, self.loop, f"from {_peer(self.client)}")
             self.transport.close()
             return
-        cycle = self.cycle
-        what = f"{cycle.scope['method']} {cycle.scope['path']} from {_peer(self.client)}"
+        cycle: RequestResponseCycle | None = self.cycle
+        what = f"{self.scope['method']} {self.scope['path']} from {_peer(self.client)}"
         self.guard.report(_Kind.BODY, self.loop, what)
-        if cycle.response_started:  # the app answered without reading the body
+        if cycle is None or cycle.response_started:  # answered without reading the body
             self.transport.close()
             return
         # Wake the handler waiting for the body (router.http.body answers 408); the
