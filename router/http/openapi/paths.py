@@ -32,6 +32,12 @@ _REASONS = {
     "504": "The provider did not answer in time",
 }
 _BODY_ERRORS = ("400", "408", "413", "415")
+#: One server-sent event; `data` is a JSON object, or `[DONE]` at the end of a chat stream.
+_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+}
 _INFERENCE_ERRORS = ("401", "403", "404", "429", "502", "503", "504")
 
 
@@ -65,7 +71,7 @@ def _op(
     if schema is not None:
         success["content"] = _json(schema)
         if sse:
-            success["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+            success["content"]["text/event-stream"] = {"schema": _EVENT}
     envelope = "SeedError" if tag in {"providers", "admin"} else "OpenAIError"
     codes = (*_BODY_ERRORS, *errors) if body else errors
     operation: Operation = {
@@ -246,7 +252,7 @@ PATHS: dict[str, dict[str, Operation]] = {
             "createConversationItems",
             "Append items (`{items}`: answers the list) or one item (the seed's: answers it, 201)",
             "conversations",
-            ("200", "The items appended", _LIST),
+            ("200", "The items appended (`{items}`)", _LIST),
             _STORE_ERRORS,
             body="ItemsCreate",
             params=(_CONVERSATION_ID, _INCLUDE),
@@ -461,6 +467,10 @@ PATHS: dict[str, dict[str, Operation]] = {
 PATHS["/ready"]["get"]["responses"]["503"] = {
     "description": "Not ready: which check failed",
     "content": _json(_READY),
+}
+PATHS["/v1/conversations/{conversation_id}/items"]["post"]["responses"]["201"] = {
+    "description": "The one item appended (the seed's single-item body)",
+    "content": _json({"type": "object", "required": ["id", "type", "object"]}),
 }
 PATHS["/metrics"]["get"]["responses"]["200"]["content"] = {
     "text/plain": {"schema": {"type": "string"}}

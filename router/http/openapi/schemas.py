@@ -457,7 +457,7 @@ _CONFIG_STATUS = _obj(
     ("version", "digest", "loaded_at", "path", "last_error", "reloads"),
     version=_STR,
     digest=_STR,
-    loaded_at={"type": "number"},
+    loaded_at={"type": "string", "format": "date-time"},
     path=_STR,
     last_error={"type": ["object", "null"]},
     reloads=_obj(("succeeded", "failed", "unchanged"), succeeded=_INT, failed=_INT, unchanged=_INT),
