@@ -17,9 +17,10 @@ fail with EMFILE). `GuardedHttpToolsProtocol` adds what is missing:
   an immediate 503 and is closed, so the descriptors left stay available to the
   upstream connections of the requests in flight.
 
-The hot path pays no timer per request: each connection has at most one timer,
-armed for the earliest pending deadline and re-armed lazily when it fires, so a
-busy keep-alive connection sets a timer at most once per timeout period. Log
+The hot path pays no timer per request: what a connection waits for is checked
+once per read, a request that arrives whole only marks the connection idle, and
+each connection has at most one timer, armed for its pending deadline and
+re-armed lazily when it fires. Log
 lines are rate-limited (one per kind every 10 s, with a count), so an attack does
 not also flood the log. This relies on uvicorn's `HttpToolsProtocol`
 internals (``cycle``, ``connections``), which the tests exercise on a real socket.
@@ -60,6 +61,8 @@ log = logging.getLogger("nexus.server")
 FD_RESERVE = 128
 #: The most descriptors we ask for when the hard limit is unlimited (Linux's nr_open default).
 _UNLIMITED_TARGET = 1 << 20
+#: `_waiting_for` between requests, and once the connection is a websocket's.
+_IDLE, _UPGRADED = object(), object()
 _REFUSAL = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
     b"retry-after: 1\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s"
@@ -169,7 +172,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.guard = guard
-        self._reading_headers = True
+        #: What the connection waits for: None the first request's headers, a request's
+        #: scope its headers, a request cycle its body, _IDLE nothing (keep-alive).
+        self._waiting_for: object = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -181,7 +186,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             transport.write(_REFUSAL % (len(_REFUSAL_BODY), _REFUSAL_BODY))
             transport.close()
             return
-        self._expect(headers=True, within=self.guard.limits.header_timeout_s)
+        self._expect(self.guard.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
@@ -189,6 +194,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def handle_websocket_upgrade(self) -> None:
         self._stop()  # the transport is the websocket protocol's from now on
+        self._waiting_for = _UPGRADED
         super().handle_websocket_upgrade()
 
     def _stop(self) -> None:
@@ -197,21 +203,35 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._timer.cancel()
             self._timer = None
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._expect(headers=True, within=self.guard.limits.header_timeout_s)
+    def data_received(self, data: bytes) -> None:
+        """Parse, then see what the connection waits for now; a new wait gets a deadline.
 
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        self._expect(headers=False, within=self.guard.limits.body_timeout_s)
+        Checked once per read rather than in the parser's callbacks: a request that
+        arrives whole (nearly all do) only sets the connection idle.
+        """
+        super().data_received(data)
+        cycle: RequestResponseCycle | None = self.cycle
+        if cycle is None or cycle.scope is not self.scope:  # a request's headers are partial
+            waiting_for: object = self.scope
+            within = self.guard.limits.header_timeout_s
+        elif cycle.more_body and not cycle.response_complete:  # its body is partial
+            waiting_for = cycle
+            within = self.guard.limits.body_timeout_s
+        else:
+            if self._waiting_for is not _IDLE and self._waiting_for is not _UPGRADED:
+                self._waiting_for = _IDLE
+                self._deadline = None
+            return
+        previous = self._waiting_for
+        if waiting_for is previous or previous is _UPGRADED:
+            return
+        self._waiting_for = waiting_for
+        if previous is None and cycle is None:
+            return  # the first request's headers: their deadline runs from connection_made
+        self._expect(within)
 
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._deadline = None
-
-    def _expect(self, *, headers: bool, within: float) -> None:
-        """Set the deadline for what is read next; move the timer only if it would be late."""
-        self._reading_headers = headers
+    def _expect(self, within: float) -> None:
+        """Set the deadline; move the timer only if it would fire late."""
         deadline = self._deadline = self.loop.time() + within
         timer = self._timer
         if timer is None:
@@ -229,14 +249,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._timer = self.loop.call_at(deadline, self._expire)
             return
         self._deadline = None
-        if self._reading_headers:
+        cycle = self._waiting_for
+        if not isinstance(cycle, RequestResponseCycle):  # still reading headers
             self.guard.report(_Kind.HEADERS, self.loop, f"from {_peer(self.client)}")
             self.transport.close()
             return
-        cycle: RequestResponseCycle | None = self.cycle
-        what = f"{self.scope['method']} {self.scope['path']} from {_peer(self.client)}"
+        what = f"{cycle.scope['method']} {cycle.scope['path']} from {_peer(self.client)}"
         self.guard.report(_Kind.BODY, self.loop, what)
-        if cycle is None or cycle.response_started:  # answered without reading the body
+        if cycle.response_started:  # answered without reading the body
             self.transport.close()
             return
         # Wake the handler waiting for the body (router.http.body answers 408); the
