@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import socket
 import statistics
 import subprocess
@@ -19,7 +20,14 @@ import attrs
 import httpx
 import pytest
 
-from router.http.server import FD_RESERVE, connection_budget
+from router.config.model import ServerConfig
+from router.http.server import (
+    FD_RESERVE,
+    GuardedHttpToolsProtocol,
+    ServerLimits,
+    connection_budget,
+    http_protocol,
+)
 from tests.conftest import REPO, free_port, wait_for
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.servers import serve
@@ -255,3 +263,11 @@ def test_the_budget_leaves_a_reserve_and_half_for_upstream_connections(
     fd_limit: int, budget: int
 ) -> None:
     assert connection_budget(fd_limit) == budget
+
+
+def test_the_protocol_pickles_for_worker_processes() -> None:
+    """`nexus serve --workers N` hands uvicorn's config, protocol included, to spawned children."""
+    protocol = http_protocol(ServerConfig(header_timeout_s=2, max_connections=50))
+    copy = pickle.loads(pickle.dumps(protocol))
+    assert copy.func is GuardedHttpToolsProtocol
+    assert copy.keywords["guard"].limits == ServerLimits(2, 30, 50)
