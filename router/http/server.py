@@ -20,10 +20,11 @@ fail with EMFILE). `GuardedHttpToolsProtocol` adds what is missing:
 The hot path pays no timer per request: what a connection waits for is checked
 once per read, a request that arrives whole only marks the connection idle, and
 each connection has at most one timer, armed for its pending deadline and
-re-armed lazily when it fires. Log
-lines are rate-limited (one per kind every 10 s, with a count), so an attack does
-not also flood the log. This relies on uvicorn's `HttpToolsProtocol`
-internals (``cycle``, ``connections``), which the tests exercise on a real socket.
+re-armed lazily when it fires. Log lines are rate-limited (one per kind every
+10 s, with a count), so an attack does not also flood the log. The refusal comes
+before the request is read, so it is always in OpenAI's envelope. This relies on
+uvicorn's `HttpToolsProtocol` internals (``cycle``, ``scope``, ``connections``),
+which the tests exercise on real sockets.
 """
 
 from __future__ import annotations
