@@ -233,6 +233,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from router.http.app import AppOptions, create_app
+    from router.http.server import http_protocol
 
     configure_logging(args.log_level, args.log_format)
     loaded = _load_for_serving(args.config, args.host, allow_empty=args.allow_empty)
@@ -257,7 +258,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "log_level": args.log_level,
         "access_log": False,
         "log_config": None,  # keep our handlers: uvicorn would install its own plain-text ones
-        "http": "httptools",
+        "http": http_protocol(store.current.config.server),  # httptools, with read deadlines
         "loop": "uvloop" if sys.platform != "win32" else "asyncio",
         # SIGTERM: stop accepting, let requests in flight finish, cancel what is left
         # after this long (uvicorn's default is to wait for ever).

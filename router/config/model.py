@@ -166,6 +166,9 @@ class ServerConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     max_upstream_bytes: int = 64 * 1024 * 1024
     shutdown_grace_s: float = 25.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int | None = None  # None: derived from the file descriptor limit
 
 
 class Role(enum.StrEnum):

@@ -23,6 +23,7 @@ from router.http.errors import exception_handlers
 from router.http.fast import CONTEXT_STATE_KEY
 from router.http.inference import chat_completions, embeddings, images, route_explain
 from router.http.models import MODEL_HANDLERS
+from router.http.openapi import OPENAPI_HANDLERS
 from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
@@ -102,6 +103,7 @@ def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Lite
     app = Litestar(
         route_handlers=[
             *OPS_HANDLERS,
+            *OPENAPI_HANDLERS,
             admin_router,
             provider_router,
             chat_completions,

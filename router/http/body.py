@@ -6,15 +6,19 @@ from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar.exceptions import HTTPException
 
 from router.errors import PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 
-__all__ = ["ADMIN_BODY_LIMIT", "INFERENCE_BODY_LIMIT", "json_object"]
+__all__ = ["ADMIN_BODY_LIMIT", "BODY_TIMED_OUT", "INFERENCE_BODY_LIMIT", "json_object"]
 
 #: The seed's limit for the admin API.
 ADMIN_BODY_LIMIT = 1024 * 1024
 #: Inference bodies carry images and long histories.
 INFERENCE_BODY_LIMIT = 16 * 1024 * 1024
+#: Set in the scope's state by the server (router.http.server) when the body is late; it
+#: then wakes the reader with an empty message.
+BODY_TIMED_OUT = "nexus.body_timed_out"
 
 _decode = msgspec.json.decode
 
@@ -34,6 +38,8 @@ async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
                 "The client disconnected before sending the whole body", code="client_disconnected"
             )
         chunk = message.get("body", b"")
+        if not chunk and message.get("more_body") and request.scope["state"].get(BODY_TIMED_OUT):
+            raise HTTPException(detail="The request body did not arrive in time", status_code=408)
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(limit)

@@ -126,6 +126,7 @@ _HTTP_TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
     429: "rate_limit_exceeded",
@@ -225,6 +226,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     code = {
         404: "not_found",
         405: "method_not_allowed",
+        408: "request_timeout",
         413: "payload_too_large",
         415: "unsupported_media_type",
         400: "invalid_request",
