@@ -133,3 +133,11 @@ class Backend(Protocol):
     async def run(self, program: Program[T]) -> T:
         """Run `program` as one transaction: every statement or none."""
         ...
+
+    def outage(self, exc: BaseException) -> str | None:
+        """If `exc` means the database is out of reach for now, a name for it fit for clients.
+
+        The store then raises `StoreUnavailable` (503): retrying later may work,
+        unlike after an error in a statement itself.
+        """
+        ...

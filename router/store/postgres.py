@@ -75,14 +75,25 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-#: What a database outage looks like from asyncpg: the call fails, nothing is committed.
+#: What a database outage looks like from asyncpg: the call fails, nothing is committed,
+#: and trying again later may work.
 _OUTAGE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.PostgresConnectionError,  # 08: cannot connect, connection lost
+    asyncpg.InterfaceError,  # connection closed, pool closing, an operation in progress
+    asyncpg.exceptions.InternalClientError,  # a connection in a state asyncpg did not expect
+    asyncpg.exceptions.OperatorInterventionError,  # 57: shutdown, crash, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # 53: too many connections, disk full
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,  # 55: e.g. lock not available
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # 25006: a standby, after a failover
 )
+
+
+def outage(exc: BaseException) -> str | None:
+    """The error's class name when `exc` means the database cannot be used now."""
+    return type(exc).__name__ if isinstance(exc, _OUTAGE) else None
+
 
 DIALECT = Dialect(
     table_prefix="nexus_",
@@ -136,16 +147,14 @@ class PostgresBackend:
         self._pool: asyncpg.Pool | None = None
 
     async def run(self, program: Program[T]) -> T:
-        """Run `program` in one transaction; an outage becomes StoreUnavailable."""
+        """Run `program` in one transaction on a pooled connection."""
         if self._pool is None:
             raise StoreUnavailable("The database is not open")
-        try:
-            async with self._pool.acquire(timeout=5.0) as conn, conn.transaction():
-                return await _drive(conn, program)
-        except _OUTAGE as exc:
-            raise StoreUnavailable(
-                f"The database is unavailable ({type(exc).__name__}); try again shortly"
-            ) from exc
+        async with self._pool.acquire(timeout=5.0) as conn, conn.transaction():
+            return await _drive(conn, program)
+
+    def outage(self, exc: BaseException) -> str | None:
+        return outage(exc)
 
     async def open(self) -> None:
         try:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from router.errors import StoreUnavailable
 from router.store.backend import (
     Backend,
     Op,
@@ -46,7 +47,18 @@ class SqlStore:
         self._json = backend.dialect.json
 
     async def _run(self, program: Program[T]) -> T:
-        return await self._backend.run(program)
+        """Run `program` as one transaction; an outage of either database is StoreUnavailable."""
+        try:
+            return await self._backend.run(program)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            what = self._backend.outage(exc)
+            if what is None:
+                raise
+            raise StoreUnavailable(
+                f"The database is unavailable ({what}); try again shortly"
+            ) from exc
 
     async def open(self) -> None:
         await self._backend.open()

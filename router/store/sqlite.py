@@ -8,6 +8,7 @@ serializes writers, which SQLite wants anyway. A whole transaction (a program of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from router.errors import StoreUnavailable
 from router.store.backend import Dialect, Program
 from router.store.sql import SqlStore
 
@@ -126,11 +128,36 @@ def _drive(db: sqlite3.Connection, program: Program[T]) -> T:
         program.close()
 
 
+#: Primary result codes that mean "not now" rather than "not this statement": another
+#: process holds the lock past the busy timeout, or the file or disk cannot be used.
+_OUTAGES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,  # database is locked
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,  # attempt to write a readonly database
+        sqlite3.SQLITE_IOERR,  # disk I/O error
+        sqlite3.SQLITE_FULL,  # database or disk is full
+        sqlite3.SQLITE_CANTOPEN,  # unable to open database file
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
+
+def outage(exc: BaseException) -> str | None:
+    """The result code's name when `exc` means the database cannot be used now."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _OUTAGES:
+        return str(getattr(exc, "sqlite_errorname", "SQLITE_ERROR"))
+    return None
+
+
 class SqliteBackend:
     dialect = DIALECT
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, busy_timeout_s: float = 5.0) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexus-sqlite")
         self._db: sqlite3.Connection | None = None
 
@@ -144,26 +171,37 @@ class SqliteBackend:
 
         def call() -> T:
             db = self._db
-            assert db is not None, "store is not open"
+            if db is None:
+                raise StoreUnavailable("The database is not open")
             db.execute("BEGIN IMMEDIATE")
             try:
                 result = _drive(db, program)
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # A failed COMMIT (disk full, I/O error) leaves the transaction open;
+                # the next BEGIN would fail for ever.
+                if db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
             return result
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def outage(self, exc: BaseException) -> str | None:
+        return outage(exc)
 
     async def open(self) -> None:
         def connect() -> None:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            # timeout: wait up to 5 s for another process's lock, starting with the
-            # switch to WAL, which a process opening the same new file may hold.
+            # timeout: wait that long (5 s) for another process's lock, starting with
+            # the switch to WAL, which a process opening the same new file may hold.
             db = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=5.0
+                self.path,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=self.busy_timeout_s,
             )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -183,7 +221,13 @@ class SqliteBackend:
             db.execute("COMMIT")
             self._db = db  # autocommit mode: run() begins and ends each transaction itself
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+        except sqlite3.Error as exc:
+            what = outage(exc)
+            if what is None:
+                raise
+            raise StoreUnavailable(f"Cannot open {self.path}: {what}") from exc
 
     async def close(self) -> None:
         def disconnect() -> None:
@@ -198,6 +242,6 @@ class SqliteBackend:
 class SqliteStore(SqlStore):
     """`Store` in the SQLite file at `path` (or ``:memory:``)."""
 
-    def __init__(self, path: str, *, instance: str = "local") -> None:
+    def __init__(self, path: str, *, instance: str = "local", busy_timeout_s: float = 5.0) -> None:
         self.path = path
-        super().__init__(SqliteBackend(path), instance=instance)
+        super().__init__(SqliteBackend(path, busy_timeout_s=busy_timeout_s), instance=instance)
