@@ -12,6 +12,7 @@ applications. A lost connection or a database that is restarting becomes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, TypeVar
 
 import asyncpg
@@ -147,11 +148,28 @@ class PostgresBackend:
         self._pool: asyncpg.Pool | None = None
 
     async def run(self, program: Program[T]) -> T:
-        """Run `program` in one transaction on a pooled connection."""
-        if self._pool is None:
+        """Run `program` in one transaction on a pooled connection.
+
+        After an outage neither the connection that failed nor any other opened
+        before it is handed out again: a server that restarted or failed over
+        leaves sockets that look open and are not, or sessions in a state a reset
+        cannot repair. The pool opens fresh ones as they are needed.
+        """
+        pool = self._pool
+        if pool is None:
             raise StoreUnavailable("The database is not open")
-        async with self._pool.acquire(timeout=5.0) as conn, conn.transaction():
-            return await _drive(conn, program)
+        async with pool.acquire(timeout=5.0) as conn:
+            try:
+                async with conn.transaction():
+                    return await _drive(conn, program)
+            except Exception as exc:
+                if outage(exc) is not None:
+                    # Abort it rather than let the pool reset it (which may wait on a
+                    # dead socket); one that closed has already left the pool.
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        conn.terminate()
+                    await pool.expire_connections()
+                raise
 
     def outage(self, exc: BaseException) -> str | None:
         return outage(exc)

@@ -150,3 +150,51 @@ async def test_an_outage_is_store_unavailable_and_passes_by_itself(outage: Outag
     assert (await store.conversation_items("conv_1")).items == ()  # nothing half-written
     await store.put_response(response("resp_2"))
     await store.close()
+
+
+@pytest.mark.anyio
+async def test_postgres_never_reuses_a_connection_opened_before_an_outage(role: Role) -> None:
+    """One connection lost mid-transaction: it and every other pooled connection are replaced."""
+    store = PostgresStore(role.url, instance="a")
+    await store.open()
+    await store.create_conversation(
+        StoredConversation(id="conv_1", created_at=1.0, metadata={}), []
+    )
+    await asyncio.gather(*(store.ping() for _ in range(4)))  # a few pooled connections
+    before = await role.backends()
+    # Hold the conversation's row lock so the append waits on the server; then its
+    # connection is terminated under it, as a restarting server does.
+    holder = await asyncpg.connect(role.admin_url)
+    schema = role.url.rpartition("search_path=")[2]
+    await holder.execute("BEGIN")
+    await holder.execute(f"SELECT 1 FROM {schema}.nexus_conversations FOR UPDATE")
+    append = asyncio.create_task(store.append_items("conv_1", ITEMS))
+
+    async def waiting() -> bool:
+        return bool(
+            await role.admin(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'",
+                role.name,
+            )
+        )
+
+    await until(waiting, "the append to wait for the row lock")
+    await role.admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE usename = $1 AND wait_event_type = 'Lock'",
+        role.name,
+    )
+    with pytest.raises(StoreUnavailable):
+        await append
+    await holder.execute("ROLLBACK")
+    await holder.close()
+    outage_at = await role.admin("SELECT now()")
+    assert await asyncio.gather(*(store.ping() for _ in range(8))) == [True] * 8
+    reused = await role.admin(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND query_start > $2",
+        before,
+        outage_at,
+    )
+    assert reused == 0, "a connection from before the outage ran a query after it"
+    assert (await store.conversation_items("conv_1")).items == ()
+    await store.close()
