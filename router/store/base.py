@@ -155,6 +155,26 @@ class ConversationStore(Protocol):
 class Store(ResponseStore, ConversationStore, Protocol):
     """Everything the API layer persists."""
 
+    async def finish_turn(
+        self,
+        response: StoredResponse,
+        conversation_id: str | None,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        input_items: Sequence[Mapping[str, Any]] | None = None,
+    ) -> bool:
+        """Write a response's final state and append its turn to a conversation, atomically.
+
+        The response is inserted, or replaces one still queued or in progress; one
+        already finished (a cancel won the race, see `finish_response`) is left as
+        it is and nothing is appended. `items` (the turn's input and output; empty
+        for a turn that failed) go after the conversation's last item as
+        `append_items` puts them, unless `conversation_id` is None or the
+        conversation is gone. `input_items` are as in `put_response`: pass them
+        with a response's first write only. Returns whether the response was written.
+        """
+        ...
+
 
 _CREDENTIALS = re.compile(r"(?<=://)([^/@:]*)(:[^/@]*)?@")
 

@@ -93,35 +93,29 @@ class SqlStore:
     async def put_response(
         self, response: StoredResponse, input_items: Sequence[Mapping[str, Any]] | None = None
     ) -> None:
-        def put() -> Program[None]:
-            yield execute(
-                self._sql(
-                    "INSERT INTO {responses} (id, created_at, status, background, owner,"
-                    " previous_response_id, runner, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                    " ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body"
-                ),
-                response.id,
-                response.created_at,
-                response.status,
-                response.background,
-                response.owner,
-                response.previous_response_id,
-                self.instance if response.background else None,
-                self._json(response.body),
-            )
-            if input_items:
-                yield executemany(
-                    self._sql(
-                        "INSERT INTO {response_items} (response_id, seq, id, body)"
-                        " VALUES ($1, $2, $3, $4)"
-                    ),
-                    [
-                        (response.id, i, item["id"], self._json(item))
-                        for i, item in enumerate(input_items)
-                    ],
-                )
+        await self._run(self._write(response, input_items, over_unfinished_only=False))
 
-        await self._run(put())
+    async def finish_turn(
+        self,
+        response: StoredResponse,
+        conversation_id: str | None,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        input_items: Sequence[Mapping[str, Any]] | None = None,
+    ) -> bool:
+        def finish() -> Program[bool]:
+            # Lock the conversation first: every transaction that takes both locks
+            # takes them in this order.
+            append = conversation_id is not None and bool(items)
+            if conversation_id is not None and append:
+                append = yield from self._lock_conversation(conversation_id)
+            if not (yield from self._write(response, input_items, over_unfinished_only=True)):
+                return False
+            if conversation_id is not None and append:
+                yield from self._append(conversation_id, items)
+            return True
+
+        return await self._run(finish())
 
     async def finish_response(self, response: StoredResponse) -> bool:
         changed = await self._run(
@@ -307,6 +301,47 @@ class SqlStore:
         return bool(deleted > 0)
 
     # -- parts of programs --------------------------------------------------------------------
+
+    def _write(
+        self,
+        response: StoredResponse,
+        input_items: Sequence[Mapping[str, Any]] | None,
+        *,
+        over_unfinished_only: bool,
+    ) -> Program[bool]:
+        """Insert a response, or replace it (when still unfinished, if so asked); True if written."""
+        upsert = (
+            "INSERT INTO {responses} (id, created_at, status, background, owner,"
+            " previous_response_id, runner, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body"
+        )
+        if over_unfinished_only:
+            upsert += " WHERE {responses}.status IN ('queued', 'in_progress')"
+        written = yield execute(
+            self._sql(upsert),
+            response.id,
+            response.created_at,
+            response.status,
+            response.background,
+            response.owner,
+            response.previous_response_id,
+            self.instance if response.background else None,
+            self._json(response.body),
+        )
+        if not written:
+            return False
+        if input_items:
+            yield executemany(
+                self._sql(
+                    "INSERT INTO {response_items} (response_id, seq, id, body)"
+                    " VALUES ($1, $2, $3, $4)"
+                ),
+                [
+                    (response.id, i, item["id"], self._json(item))
+                    for i, item in enumerate(input_items)
+                ],
+            )
+        return True
 
     def _conversation(self, conversation_id: str) -> Program[StoredConversation | None]:
         row = yield fetchrow(

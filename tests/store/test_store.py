@@ -200,3 +200,68 @@ async def test_processes_starting_together_migrate_once(opener: Opener) -> None:
     assert await stores[3].get_response("resp_m") == response("resp_m")
     for store in stores:
         await store.close()
+
+
+def turn(tag: str) -> list[dict[str, object]]:
+    return [
+        {"id": f"msg_{tag}_in", "type": "message", "role": "user", "content": tag},
+        {"id": f"msg_{tag}_out", "type": "message", "role": "assistant", "content": tag},
+    ]
+
+
+@pytest.mark.anyio
+async def test_finish_turn_writes_the_response_and_appends_its_turn_together(
+    opener: Opener,
+) -> None:
+    store = opener()
+    await store.open()
+    await store.create_conversation(
+        StoredConversation(id="conv_t", created_at=1.0, metadata={}), []
+    )
+    # a new response (answered at once): inserted with its input items, turn appended
+    assert await store.finish_turn(response("resp_1"), "conv_t", turn("one"), input_items=ITEMS)
+    assert await store.get_response("resp_1") == response("resp_1")
+    assert len((await store.input_items("resp_1")).items) == 5
+    # a background response finishing: replaces the in-progress record
+    await store.put_response(response("resp_2", status="in_progress"))
+    assert await store.finish_turn(response("resp_2"), "conv_t", turn("two"))
+    assert (await store.get_response("resp_2")).status == "completed"  # type: ignore[union-attr]
+    items = (await store.conversation_items("conv_t")).items
+    assert [i["content"] for i in items] == ["one", "one", "two", "two"]
+    # without a conversation, or with one that is gone: only the response
+    assert await store.finish_turn(response("resp_3"), None, turn("three"))
+    assert await store.finish_turn(response("resp_4"), "conv_gone", turn("four"))
+    assert await store.get_response("resp_4") == response("resp_4")
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_turn_whose_response_was_already_finished_appends_nothing(opener: Opener) -> None:
+    """A cancel that won the race: the runner's final write and its turn are both void."""
+    store = opener()
+    await store.open()
+    await store.create_conversation(
+        StoredConversation(id="conv_t", created_at=1.0, metadata={}), []
+    )
+    await store.put_response(response("resp_c", status="in_progress"))
+    assert await store.finish_response(response("resp_c", status="cancelled"))
+    assert not await store.finish_turn(response("resp_c"), "conv_t", turn("late"))
+    assert (await store.get_response("resp_c")).status == "cancelled"  # type: ignore[union-attr]
+    assert (await store.conversation_items("conv_t")).items == ()
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_finish_turn_is_one_transaction(opener: Opener) -> None:
+    """When the append fails, the response keeps its previous state."""
+    store = opener()
+    await store.open()
+    await store.create_conversation(
+        StoredConversation(id="conv_t", created_at=1.0, metadata={}), []
+    )
+    await store.put_response(response("resp_a", status="in_progress"))
+    with pytest.raises(KeyError):  # an item without an id cannot be stored
+        await store.finish_turn(response("resp_a"), "conv_t", [{"type": "message"}])
+    assert (await store.get_response("resp_a")).status == "in_progress"  # type: ignore[union-attr]
+    assert (await store.conversation_items("conv_t")).items == ()
+    await store.close()
