@@ -215,6 +215,10 @@ class ResponsesService:
                 name=f"nexus-{response_id}",
             )
             return Created(None, body=queued)
+        if store:
+            # A provider call is paid for; learn that the answer cannot be stored (503
+            # store_unavailable) before making it, not after.
+            await self.store.ping()
         if stream:
             served = await self.serve(
                 table,
