@@ -130,8 +130,12 @@ class Backend(Protocol):
 
     async def close(self) -> None: ...
 
-    async def run(self, program: Program[T]) -> T:
-        """Run `program` as one transaction: every statement or none."""
+    async def run(self, program: Program[T], *, single: bool = False) -> T:
+        """Run `program` as one transaction: every statement or none.
+
+        `single`: the program runs exactly one statement, which is atomic by itself,
+        so the backend may leave out BEGIN and COMMIT.
+        """
         ...
 
     def outage(self, exc: BaseException) -> str | None:

@@ -46,10 +46,17 @@ class SqlStore:
         self._sql = backend.dialect.sql
         self._json = backend.dialect.json
 
-    async def _run(self, program: Program[T]) -> T:
-        """Run `program` as one transaction; an outage of either database is StoreUnavailable."""
+    async def _run_one(self, op: Op) -> Any:
+        """Run one statement (atomic by itself); its result."""
+        return await self._run(_one(op), single=True)
+
+    async def _run(self, program: Program[T], *, single: bool = False) -> T:
+        """Run `program` as one transaction; an outage of either database is StoreUnavailable.
+
+        `single`: the program runs exactly one statement (see `Backend.run`).
+        """
         try:
-            return await self._backend.run(program)
+            return await self._backend.run(program, single=single)
         except StoreUnavailable:
             raise
         except Exception as exc:
@@ -67,25 +74,23 @@ class SqlStore:
         await self._backend.close()
 
     async def ping(self) -> bool:
-        answer = await self._run(_one(fetchval("SELECT 1")))
+        answer = await self._run_one(fetchval("SELECT 1"))
         return bool(answer == 1)
 
     async def heartbeat(self) -> None:
-        await self._run(
-            _one(
-                execute(
-                    self._sql(
-                        "INSERT INTO {replicas} (id, seen_at) VALUES ($1, {now})"
-                        " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at"
-                    ),
-                    self.instance,
-                )
+        await self._run_one(
+            execute(
+                self._sql(
+                    "INSERT INTO {replicas} (id, seen_at) VALUES ($1, {now})"
+                    " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at"
+                ),
+                self.instance,
             )
         )
 
     async def leave(self) -> None:
-        await self._run(
-            _one(execute(self._sql("DELETE FROM {replicas} WHERE id = $1"), self.instance))
+        await self._run_one(
+            execute(self._sql("DELETE FROM {replicas} WHERE id = $1"), self.instance)
         )
 
     # -- responses ------------------------------------------------------------------------
@@ -118,17 +123,15 @@ class SqlStore:
         return await self._run(finish())
 
     async def finish_response(self, response: StoredResponse) -> bool:
-        changed = await self._run(
-            _one(
-                execute(
-                    self._sql(
-                        "UPDATE {responses} SET status = $2, body = $3"
-                        " WHERE id = $1 AND status IN ('queued', 'in_progress')"
-                    ),
-                    response.id,
-                    response.status,
-                    self._json(response.body),
-                )
+        changed = await self._run_one(
+            execute(
+                self._sql(
+                    "UPDATE {responses} SET status = $2, body = $3"
+                    " WHERE id = $1 AND status IN ('queued', 'in_progress')"
+                ),
+                response.id,
+                response.status,
+                self._json(response.body),
             )
         )
         return bool(changed > 0)
@@ -154,11 +157,11 @@ class SqlStore:
                 body=_decode(row[6]),
             )
 
-        return await self._run(get())
+        return await self._run(get(), single=True)
 
     async def delete_response(self, response_id: str) -> bool:
-        deleted = await self._run(
-            _one(execute(self._sql("DELETE FROM {responses} WHERE id = $1"), response_id))
+        deleted = await self._run_one(
+            execute(self._sql("DELETE FROM {responses} WHERE id = $1"), response_id)
         )
         return bool(deleted > 0)
 
@@ -171,7 +174,8 @@ class SqlStore:
         order: Order = "asc",
     ) -> ItemPage:
         return await self._run(
-            self._page("{response_items}", "response_id", response_id, after, limit, order)
+            self._page("{response_items}", "response_id", response_id, after, limit, order),
+            single=True,
         )
 
     async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
@@ -228,7 +232,7 @@ class SqlStore:
         await self._run(create())
 
     async def get_conversation(self, conversation_id: str) -> StoredConversation | None:
-        return await self._run(self._conversation(conversation_id))
+        return await self._run(self._conversation(conversation_id), single=True)
 
     async def update_conversation(
         self, conversation_id: str, metadata: Mapping[str, str]
@@ -244,8 +248,8 @@ class SqlStore:
         return await self._run(update())
 
     async def delete_conversation(self, conversation_id: str) -> bool:
-        deleted = await self._run(
-            _one(execute(self._sql("DELETE FROM {conversations} WHERE id = $1"), conversation_id))
+        deleted = await self._run_one(
+            execute(self._sql("DELETE FROM {conversations} WHERE id = $1"), conversation_id)
         )
         return bool(deleted > 0)
 
@@ -270,7 +274,8 @@ class SqlStore:
         return await self._run(
             self._page(
                 "{conversation_items}", "conversation_id", conversation_id, after, limit, order
-            )
+            ),
+            single=True,
         )
 
     async def get_item(self, conversation_id: str, item_id: str) -> Mapping[str, Any] | None:
@@ -284,18 +289,16 @@ class SqlStore:
             )
             return None if raw is None else _decode(raw)
 
-        return await self._run(get())
+        return await self._run(get(), single=True)
 
     async def delete_item(self, conversation_id: str, item_id: str) -> bool:
-        deleted = await self._run(
-            _one(
-                execute(
-                    self._sql(
-                        "DELETE FROM {conversation_items} WHERE conversation_id = $1 AND id = $2"
-                    ),
-                    conversation_id,
-                    item_id,
-                )
+        deleted = await self._run_one(
+            execute(
+                self._sql(
+                    "DELETE FROM {conversation_items} WHERE conversation_id = $1 AND id = $2"
+                ),
+                conversation_id,
+                item_id,
             )
         )
         return bool(deleted > 0)

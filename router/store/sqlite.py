@@ -161,12 +161,14 @@ class SqliteBackend:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexus-sqlite")
         self._db: sqlite3.Connection | None = None
 
-    async def run(self, program: Program[T]) -> T:
+    async def run(self, program: Program[T], *, single: bool = False) -> T:
         """Run `program` in one transaction on the database thread: all or nothing.
 
         The transaction takes the write lock when it begins (IMMEDIATE), so a call that
         reads and then writes (an append after the last item) cannot interleave with
-        another process sharing the file; WAL readers are never blocked by it.
+        another process sharing the file; WAL readers are never blocked by it. Single
+        statements get the same: it costs no extra hop, and a ping then also says
+        whether a write could take the lock.
         """
 
         def call() -> T:
