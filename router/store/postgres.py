@@ -147,6 +147,15 @@ def _rows_changed(status: str) -> int:
     return int(count) if count.isdigit() else 0
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a connection to the pool as it is, without asyncpg's reset query.
+
+    That query (unlock advisory locks, close cursors, unlisten, RESET ALL) is one
+    more round trip per call, and undoes nothing the store does: it never sets
+    session state. asyncpg still rolls back a transaction left open.
+    """
+
+
 class PostgresBackend:
     dialect = DIALECT
 
@@ -196,6 +205,7 @@ class PostgresBackend:
                 # A restarted server leaves dead sockets in the pool; recycle idle ones quickly.
                 max_inactive_connection_lifetime=30.0,
                 command_timeout=30.0,
+                reset=_keep_session,
             )
         except _OUTAGE as exc:
             raise StoreUnavailable(
