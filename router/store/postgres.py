@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -21,6 +22,7 @@ import msgspec
 from router.errors import StoreUnavailable
 from router.store.backend import Dialect, Program
 from router.store.base import redact_url
+from router.store.processes import ProcessId, this_process
 from router.store.sql import SqlStore
 
 __all__ = ["PostgresBackend", "PostgresStore"]
@@ -73,6 +75,12 @@ MIGRATIONS: tuple[str, ...] = (
         id TEXT PRIMARY KEY,
         seen_at TIMESTAMPTZ NOT NULL
     );
+    """,
+    # Which OS process each replica is, so that a neighbour can tell it is gone
+    # (router.store.processes).
+    """
+    ALTER TABLE nexus_replicas
+        ADD COLUMN pid_space TEXT, ADD COLUMN pid INTEGER, ADD COLUMN pid_started BIGINT;
     """,
 )
 
@@ -231,9 +239,17 @@ class PostgresBackend:
 class PostgresStore(SqlStore):
     """`Store` on PostgreSQL; `instance` names this replica for background-response ownership."""
 
-    def __init__(self, dsn: str, *, instance: str, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        instance: str,
+        pool_size: int = 10,
+        identify: Callable[[], ProcessId | None] = this_process,
+    ) -> None:
         self.dsn = dsn
-        super().__init__(PostgresBackend(dsn, pool_size=pool_size), instance=instance)
+        backend = PostgresBackend(dsn, pool_size=pool_size)
+        super().__init__(backend, instance=instance, identify=identify)
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact_url(self.dsn)})"

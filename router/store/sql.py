@@ -7,7 +7,7 @@ connect and migrate; what is stored and how it is read is decided here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -25,6 +25,7 @@ from router.store.backend import (
 )
 from router.store.base import ItemPage, Order, StoredConversation, StoredResponse
 from router.store.items import assign_ids, page_query, to_page
+from router.store.processes import ProcessId, gone, this_process
 
 __all__ = ["SqlStore"]
 
@@ -38,13 +39,26 @@ def _one(op: Op) -> Program[Any]:
 
 
 class SqlStore:
-    """`Store` on a `Backend`; `instance` names this process for background-response ownership."""
+    """`Store` on a `Backend`; `instance` names this process for background-response ownership.
 
-    def __init__(self, backend: Backend, *, instance: str) -> None:
+    `identify` says which process this is (`router.store.processes`); heartbeats
+    record it so that a process on the same machine can tell this one is gone
+    without waiting for its heartbeats to go stale.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        instance: str,
+        identify: Callable[[], ProcessId | None] = this_process,
+    ) -> None:
         self.instance = instance
         self._backend = backend
         self._sql = backend.dialect.sql
         self._json = backend.dialect.json
+        self._identify = identify
+        self._here: ProcessId | None = None
 
     async def _run_one(self, op: Op) -> Any:
         """Run one statement (atomic by itself); its result."""
@@ -68,6 +82,7 @@ class SqlStore:
             ) from exc
 
     async def open(self) -> None:
+        self._here = self._identify()  # here, not in __init__: a worker may fork after that
         await self._backend.open()
 
     async def close(self) -> None:
@@ -78,13 +93,19 @@ class SqlStore:
         return bool(answer == 1)
 
     async def heartbeat(self) -> None:
+        here = self._here
         await self._run_one(
             execute(
                 self._sql(
-                    "INSERT INTO {replicas} (id, seen_at) VALUES ($1, {now})"
-                    " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at"
+                    "INSERT INTO {replicas} (id, seen_at, pid_space, pid, pid_started)"
+                    " VALUES ($1, {now}, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET"
+                    " seen_at = excluded.seen_at, pid_space = excluded.pid_space,"
+                    " pid = excluded.pid, pid_started = excluded.pid_started"
                 ),
                 self.instance,
+                None if here is None else here.space,
+                None if here is None else here.pid,
+                None if here is None else here.started,
             )
         )
 
@@ -179,9 +200,14 @@ class SqlStore:
         )
 
     async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
-        """Fail unfinished responses whose process stopped sending heartbeats (or is this one)."""
+        """Fail unfinished responses of this process, or of one that stopped.
+
+        A process has stopped when it left, when its heartbeats are older than
+        `stale_after_s`, or, on this machine, when its pid no longer runs it.
+        """
 
         def fail() -> Program[int]:
+            yield from self._forget_gone_neighbours()
             rows = yield fetch(
                 self._sql(
                     "SELECT r.id, r.body FROM {responses} r"
@@ -304,6 +330,23 @@ class SqlStore:
         return bool(deleted > 0)
 
     # -- parts of programs --------------------------------------------------------------------
+
+    def _forget_gone_neighbours(self) -> Program[None]:
+        """Delete the heartbeat rows of processes in this pid space that no longer run.
+
+        Their work then counts as that of a process that left (killed with -9, say):
+        it is failed now instead of once their last heartbeat is stale.
+        """
+        here = self._here
+        if here is None:
+            return
+        rows = yield fetch(
+            self._sql("SELECT id, pid, pid_started FROM {replicas} WHERE pid_space = $1"),
+            here.space,
+        )
+        for replica, pid, started in rows:
+            if gone(ProcessId(here.space, pid, started), here):
+                yield execute(self._sql("DELETE FROM {replicas} WHERE id = $1"), replica)
 
     def _write(
         self,

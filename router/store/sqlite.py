@@ -19,6 +19,7 @@ import msgspec
 
 from router.errors import StoreUnavailable
 from router.store.backend import Dialect, Program
+from router.store.processes import ProcessId, this_process
 from router.store.sql import SqlStore
 
 __all__ = ["SqliteBackend", "SqliteStore"]
@@ -69,6 +70,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE responses ADD COLUMN runner TEXT;
     CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_at REAL NOT NULL);
+    """,
+    # Which OS process each replica is, so that a neighbour can tell it is gone
+    # (router.store.processes).
+    """
+    ALTER TABLE replicas ADD COLUMN pid_space TEXT;
+    ALTER TABLE replicas ADD COLUMN pid INTEGER;
+    ALTER TABLE replicas ADD COLUMN pid_started INTEGER;
     """,
 )
 
@@ -244,6 +252,14 @@ class SqliteBackend:
 class SqliteStore(SqlStore):
     """`Store` in the SQLite file at `path` (or ``:memory:``)."""
 
-    def __init__(self, path: str, *, instance: str = "local", busy_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        instance: str = "local",
+        busy_timeout_s: float = 5.0,
+        identify: Callable[[], ProcessId | None] = this_process,
+    ) -> None:
         self.path = path
-        super().__init__(SqliteBackend(path, busy_timeout_s=busy_timeout_s), instance=instance)
+        backend = SqliteBackend(path, busy_timeout_s=busy_timeout_s)
+        super().__init__(backend, instance=instance, identify=identify)
