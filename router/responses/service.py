@@ -229,7 +229,7 @@ class ResponsesService:
                 ),
             )
             translator = ResponsesStream(body, response_id, created_at, self.clock)
-            return Created(served, events=self._relay(served, translator, body, items, store, turn))
+            return Created(served, events=self._relay(served, translator, body, store, turn))
         key = self.cache.key(owner, table.routes.get(body["model"]), chat)
         hit = self.cache.get(key) if key is not None else None
         if hit is not None:
@@ -302,7 +302,6 @@ class ResponsesService:
         served: Served,
         translator: ResponsesStream,
         body: Mapping[str, Any],
-        items: list[dict[str, Any]],
         store: bool,
         turn: _Turn,
     ) -> AsyncIterator[bytes]:

@@ -107,8 +107,10 @@ class ResponseStore(Protocol):
         ...
 
     async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
-        """Fail unfinished responses of this process or of one silent for `stale_after_s`.
+        """Fail unfinished responses of this process or of one that stopped.
 
+        A process has stopped when it left, when it has been silent for
+        `stale_after_s`, or, on this machine, when its pid no longer runs it.
         Returns how many were failed.
         """
         ...

@@ -132,13 +132,13 @@ class SqlStore:
         def finish() -> Program[bool]:
             # Lock the conversation first: every transaction that takes both locks
             # takes them in this order.
-            append = conversation_id is not None and bool(items)
-            if conversation_id is not None and append:
-                append = yield from self._lock_conversation(conversation_id)
+            conversation = conversation_id if items else None
+            if conversation is not None and not (yield from self._lock_conversation(conversation)):
+                conversation = None  # deleted meanwhile: the response alone
             if not (yield from self._write(response, input_items, over_unfinished_only=True)):
                 return False
-            if conversation_id is not None and append:
-                yield from self._append(conversation_id, items)
+            if conversation is not None:
+                yield from self._append(conversation, items)
             return True
 
         return await self._run(finish())
