@@ -56,4 +56,14 @@ def gone(process: ProcessId, here: ProcessId) -> bool:
     if process.space != here.space:
         return False
     stat = _stat(process.pid)
-    return stat is None or stat[1] != process.started or stat[0] in {"Z", "X"}
+    if stat is None:
+        # /proc may hide other users' processes (hidepid=): ask the kernel itself. A
+        # process that exists but cannot be read may be a reused pid; assume it runs.
+        try:
+            os.kill(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    return stat[1] != process.started or stat[0] in {"Z", "X"}
