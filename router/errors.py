@@ -288,7 +288,7 @@ class PreconditionFailed(AdminError):
 
 
 class StoreUnavailable(AdminError):
-    """The config file could not be read or written."""
+    """The config file could not be read or written, or the database is out of reach for now."""
 
 
 class ModelListError(AdminError):

@@ -215,6 +215,10 @@ class ResponsesService:
                 name=f"nexus-{response_id}",
             )
             return Created(None, body=queued)
+        if store:
+            # A provider call is paid for; learn that the answer cannot be stored (503
+            # store_unavailable) before making it, not after.
+            await self.store.ping()
         if stream:
             served = await self.serve(
                 table,
@@ -225,14 +229,12 @@ class ResponsesService:
                 ),
             )
             translator = ResponsesStream(body, response_id, created_at, self.clock)
-            return Created(served, events=self._relay(served, translator, body, items, store, turn))
+            return Created(served, events=self._relay(served, translator, body, store, turn))
         key = self.cache.key(owner, table.routes.get(body["model"]), chat)
         hit = self.cache.get(key) if key is not None else None
         if hit is not None:
             response = self._completed(body, response_id, created_at, hit[0])
-            await self._finish_turn(turn, response)
-            if store:
-                await self.store.put_response(self._record(response, body, turn.owner), items)
+            await self._finish_turn(turn, response, body, store=store)
             return Created(None, body=response, cached_headers=hit[1])
         served = await self.serve(
             table,
@@ -245,15 +247,24 @@ class ResponsesService:
             assert key is not None
             self.cache.put(key, served.body, routing_headers(table, served), route_cache.ttl_s)
         response = self._completed(body, response_id, created_at, served.body)
-        await self._finish_turn(turn, response)
-        if store:
-            await self.store.put_response(self._record(response, body, turn.owner), items)
+        await self._finish_turn(turn, response, body, store=store)
         return Created(served, body=response)
 
-    async def _finish_turn(self, turn: _Turn, response: Mapping[str, Any]) -> None:
-        """Append the turn's input and output to its conversation, atomically, if it produced one."""
+    async def _finish_turn(
+        self, turn: _Turn, response: Mapping[str, Any], body: Mapping[str, Any], *, store: bool
+    ) -> None:
+        """Store the final response (new ones with their input items) and append the turn's
+        input and output to its conversation if it produced one, in one transaction."""
+        appended = []
         if turn.conversation is not None and response["status"] in {"completed", "incomplete"}:
-            await self.store.append_items(turn.conversation, [*turn.items, *response["output"]])
+            appended = [*turn.items, *response["output"]]
+        if store:
+            # A background response is already stored (queued, with its input items).
+            first = None if response.get("background") else turn.items
+            record = self._record(response, body, turn.owner)
+            await self.store.finish_turn(record, turn.conversation, appended, input_items=first)
+        elif turn.conversation is not None and appended:
+            await self.store.append_items(turn.conversation, appended)
 
     def _completed(
         self, body: Mapping[str, Any], response_id: str, created_at: int, answer: bytes | None
@@ -291,7 +302,6 @@ class ResponsesService:
         served: Served,
         translator: ResponsesStream,
         body: Mapping[str, Any],
-        items: list[dict[str, Any]],
         store: bool,
         turn: _Turn,
     ) -> AsyncIterator[bytes]:
@@ -305,11 +315,7 @@ class ResponsesService:
             for event in translator.finish():
                 yield event
             if translator.final is not None:
-                await self._finish_turn(turn, translator.final)
-                if store:
-                    await self.store.put_response(
-                        self._record(translator.final, body, turn.owner), items
-                    )
+                await self._finish_turn(turn, translator.final, body, store=store)
         finally:
             if turn.conversation is not None:
                 self._turns.release(turn.conversation)
@@ -330,7 +336,10 @@ class ResponsesService:
             )
             served = await self.dispatcher.chat(table, decision, chat, stream=False)
             final = self._completed(body, response_id, queued["created_at"], served.body)
-            await self._finish_turn(turn, final)
+            # Written with its turn while this turn still holds the conversation; when a
+            # cancel from another process finished it first, both are void.
+            await self._finish_turn(turn, final, body, store=True)
+            return
         except asyncio.CancelledError:
             if self._closing:
                 final = {

@@ -176,6 +176,9 @@ class Services:
             except StoreUnavailable as exc:
                 log.warning("store heartbeat failed: %s", exc.message)
                 continue
+            except Exception:  # a bug, not an outage: log it, and keep beating
+                log.exception("store heartbeat failed")
+                continue
             if stale:
                 log.warning("failed %d response(s) of a router process that stopped", stale)
 

@@ -108,8 +108,10 @@ class ResponseStore(Protocol):
         ...
 
     async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
-        """Fail unfinished responses of this process or of one silent for `stale_after_s`.
+        """Fail unfinished responses of this process or of one that stopped.
 
+        A process has stopped when it left, when it has been silent for
+        `stale_after_s`, or, on this machine, when its pid no longer runs it.
         Returns how many were failed.
         """
         ...
@@ -155,3 +157,23 @@ class ConversationStore(Protocol):
 
 class Store(ResponseStore, ConversationStore, Protocol):
     """Everything the API layer persists."""
+
+    async def finish_turn(
+        self,
+        response: StoredResponse,
+        conversation_id: str | None,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        input_items: Sequence[Mapping[str, Any]] | None = None,
+    ) -> bool:
+        """Write a response's final state and append its turn to a conversation, atomically.
+
+        The response is inserted, or replaces one still queued or in progress; one
+        already finished (a cancel won the race, see `finish_response`) is left as
+        it is and nothing is appended. `items` (the turn's input and output; empty
+        for a turn that failed) go after the conversation's last item as
+        `append_items` puts them, unless `conversation_id` is None or the
+        conversation is gone. `input_items` are as in `put_response`: pass them
+        with a response's first write only. Returns whether the response was written.
+        """
+        ...

@@ -1,4 +1,4 @@
-"""PostgreSQL implementation of the store, for several router replicas sharing one database.
+"""The store on PostgreSQL, for several router replicas sharing one database.
 
 asyncpg (a connection pool, binary protocol, no ORM) keeps the per-request cost to
 one round trip per statement. Bodies are ``json`` columns: the text is kept
@@ -12,21 +12,23 @@ applications. A lost connection or a database that is restarting becomes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 
 from router.errors import StoreUnavailable
-from router.store.base import ItemPage, Order, StoredConversation, StoredResponse, redact_url
-from router.store.items import assign_ids, page_query, to_page
+from router.store.backend import Dialect, Program
+from router.store.base import redact_url
+from router.store.processes import ProcessId, this_process
+from router.store.sql import SqlStore
 
-__all__ = ["PostgresStore"]
+__all__ = ["PostgresBackend", "PostgresStore"]
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.decode
 
 #: Any two replicas migrating at once serialize on this transaction-level advisory lock.
 _MIGRATION_LOCK = 0x6E657875  # "nexu"
@@ -74,43 +76,133 @@ MIGRATIONS: tuple[str, ...] = (
         seen_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # Which OS process each replica is, so that a neighbour can tell it is gone
+    # (router.store.processes).
+    """
+    ALTER TABLE nexus_replicas
+        ADD COLUMN pid_space TEXT, ADD COLUMN pid INTEGER, ADD COLUMN pid_started BIGINT;
+    """,
 )
 
-#: What a database outage looks like from asyncpg: the call fails, nothing is committed.
+#: What a database outage looks like from asyncpg: the call fails, nothing is committed,
+#: and trying again later may work.
 _OUTAGE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.PostgresConnectionError,  # 08: cannot connect, connection lost
+    asyncpg.InterfaceError,  # connection closed, pool closing, an operation in progress
+    asyncpg.exceptions.InternalClientError,  # a connection in a state asyncpg did not expect
+    asyncpg.exceptions.OperatorInterventionError,  # 57: shutdown, crash, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # 53: too many connections, disk full
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,  # 55: e.g. lock not available
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # 25006: a standby, after a failover
 )
 
-_UNFINISHED = "('queued', 'in_progress')"
+
+def outage(exc: BaseException) -> str | None:
+    """The error's class name when `exc` means the database cannot be used now."""
+    return type(exc).__name__ if isinstance(exc, _OUTAGE) else None
 
 
-class PostgresStore:
-    """`Store` on PostgreSQL; `instance` names this replica for background-response ownership."""
+DIALECT = Dialect(
+    table_prefix="nexus_",
+    placeholder="${}",
+    # The database's clock, not each replica's: replicas' clocks may disagree.
+    now="now()",
+    seconds=" * interval '1 second'",
+    for_update=" FOR UPDATE",
+    for_update_skip_locked=" FOR UPDATE SKIP LOCKED",
+    json=lambda value: _encode(value).decode(),  # asyncpg takes json as text
+)
 
-    def __init__(self, dsn: str, *, instance: str, pool_size: int = 10) -> None:
+
+async def _drive(c: asyncpg.Connection, program: Program[T], *, single: bool = False) -> T:
+    """Run every statement `program` yields, sending each result back; its return value.
+
+    `single`: the program promised one statement; a second one is a bug (there is
+    no transaction around them).
+    """
+    try:
+        op = next(program)
+        ran = 0
+        while True:
+            if single and ran:
+                raise AssertionError(f"a second statement in a single-statement program: {op}")
+            ran += 1
+            kind, sql, args = op
+            result: Any
+            if kind == "fetchrow":
+                result = await c.fetchrow(sql, *args)
+            elif kind == "fetchval":
+                result = await c.fetchval(sql, *args)
+            elif kind == "fetch":
+                result = await c.fetch(sql, *args)
+            elif kind == "executemany":
+                result = await c.executemany(sql, args)
+            else:
+                result = _rows_changed(await c.execute(sql, *args))
+            op = program.send(result)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+    finally:
+        program.close()
+
+
+def _rows_changed(status: str) -> int:
+    """The row count of a command tag: 'UPDATE 2' -> 2, 'INSERT 0 1' -> 1."""
+    count = status.rpartition(" ")[2]
+    return int(count) if count.isdigit() else 0
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a connection to the pool as it is, without asyncpg's reset query.
+
+    That query (unlock advisory locks, close cursors, unlisten, RESET ALL) is one
+    more round trip per call, and undoes nothing the store does: it never sets
+    session state. asyncpg still rolls back a transaction left open.
+    """
+
+
+class PostgresBackend:
+    dialect = DIALECT
+
+    def __init__(self, dsn: str, *, pool_size: int = 10) -> None:
         self.dsn = dsn
-        self.instance = instance
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
 
-    def __repr__(self) -> str:
-        return f"PostgresStore({redact_url(self.dsn)})"
+    async def run(self, program: Program[T], *, single: bool = False) -> T:
+        """Run `program` in one transaction on a pooled connection.
 
-    async def _run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `fn` in one transaction; an outage becomes StoreUnavailable."""
-        if self._pool is None:
+        A single statement is sent without BEGIN and COMMIT (it is atomic by itself):
+        one round trip instead of three.
+
+        After an outage neither the connection that failed nor any other opened
+        before it is handed out again: a server that restarted or failed over
+        leaves sockets that look open and are not, or sessions in a state a reset
+        cannot repair. The pool opens fresh ones as they are needed.
+        """
+        pool = self._pool
+        if pool is None:
             raise StoreUnavailable("The database is not open")
-        try:
-            async with self._pool.acquire(timeout=5.0) as conn, conn.transaction():
-                return await fn(conn)
-        except _OUTAGE as exc:
-            raise StoreUnavailable(
-                f"The database is unavailable ({type(exc).__name__}); try again shortly"
-            ) from exc
+        async with pool.acquire(timeout=5.0) as conn:
+            try:
+                if single:
+                    return await _drive(conn, program, single=True)
+                async with conn.transaction():
+                    return await _drive(conn, program)
+            except Exception as exc:
+                if outage(exc) is not None:
+                    # Abort it rather than let the pool reset it (which may wait on a
+                    # dead socket); one that closed has already left the pool.
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        conn.terminate()
+                    await pool.expire_connections()
+                raise
+
+    def outage(self, exc: BaseException) -> str | None:
+        return outage(exc)
 
     async def open(self) -> None:
         try:
@@ -121,12 +213,19 @@ class PostgresStore:
                 # A restarted server leaves dead sockets in the pool; recycle idle ones quickly.
                 max_inactive_connection_lifetime=30.0,
                 command_timeout=30.0,
+                reset=_keep_session,
             )
         except _OUTAGE as exc:
             raise StoreUnavailable(
                 f"Cannot connect to {redact_url(self.dsn)}: {type(exc).__name__}"
             ) from exc
-        await self._run(_migrate)
+        try:
+            async with self._pool.acquire(timeout=5.0) as conn, conn.transaction():
+                await _migrate(conn)
+        except _OUTAGE as exc:
+            raise StoreUnavailable(
+                f"The database is unavailable ({type(exc).__name__}); try again shortly"
+            ) from exc
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -136,233 +235,24 @@ class PostgresStore:
             except _OUTAGE:  # TimeoutError is one of them
                 pool.terminate()
 
-    async def ping(self) -> bool:
-        answer: int = await self._run(lambda c: c.fetchval("SELECT 1"))
-        return answer == 1
 
-    async def heartbeat(self) -> None:
-        await self._run(
-            lambda c: c.execute(
-                "INSERT INTO nexus_replicas (id, seen_at) VALUES ($1, now())"
-                " ON CONFLICT (id) DO UPDATE SET seen_at = now()",
-                self.instance,
-            )
-        )
+class PostgresStore(SqlStore):
+    """`Store` on PostgreSQL; `instance` names this replica for background-response ownership."""
 
-    async def leave(self) -> None:
-        await self._run(
-            lambda c: c.execute("DELETE FROM nexus_replicas WHERE id = $1", self.instance)
-        )
-
-    # -- responses ------------------------------------------------------------------------
-
-    async def put_response(
-        self, response: StoredResponse, input_items: Sequence[Mapping[str, Any]] | None = None
-    ) -> None:
-        async def put(c: asyncpg.Connection) -> None:
-            await c.execute(
-                "INSERT INTO nexus_responses (id, created_at, status, background, owner,"
-                " previous_response_id, runner, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-                response.id,
-                response.created_at,
-                response.status,
-                response.background,
-                response.owner,
-                response.previous_response_id,
-                self.instance if response.background else None,
-                _encode(response.body).decode(),
-            )
-            if input_items:
-                await c.executemany(
-                    "INSERT INTO nexus_response_items (response_id, seq, id, body)"
-                    " VALUES ($1, $2, $3, $4)",
-                    [
-                        (response.id, i, item["id"], _encode(item).decode())
-                        for i, item in enumerate(input_items)
-                    ],
-                )
-
-        await self._run(put)
-
-    async def finish_response(self, response: StoredResponse) -> bool:
-        async def finish(c: asyncpg.Connection) -> bool:
-            done = await c.execute(
-                "UPDATE nexus_responses SET status = $2, body = $3"
-                f" WHERE id = $1 AND status IN {_UNFINISHED}",
-                response.id,
-                response.status,
-                _encode(response.body).decode(),
-            )
-            return bool(done != "UPDATE 0")
-
-        return await self._run(finish)
-
-    async def get_response(self, response_id: str) -> StoredResponse | None:
-        row = await self._run(
-            lambda c: c.fetchrow(
-                "SELECT id, created_at, status, background, owner, previous_response_id, body"
-                " FROM nexus_responses WHERE id = $1",
-                response_id,
-            )
-        )
-        if row is None:
-            return None
-        return StoredResponse(
-            id=row[0],
-            created_at=row[1],
-            status=row[2],
-            background=row[3],
-            owner=row[4],
-            previous_response_id=row[5],
-            body=_decode(row[6]),
-        )
-
-    async def delete_response(self, response_id: str) -> bool:
-        done = await self._run(
-            lambda c: c.execute("DELETE FROM nexus_responses WHERE id = $1", response_id)
-        )
-        return bool(done != "DELETE 0")
-
-    async def input_items(
+    def __init__(
         self,
-        response_id: str,
+        dsn: str,
         *,
-        after: str | None = None,
-        limit: int | None = None,
-        order: Order = "asc",
-    ) -> ItemPage:
-        return await self._run(
-            lambda c: _page(
-                c, "nexus_response_items", "response_id", response_id, after, limit, order
-            )
-        )
-
-    async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
-        """Fail unfinished responses whose replica stopped sending heartbeats (or is this one)."""
-
-        async def fail(c: asyncpg.Connection) -> int:
-            rows = await c.fetch(
-                "SELECT r.id, r.body FROM nexus_responses r"
-                f" WHERE r.status IN {_UNFINISHED} AND (r.runner IS NULL OR r.runner = $1"
-                "   OR NOT EXISTS (SELECT 1 FROM nexus_replicas p WHERE p.id = r.runner"
-                "                  AND p.seen_at > now() - make_interval(secs => $2)))"
-                " FOR UPDATE OF r SKIP LOCKED",
-                self.instance,
-                stale_after_s,
-            )
-            for response_id, raw in rows:
-                body = _decode(raw)
-                body["status"] = "failed"
-                body["error"] = {"code": "server_error", "message": message}
-                await c.execute(
-                    "UPDATE nexus_responses SET status = 'failed', body = $2 WHERE id = $1",
-                    response_id,
-                    _encode(body).decode(),
-                )
-            await c.execute(
-                "DELETE FROM nexus_replicas WHERE seen_at < now() - make_interval(secs => $1)",
-                stale_after_s * 10,
-            )
-            return len(rows)
-
-        return await self._run(fail)
-
-    # -- conversations ----------------------------------------------------------------------
-
-    async def create_conversation(
-        self, conversation: StoredConversation, items: Sequence[Mapping[str, Any]]
+        instance: str,
+        pool_size: int = 10,
+        identify: Callable[[], ProcessId | None] = this_process,
     ) -> None:
-        async def create(c: asyncpg.Connection) -> None:
-            await c.execute(
-                "INSERT INTO nexus_conversations (id, created_at, owner, model, metadata)"
-                " VALUES ($1, $2, $3, $4, $5)",
-                conversation.id,
-                conversation.created_at,
-                conversation.owner,
-                conversation.model,
-                _encode(conversation.metadata).decode(),
-            )
-            await _append(c, conversation.id, items)
+        self.dsn = dsn
+        backend = PostgresBackend(dsn, pool_size=pool_size)
+        super().__init__(backend, instance=instance, identify=identify)
 
-        await self._run(create)
-
-    async def get_conversation(self, conversation_id: str) -> StoredConversation | None:
-        return await self._run(lambda c: _conversation(c, conversation_id))
-
-    async def update_conversation(
-        self, conversation_id: str, metadata: Mapping[str, str]
-    ) -> StoredConversation | None:
-        async def update(c: asyncpg.Connection) -> StoredConversation | None:
-            await c.execute(
-                "UPDATE nexus_conversations SET metadata = $2 WHERE id = $1",
-                conversation_id,
-                _encode(metadata).decode(),
-            )
-            return await _conversation(c, conversation_id)
-
-        return await self._run(update)
-
-    async def delete_conversation(self, conversation_id: str) -> bool:
-        done = await self._run(
-            lambda c: c.execute("DELETE FROM nexus_conversations WHERE id = $1", conversation_id)
-        )
-        return bool(done != "DELETE 0")
-
-    async def append_items(
-        self, conversation_id: str, items: Sequence[Mapping[str, Any]]
-    ) -> list[dict[str, Any]] | None:
-        async def append(c: asyncpg.Connection) -> list[dict[str, Any]] | None:
-            # The row lock makes concurrent appends (from any replica) queue up, so each
-            # batch lands contiguously after the previous one.
-            locked = await c.fetchval(
-                "SELECT 1 FROM nexus_conversations WHERE id = $1 FOR UPDATE", conversation_id
-            )
-            if locked is None:
-                return None
-            return await _append(c, conversation_id, items)
-
-        return await self._run(append)
-
-    async def conversation_items(
-        self,
-        conversation_id: str,
-        *,
-        after: str | None = None,
-        limit: int | None = None,
-        order: Order = "asc",
-    ) -> ItemPage:
-        return await self._run(
-            lambda c: _page(
-                c,
-                "nexus_conversation_items",
-                "conversation_id",
-                conversation_id,
-                after,
-                limit,
-                order,
-            )
-        )
-
-    async def get_item(self, conversation_id: str, item_id: str) -> Mapping[str, Any] | None:
-        raw = await self._run(
-            lambda c: c.fetchval(
-                "SELECT body FROM nexus_conversation_items WHERE conversation_id = $1 AND id = $2",
-                conversation_id,
-                item_id,
-            )
-        )
-        return None if raw is None else _decode(raw)
-
-    async def delete_item(self, conversation_id: str, item_id: str) -> bool:
-        done = await self._run(
-            lambda c: c.execute(
-                "DELETE FROM nexus_conversation_items WHERE conversation_id = $1 AND id = $2",
-                conversation_id,
-                item_id,
-            )
-        )
-        return bool(done != "DELETE 0")
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact_url(self.dsn)})"
 
 
 async def _migrate(c: asyncpg.Connection) -> None:
@@ -376,60 +266,3 @@ async def _migrate(c: asyncpg.Connection) -> None:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         await c.execute(script)
         await c.execute("INSERT INTO nexus_migrations (version) VALUES ($1)", number)
-
-
-async def _conversation(c: asyncpg.Connection, conversation_id: str) -> StoredConversation | None:
-    row = await c.fetchrow(
-        "SELECT id, created_at, owner, model, metadata FROM nexus_conversations WHERE id = $1",
-        conversation_id,
-    )
-    if row is None:
-        return None
-    return StoredConversation(
-        id=row[0], created_at=row[1], owner=row[2], model=row[3], metadata=_decode(row[4])
-    )
-
-
-async def _append(
-    c: asyncpg.Connection, conversation_id: str, items: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """Append after the last item; the caller holds the conversation's row lock."""
-    last = await c.fetchval(
-        "SELECT COALESCE(MAX(seq), -1) FROM nexus_conversation_items WHERE conversation_id = $1",
-        conversation_id,
-    )
-    taken = {
-        r[0]
-        for r in await c.fetch(
-            "SELECT id FROM nexus_conversation_items WHERE conversation_id = $1", conversation_id
-        )
-    }
-    stored = assign_ids(items, taken)
-    if stored:
-        await c.executemany(
-            "INSERT INTO nexus_conversation_items (conversation_id, seq, id, body)"
-            " VALUES ($1, $2, $3, $4)",
-            [
-                (conversation_id, last + offset, body["id"], _encode(body).decode())
-                for offset, body in enumerate(stored, start=1)
-            ],
-        )
-    return stored
-
-
-async def _page(
-    c: asyncpg.Connection,
-    table: str,
-    owner_column: str,
-    owner: str,
-    after: str | None,
-    limit: int | None,
-    order: Order,
-) -> ItemPage:
-    """One page of items ordered by seq; `after` is the id of the last item already seen."""
-    sql, uses = page_query(
-        table, owner_column, after=after is not None, limit=limit, order=order, param="${}".format
-    )
-    values = (owner, after, None if limit is None else limit + 1)
-    rows = await c.fetch(sql, *[values[u] for u in uses])
-    return to_page([r[0] for r in rows], limit, _decode)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from router.store import Store, open_store
 from router.store.base import StoredConversation, StoredResponse
+from router.store.processes import this_process
 from router.store.sqlite import SqliteStore
 
 #: Opens a store on one database; calling it twice opens two processes' views of it.
@@ -17,12 +21,17 @@ Opener = Callable[..., Store]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ``storage:`` URL of a fresh database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/db/nexus.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    return lambda instance="a": open_store(url, base_dir=tmp_path, instance=instance)
+        return f"sqlite:///{tmp_path}/db/nexus.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def opener(storage: str, tmp_path: Path) -> Opener:
+    return lambda instance="a": open_store(storage, base_dir=tmp_path, instance=instance)
 
 
 def response(rid: str, status: str = "completed", previous: str | None = None) -> StoredResponse:
@@ -199,4 +208,127 @@ async def test_processes_starting_together_migrate_once(opener: Opener) -> None:
     await stores[0].put_response(response("resp_m"))
     assert await stores[3].get_response("resp_m") == response("resp_m")
     for store in stores:
+        await store.close()
+
+
+def turn(tag: str) -> list[dict[str, object]]:
+    return [
+        {"id": f"msg_{tag}_in", "type": "message", "role": "user", "content": tag},
+        {"id": f"msg_{tag}_out", "type": "message", "role": "assistant", "content": tag},
+    ]
+
+
+@pytest.mark.anyio
+async def test_finish_turn_writes_the_response_and_appends_its_turn_together(
+    opener: Opener,
+) -> None:
+    store = opener()
+    await store.open()
+    await store.create_conversation(
+        StoredConversation(id="conv_t", created_at=1.0, metadata={}), []
+    )
+    # a new response (answered at once): inserted with its input items, turn appended
+    assert await store.finish_turn(response("resp_1"), "conv_t", turn("one"), input_items=ITEMS)
+    assert await store.get_response("resp_1") == response("resp_1")
+    assert len((await store.input_items("resp_1")).items) == 5
+    # a background response finishing: replaces the in-progress record
+    await store.put_response(response("resp_2", status="in_progress"))
+    assert await store.finish_turn(response("resp_2"), "conv_t", turn("two"))
+    assert (await store.get_response("resp_2")).status == "completed"  # type: ignore[union-attr]
+    items = (await store.conversation_items("conv_t")).items
+    assert [i["content"] for i in items] == ["one", "one", "two", "two"]
+    # without a conversation, or with one that is gone: only the response
+    assert await store.finish_turn(response("resp_3"), None, turn("three"))
+    assert await store.finish_turn(response("resp_4"), "conv_gone", turn("four"))
+    assert await store.get_response("resp_4") == response("resp_4")
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_turn_whose_response_was_already_finished_appends_nothing(opener: Opener) -> None:
+    """A cancel that won the race: the runner's final write and its turn are both void."""
+    store = opener()
+    await store.open()
+    await store.create_conversation(
+        StoredConversation(id="conv_t", created_at=1.0, metadata={}), []
+    )
+    await store.put_response(response("resp_c", status="in_progress"))
+    assert await store.finish_response(response("resp_c", status="cancelled"))
+    assert not await store.finish_turn(response("resp_c"), "conv_t", turn("late"))
+    assert (await store.get_response("resp_c")).status == "cancelled"  # type: ignore[union-attr]
+    assert (await store.conversation_items("conv_t")).items == ()
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_finish_turn_is_one_transaction(opener: Opener) -> None:
+    """When the append fails, the response keeps its previous state."""
+    store = opener()
+    await store.open()
+    await store.create_conversation(
+        StoredConversation(id="conv_t", created_at=1.0, metadata={}), []
+    )
+    await store.put_response(response("resp_a", status="in_progress"))
+    with pytest.raises(KeyError):  # an item without an id cannot be stored
+        await store.finish_turn(response("resp_a"), "conv_t", [{"type": "message"}])
+    assert (await store.get_response("resp_a")).status == "in_progress"  # type: ignore[union-attr]
+    assert (await store.conversation_items("conv_t")).items == ()
+    await store.close()
+
+
+#: A router process as far as the store knows: it beats once, starts a background
+#: response and keeps running it until it is killed.
+RUNNER = """
+import asyncio, sys
+from pathlib import Path
+from router.store import open_store
+from router.store.base import StoredResponse
+
+async def main(url, base_dir, name):
+    store = open_store(url, base_dir=Path(base_dir), instance=name)
+    await store.open()
+    await store.heartbeat()
+    body = {"id": f"resp_{name}", "status": "in_progress", "output": []}
+    await store.put_response(StoredResponse(f"resp_{name}", 1.0, "in_progress", True, body))
+    print("running", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@contextlib.contextmanager
+def runner(storage: str, tmp_path: Path, name: str) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, storage, str(tmp_path), name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "running\n"
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.anyio
+async def test_work_of_a_process_killed_on_this_machine_is_failed_without_waiting(
+    storage: str, opener: Opener, tmp_path: Path
+) -> None:
+    """kill -9 leaves a fresh heartbeat behind; that its pid is gone says enough."""
+    if this_process() is None:
+        pytest.skip("no /proc here: only heartbeats can tell")
+    with runner(storage, tmp_path, "alive"), runner(storage, tmp_path, "killed") as killed:
+        killed.kill()
+        killed.wait()
+        store = opener("restarted")
+        await store.open()
+        await store.heartbeat()
+        assert await store.fail_unfinished("gone", stale_after_s=30) == 1
+        failed = await store.get_response("resp_killed")
+        assert failed is not None
+        assert failed.body["error"] == {"code": "server_error", "message": "gone"}
+        assert (await store.get_response("resp_alive")).status == "in_progress"  # type: ignore[union-attr]
         await store.close()
