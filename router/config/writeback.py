@@ -16,12 +16,16 @@ from typing import Any
 import attrs
 import yaml
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.util import load_yaml_guess_indent
+
+from router.errors import RequestInvalid
 
 __all__ = ["add_provider", "remove_provider", "update_provider"]
 
 _KEY_LINE = re.compile(r"^(\s*)[^\s#-][^:#]*:(\s|$)")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @attrs.frozen
@@ -138,7 +142,18 @@ def _dash(line: str, column: int, first: bool) -> str:
     return line
 
 
-def _merge_keys(doc: _Doc, new: _Doc, index: int, changed: frozenset[str]) -> list[str] | None:
+def _shift(lines: list[str], delta: int) -> list[str]:
+    """Indent `lines` by `delta` columns (out, when negative)."""
+    if delta > 0:
+        return [" " * delta + line if line.strip() else line for line in lines]
+    if delta < 0:
+        return [line[-delta:] if line[:-delta].isspace() else line for line in lines]
+    return lines
+
+
+def _merge_keys(
+    doc: _Doc, new: _Doc, index: int, changed: frozenset[str], delta: int
+) -> list[str] | None:
     """The updated block: original lines for untouched keys, new renderings for changed ones.
 
     Re-rendering the whole block would rewrite flow-style lines nobody touched
@@ -155,7 +170,7 @@ def _merge_keys(doc: _Doc, new: _Doc, index: int, changed: frozenset[str]) -> li
         if key in old_ranges and key not in changed:
             lines = doc.lines[slice(*old_ranges[key])]
         else:
-            lines = new.lines[a:b]
+            lines = _shift(new.lines[a:b], delta)
         if not lines:
             continue
         first = next(i for i, line in enumerate(lines) if not _is_filler(line))
@@ -172,23 +187,30 @@ def _splice(
     restyled = _block_style(doc)
     before = _ranges(doc) if not restyled else []
     section = doc.data.lc.key("providers")[0] + 1 if not restyled else 0
+    column = doc.data["providers"].lc.item(0)[1] if not restyled else 0
     action, index = edit(doc)
     dumped = _dump(doc)
+    try:
+        new = _load(dumped)
+    except YAMLError as exc:  # a value ruamel writes but cannot read back
+        raise RequestInvalid(f"The provider cannot be written as YAML: {exc}") from exc
     if restyled:  # the providers section itself changed shape: take ruamel's rendering of it
         return dumped
-    new = _load(dumped)
     after = _ranges(new)
     lines = doc.lines
+    # ruamel may guess the file's indentation wrong (comments confuse it): new lines are
+    # shifted to stand where the file's own provider blocks stand.
+    delta = column - new.data["providers"].lc.item(index)[1] if action != "remove" else 0
     if action == "update":
         start, end = before[index]
         b_start, b_end = after[index]
-        merged = _merge_keys(_load(text), new, index, changed)
-        block = new.lines[b_start:b_end] if merged is None else merged
+        merged = _merge_keys(_load(text), new, index, changed, delta)
+        block = _shift(new.lines[b_start:b_end], delta) if merged is None else merged
         result = lines[:start] + block + lines[end:]
     elif action == "add":
         _, end = before[-1]
         b_start, b_end = after[index]
-        block = new.lines[b_start:b_end]
+        block = _shift(new.lines[b_start:b_end], delta)
         last_start = before[-1][0]
         if last_start > 0 and not lines[last_start - 1].strip():
             block = ["\n", *block]  # the file separates provider blocks with a blank line
@@ -212,7 +234,8 @@ def _plain(value: Any, key: str | None = None) -> Any:
     """Convert API values into round-trip YAML nodes; tiers are written ``{reasoning: 7}``."""
     if isinstance(value, Mapping):
         node = CommentedMap((k, _plain(v, k)) for k, v in value.items())
-        if key == "tiers":
+        # Flow style only for plain keys: ruamel writes {:latest: 1}, which it cannot read.
+        if key == "tiers" and all(isinstance(k, str) and _PLAIN_KEY.match(k) for k in value):
             node.fa.set_flow_style()
         return node
     if isinstance(value, list):

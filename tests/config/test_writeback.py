@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from router.config.loader import load_bytes
-from router.config.writeback import remove_provider, update_provider
+from router.config.writeback import add_provider, remove_provider, update_provider
 from router.errors import ConfigInvalid
 
 TEXT = """\
@@ -83,3 +85,25 @@ def test_provider_names_with_control_characters_are_refused(name: str) -> None:
     with pytest.raises(ConfigInvalid) as info:
         load_bytes(text.encode(), source="f.yaml", env={}, loaded_at=0.0)
     assert "control characters" in str(info.value)
+
+
+def test_a_provider_added_to_the_example_config_lines_up_with_the_others() -> None:
+    """Comments fooled ruamel's indentation guess: the new block landed at column 0."""
+    example = (Path(__file__).parents[2] / "examples" / "nexus.yaml").read_text()
+    out = add_provider(example, {"name": "p", "kind": "openai", "base_url": "http://o/v1"})
+    assert "\n  - name: p\n    kind: openai\n" in out
+    load_bytes(out.encode(), source="f.yaml", env={}, loaded_at=0.0)
+
+
+def test_tier_names_ruamel_cannot_write_in_flow_style_are_written_in_block_style() -> None:
+    """{':latest': 1} became '{:latest: 1}', which no YAML parser reads back (a 500)."""
+    out = add_provider(
+        TEXT,
+        {
+            "name": "p",
+            "kind": "openai",
+            "base_url": "http://o/v1",
+            "models": [{"name": "m", "tiers": {":latest": 1}}],
+        },
+    )
+    assert yaml.safe_load(out)["providers"][-1]["models"][0]["tiers"] == {":latest": 1}

@@ -104,40 +104,10 @@ UPSTREAM_CODES = frozenset(
     {"STORE_UNAVAILABLE", "PROVIDER_UNAVAILABLE", "GATEWAY_TIMEOUT", "INVALID_PROVIDER_RESPONSE"}
 )
 
-#: The distinct 500s this run and targeted requests found (December 2026), each with a
-#: minimal body; the fixes belong to the handlers' and translators' input validation:
-#:  1 JSON nested 1,000 deep, any JSON body: RecursionError in router/http/body.py json_object
-#:  2 chat {"messages": [{"role": {}, "content": "hi"}]}: facts.py chat_facts, unhashable
-#:  3 chat {"messages": [{"role": "user", "content": [{"type": {}}]}]}: facts.py
-#:    _text_len_and_images, unhashable (2 and 3 also on /v1/route/explain)
-#:  4 embeddings {"input": "hi", "encoding_format": {}}: inference.py embeddings, unhashable
-#:  5 item {"role": {}, "content": "hi"} in responses' input, conversations' items or
-#:    messages, and conversation items: translate.py input_items, unhashable
-#:  6 responses {"text": {"format": {"type": {}}}}: translate.py _response_format, unhashable
-#:  7 responses {"metadata": "x"}: translate.py response_object, ValueError (dict("x"))
-#:  8 responses, two input items with one "id": sqlite put, IntegrityError (UNIQUE)
-#:  9 an input item whose "id" is not a string: store/items.py assign_ids (conversations),
-#:    sqlite put ProgrammingError (responses)
-#: 10 provider API {"models": [{"name": "m", "tiers": {":latest": 1}}]}: the write-back
-#:    emits a flow mapping it cannot parse back, config/writeback.py _load, ParserError
-#: The xfail mark is not strict: an operation that stops failing reports XPASS. Remove it
-#: from this list once its fix lands, so that a new server error there fails the run.
-_HANDLERS = "unvalidated input types (see the list above)"
-KNOWN_SERVER_ERRORS: dict[str, str] = {
-    f"POST {prefix}{path}": _HANDLERS
-    for prefix in ("/v1", "")
-    for path in (
-        "/chat/completions",
-        "/route/explain",
-        "/embeddings",
-        "/responses",
-        "/conversations",
-        "/conversations/{conversation_id}/items",
-    )
-} | {
-    "POST /api/v1/llm-provider/{kind}": "provider write-back emits unparsable YAML (10 above)",
-    "PUT /api/v1/llm-provider/{kind}/{provider_id}": "provider write-back (10 above)",
-}
+#: The first run (December 2026) found ten distinct 500s: JSON nested 1,000 deep, objects
+#: where strings belong (roles, part types, encoding_format, text.format.type, item ids),
+#: metadata that is not an object, duplicate item ids, and a tier name the write-back could
+#: not write in flow style. tests/faults/test_bad_input.py keeps each as a targeted case.
 
 schema = schemathesis.openapi.from_dict(document())
 schema.config.output.sanitization.update(enabled=False)  # the keys here are test keys
@@ -213,14 +183,6 @@ def router(tmp_path: Path, upstreams: dict[str, str]) -> Iterator[RouterHandle]:
             yield handle
     finally:
         logger.removeHandler(handler)
-
-
-@pytest.fixture(autouse=True)
-def _known_failures(request: pytest.FixtureRequest) -> None:
-    """Mark the operations of `KNOWN_SERVER_ERRORS` xfail (not strict: a fix makes them pass)."""
-    reason = KNOWN_SERVER_ERRORS.get(getattr(request.node, "operation_label", ""))
-    if reason is not None:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
 
 
 @schema.hook
