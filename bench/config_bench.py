@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 
 from bench.synth import synthetic_config
-from router.config.loader import load_bytes
 from router.config.model import Preference
 from router.routing.decision import Health, ProviderState, RequestFacts, route
+from router.snapshot.loader import load_bytes
 
 
 def _median_us(samples: list[float]) -> str:

@@ -28,8 +28,8 @@ from pathlib import Path
 import asyncpg
 
 from bench.run import PY, WORK, free_port, machine_facts, process, wait_ready, wrk
-from router.runtime.limits import RateLimiter
-from router.runtime.redis_state import RedisState
+from router.upstream.limits import RateLimiter
+from router.upstream.redis_state import RedisState
 
 ROOT = Path(__file__).resolve().parent
 PG = os.environ.get("NEXUS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

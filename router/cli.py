@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from router import __version__
 from router.config.diagnostics import Diagnostic
-from router.config.loader import load_bytes, read_config_bytes
 from router.errors import ConfigInvalid, ConfigUnavailable
+from router.gc_policy import tune_for_serving
 from router.logs import configure_logging
 from router.routing.table import RoutingTable
-from router.runtime.gc_policy import tune_for_serving
+from router.snapshot.loader import load_bytes, read_config_bytes
 
 if TYPE_CHECKING:
     from litestar import Litestar
 
-    from router.config.store import ConfigStore
+    from router.snapshot.holder import ConfigStore
 
 __all__ = ["main"]
 
@@ -177,7 +177,7 @@ def _load_for_serving(
 
     Every problem an operator can fix before start-up gets one line: what, where, how.
     """
-    from router.config.store import ConfigStore
+    from router.snapshot.holder import ConfigStore
 
     try:
         store = ConfigStore.open(config)

@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 import yaml
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from router.errors import RequestInvalid

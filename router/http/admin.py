@@ -6,9 +6,9 @@ from typing import Any
 
 from litestar import Response, Router, get, post
 
-from router.config.store import ReloadResult
 from router.errors import ConfigInvalid
 from router.http.deps import ContextDep
+from router.snapshot.holder import ReloadResult
 
 __all__ = ["admin_router"]
 

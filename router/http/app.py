@@ -14,8 +14,7 @@ from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from router.config.store import ConfigStore
-from router.config.watcher import watch_config
+from router.app import Services
 from router.http.admin import admin_router
 from router.http.conversations import CONVERSATION_HANDLERS
 from router.http.deps import RequestContext
@@ -23,13 +22,14 @@ from router.http.errors import exception_handlers
 from router.http.fast import CONTEXT_STATE_KEY
 from router.http.inference import chat_completions, embeddings, images, route_explain
 from router.http.models import MODEL_HANDLERS
+from router.http.observe import RequestObserver
 from router.http.openapi import OPENAPI_HANDLERS
 from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
 from router.http.security import assert_every_route_authorizes, authorize
-from router.runtime.observe import RequestObserver
-from router.runtime.services import Services
+from router.snapshot.holder import ConfigStore
+from router.snapshot.watcher import watch_config
 
 __all__ = ["AppOptions", "create_app"]
 

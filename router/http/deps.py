@@ -10,10 +10,10 @@ from __future__ import annotations
 import attrs
 from litestar.params import SkipValidation
 
+from router.app import Services
 from router.auth.keys import Identity
-from router.config.store import ConfigStore
 from router.routing.table import RoutingTable
-from router.runtime.services import Services
+from router.snapshot.holder import ConfigStore
 
 __all__ = ["ContextDep", "RequestContext"]
 

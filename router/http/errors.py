@@ -57,7 +57,7 @@ from router.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from router.runtime.observe import current_info
+from router.http.observe import current_info
 
 __all__ = ["ERROR_MAP", "ErrorSpec", "exception_handlers", "is_admin_path"]
 

@@ -23,8 +23,8 @@ from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.types import Receive, Scope, Send
 
 from router.http.deps import RequestContext
+from router.http.observe import current_info
 from router.http.security import authorize
-from router.runtime.observe import current_info
 
 __all__ = ["CONTEXT_STATE_KEY", "InferenceApp", "InferenceHandler", "inference_route"]
 

@@ -8,23 +8,23 @@ from typing import Any
 import attrs
 from litestar import Request, Response, post
 
-from router.errors import RequestInvalid
-from router.http.body import json_object
-from router.http.deps import ContextDep, RequestContext
-from router.http.fast import inference_route
-from router.http.security import require_model_access
-from router.http.sse import event_stream
-from router.routing.decision import RequestFacts
-from router.routing.explain import explain
-from router.routing.facts import chat_facts, preference_from_headers
-from router.runtime.headers import routing_headers
-from router.shapes import (
+from router.dialects.requests import (
     ChatRequest,
     EmbeddingsRequest,
     ExplainRequest,
     ImagesRequest,
     check,
 )
+from router.errors import RequestInvalid
+from router.http.body import json_object
+from router.http.deps import ContextDep, RequestContext
+from router.http.fast import inference_route
+from router.http.headers import routing_headers
+from router.http.security import require_model_access
+from router.http.sse import event_stream
+from router.routing.decision import RequestFacts
+from router.routing.explain import explain
+from router.routing.facts import chat_facts, preference_from_headers
 
 __all__ = [
     "chat_completions",

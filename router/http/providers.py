@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.params import FromPath
 
-from router.admin.models import provider_models
+from router.admin.listing import provider_models
 from router.admin.providers import (
     create_edit,
     delete_edit,

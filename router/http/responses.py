@@ -7,15 +7,15 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
+from router.dialects.requests import ResponsesRequest, check, check_metadata
 from router.http.body import json_object
 from router.http.deps import ContextDep, RequestContext
 from router.http.fast import inference_route
+from router.http.headers import routing_headers
 from router.http.inference import require_model
 from router.http.pages import page_body, page_params
 from router.http.security import require_model_access
 from router.http.sse import event_stream
-from router.runtime.headers import routing_headers
-from router.shapes import ResponsesRequest, check, check_metadata
 
 __all__ = ["RESPONSE_HANDLERS"]
 

@@ -14,10 +14,10 @@ from litestar import Litestar, Request
 
 from router.auth.keys import Identity, presented_key
 from router.errors import AuthenticationRequired, PermissionDenied, RateLimited
+from router.http.observe import current_info
 from router.routing.table import RoutingTable
-from router.runtime.limits import RateLimiter
-from router.runtime.observe import current_info
-from router.runtime.shared import SharedState
+from router.upstream.limits import RateLimiter
+from router.upstream.shared import SharedState
 
 __all__ = ["assert_every_route_authorizes", "authorize", "require_model_access"]
 

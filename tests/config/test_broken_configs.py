@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from router.config.loader import load_bytes
 from router.errors import ConfigInvalid
+from router.snapshot.loader import load_bytes
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from router.config.loader import load_bytes
 from router.config.writeback import add_provider, remove_provider, update_provider
 from router.errors import ConfigInvalid
+from router.snapshot.loader import load_bytes
 
 TEXT = """\
 version: 1

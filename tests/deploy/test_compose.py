@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from router import __version__
-from router.config.loader import load_bytes
 from router.routing.table import RoutingTable
+from router.snapshot.loader import load_bytes
 from tests.deploy.files import (
     COMPOSE_FILES,
     CONFIG_DIR,

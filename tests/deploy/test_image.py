@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 
-from router.config.loader import load_bytes
+from router.snapshot.loader import load_bytes
 from tests.conftest import REPO
 from tests.deploy.files import CONFIG_DIR, DEPLOY, instructions
 

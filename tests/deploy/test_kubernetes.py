@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from router import __version__
-from router.config.loader import load_bytes
+from router.snapshot.loader import load_bytes
 from tests.deploy.files import KUBERNETES, instructions, kubernetes
 
 

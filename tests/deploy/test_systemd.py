@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from router.config.loader import load_bytes
+from router.snapshot.loader import load_bytes
 from tests.deploy.files import DEPLOY, UNIT, exec_start, seconds, unit
 
 ANALYZE = shutil.which("systemd-analyze")

@@ -11,9 +11,9 @@ from typing import Any
 import attrs
 import httpx
 
-from router.config.atomic import exchange_files
-from router.config.store import ConfigStore
 from router.http.app import AppOptions, create_app
+from router.snapshot.atomic import exchange_files
+from router.snapshot.holder import ConfigStore
 from tests.fakes.servers import serve
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from router.config.loader import digest_of
-from router.config.store import ConfigStore, ReloadResult
+from router.snapshot.holder import ConfigStore, ReloadResult
+from router.snapshot.loader import digest_of
 from tests.conftest import wait_for
 from tests.fakes.router import run_router
 
@@ -163,6 +163,9 @@ def test_in_place_saves_are_never_loaded_half_written(tmp_path: Path) -> None:
     whole = {digest_of(text.encode()) for text in texts}
     loaded: list[str] = []
     with run_router(path, health_probes=False) as router:
+        # The writer pauses 2 ms mid-save; on a loaded CI machine that can stretch past the
+        # default 50 ms settle time, which no settle time can rule out: allow 200 ms here.
+        router.store.settle_s = 0.2
         router.store.subscribe(lambda table: loaded.append(table.digest))
         stop = threading.Event()
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from router.providers.sse import LineSplitter, StreamFramingError
+from router.dialects.framing import LineSplitter, StreamFramingError
 from tests.conftest import wait_for
 from tests.fakes.asgi import Receive, Send, send_json
 from tests.fakes.router import RouterHandle, run_router

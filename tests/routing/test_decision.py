@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from router.config.loader import load_bytes
 from router.config.model import Preference
 from router.routing.decision import (
     Health,
@@ -18,6 +17,7 @@ from router.routing.decision import (
     route,
 )
 from router.routing.table import RoutingTable
+from router.snapshot.loader import load_bytes
 
 CONFIG = b"""\
 version: 1

@@ -1,1 +1,0 @@
-"""The Conversations API: durable conversations whose turns go through the Responses flow."""

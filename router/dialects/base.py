@@ -1,0 +1,113 @@
+"""What every provider adapter offers: pure translation to and from one wire dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from router.dialects.chat.chunks import ResponseContext
+from router.routing.table import ProviderEntry
+
+__all__ = [
+    "Adapter",
+    "ImageAdapter",
+    "StreamTranslator",
+    "UpstreamRequest",
+    "UpstreamStreamError",
+    "error_message",
+]
+
+
+class UpstreamStreamError(ValueError):
+    """A provider's stream said it failed, or broke its framing; the message is safe to show."""
+
+
+@attrs.frozen
+class UpstreamRequest:
+    """An HTTP request to send upstream, built without I/O."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)  # may carry the provider's key
+    body: bytes | None = None
+
+
+class StreamTranslator(Protocol):
+    """Turns upstream stream bytes into OpenAI chat.completion.chunk SSE bytes, incrementally."""
+
+    def feed(self, data: bytes) -> list[bytes]: ...
+
+    def close(self) -> list[bytes]: ...
+
+
+class Adapter(Protocol):
+    """One provider kind: ``openai``, ``ollama`` or ``anthropic``."""
+
+    kind: str
+
+    def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
+        """The health probe's URL and headers."""
+        ...
+
+    def chat_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
+    ) -> UpstreamRequest:
+        """Translate an OpenAI Chat Completions body into this provider's request."""
+        ...
+
+    def model_list(self, data: bytes) -> list[tuple[str, str]]:
+        """(id, display name) of each model in a successful probe's body; ValueError if malformed."""
+        ...
+
+    def probe_models(self, data: bytes) -> frozenset[str] | None:
+        """The model names a successful probe's body lists (None: the body does not say)."""
+        ...
+
+    def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
+        """Translate the provider's non-streaming answer into an OpenAI chat.completion body."""
+        ...
+
+    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> StreamTranslator:
+        """A translator for the provider's streaming answer."""
+        ...
+
+    #: Whether `embeddings_request` may be called (compile rejects embeddings elsewhere).
+    serves_embeddings: bool
+
+    def embeddings_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        """Translate an OpenAI embeddings body into this provider's request."""
+        ...
+
+    def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
+        """Translate the provider's answer into an OpenAI embeddings list."""
+        ...
+
+
+@runtime_checkable
+class ImageAdapter(Protocol):
+    """Providers that generate images (OpenAI-compatible ones; compile enforces it)."""
+
+    def images_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        """Build ``/images/generations``; the answer is passed through as is."""
+        ...
+
+
+def error_message(body: Any) -> str | None:
+    """Extract a provider's own error message from its error body (the caller redacts it)."""
+    message: Any = None
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping):
+            message = err.get("message")
+        elif isinstance(err, str):
+            message = err
+        message = message or body.get("message") or body.get("detail")
+    if not isinstance(message, str):
+        return None
+    return message[:500]

@@ -1,0 +1,258 @@
+"""Ollama's native API: ``/api/chat`` (NDJSON streaming), ``/api/tags``, ``/api/embed``."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import msgspec
+
+from router.dialects.base import UpstreamRequest, UpstreamStreamError
+from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
+from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
+from router.dialects.chat.embeddings import embedding_list, text_inputs
+from router.dialects.framing import NdjsonDecoder
+from router.errors import RequestInvalid
+from router.routing.table import ProviderEntry
+
+__all__ = ["OllamaAdapter"]
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+#: OpenAI sampling parameters and their names in Ollama's ``options``.
+_OPTIONS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "seed": "seed",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+    "max_tokens": "num_predict",
+    "max_completion_tokens": "num_predict",
+}
+
+
+def _headers(entry: ProviderEntry) -> dict[str, str]:
+    headers = {"content-type": "application/json", "accept-encoding": "identity"}
+    authorization = entry.authorization()  # Ollama behind an authenticating proxy
+    if authorization:
+        headers["authorization"] = authorization
+    return headers
+
+
+def _message(message: Mapping[str, Any], index: int) -> dict[str, Any]:
+    role = message.get("role")
+    out: dict[str, Any] = {
+        "role": "system" if role == "developer" else role,
+        "content": text_of(message.get("content")),
+    }
+    images = []
+    for url in image_urls(message.get("content")):
+        parsed = data_url(url)
+        if parsed is None:
+            raise RequestInvalid(
+                f"messages[{index}]: Ollama providers accept images only as base64 data: URLs",
+                param=f"messages[{index}].content",
+            )
+        images.append(parsed[1])
+    if images:
+        out["images"] = images
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        out["tool_calls"] = [
+            {
+                "function": {
+                    "name": c.get("function", {}).get("name"),
+                    "arguments": arguments_object(
+                        c.get("function", {}).get("arguments"), f"messages[{index}].tool_calls[{j}]"
+                    ),
+                }
+            }
+            for j, c in enumerate(calls)
+            if isinstance(c, Mapping)
+        ]
+    if role == "tool" and isinstance(message.get("name"), str):
+        out["tool_name"] = message["name"]
+    return out
+
+
+def _format(response_format: Any) -> Any:
+    if not isinstance(response_format, Mapping):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        schema = response_format.get("json_schema")
+        return schema.get("schema") if isinstance(schema, Mapping) else None
+    return None
+
+
+def _finish(done_reason: Any, tool_calls: bool) -> str:
+    if tool_calls:
+        return "tool_calls"
+    return "length" if done_reason == "length" else "stop"
+
+
+def _usage(body: Mapping[str, Any]) -> dict[str, int]:
+    prompt = int(body.get("prompt_eval_count") or 0)
+    completion = int(body.get("eval_count") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _call_id() -> str:
+    """Ollama gives tool calls no ids; clients match results to calls by id across turns."""
+    return f"call_{random.getrandbits(96):024x}"
+
+
+def _tool_calls(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for call in message.get("tool_calls") or ():
+        function = call.get("function", {})
+        arguments = function.get("arguments", {})
+        out.append(
+            {
+                "id": _call_id(),
+                "type": "function",
+                "function": {
+                    "name": function.get("name"),
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+        )
+    return out
+
+
+@attrs.define
+class _Stream:
+    writer: ChunkWriter
+    lines: NdjsonDecoder = attrs.Factory(NdjsonDecoder)
+    tools: int = 0
+    done: bool = False
+
+    def _line(self, raw: bytes) -> list[bytes]:
+        body = _decode(raw)
+        if not isinstance(body, dict):
+            raise UpstreamStreamError("Ollama sent a stream line that is not an object")
+        if "error" in body:
+            raise UpstreamStreamError(f"Ollama reported an error: {body['error']}")
+        message = body.get("message") or {}
+        out = self.writer.start()
+        out += self.writer.content(message.get("content") or "")
+        for call in _tool_calls(message):
+            out += self.writer.tool_call(
+                self.tools, call["id"], call["function"]["name"], call["function"]["arguments"]
+            )
+            self.tools += 1
+        if body.get("done"):
+            self.done = True
+            out += self.writer.finish(
+                _finish(body.get("done_reason"), self.tools > 0), _usage(body)
+            )
+        return out
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return [chunk for line in self.lines.feed(data) for chunk in self._line(line)]
+
+    def close(self) -> list[bytes]:
+        out = [chunk for line in self.lines.close() for chunk in self._line(line)]
+        if not self.done:
+            raise UpstreamStreamError("Ollama's stream ended before its final message")
+        return out
+
+
+class OllamaAdapter:
+    kind = "ollama"
+    serves_embeddings = True
+
+    def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
+        authorization = entry.authorization()
+        headers = {"authorization": authorization} if authorization else {}
+        return f"{entry.base_url}/api/tags", headers
+
+    def model_list(self, data: bytes) -> list[tuple[str, str]]:
+        items = _decode(data)["models"]
+        return [(str(m["name"]), str(m["name"])) for m in items]
+
+    def probe_models(self, data: bytes) -> frozenset[str] | None:
+        """The models ``/api/tags`` lists (with and without the implicit ``:latest``)."""
+        body = _decode(data)
+        names: set[str] = set()
+        for model in body.get("models") or () if isinstance(body, dict) else ():
+            name = model.get("name") or model.get("model") if isinstance(model, dict) else None
+            if isinstance(name, str):
+                names.add(name)
+                names.add(name.removesuffix(":latest"))
+        return frozenset(names)
+
+    def chat_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
+    ) -> UpstreamRequest:
+        messages = body.get("messages") or []
+        payload: dict[str, Any] = {
+            "model": model,
+            "messages": [_message(m, i) for i, m in enumerate(messages) if isinstance(m, Mapping)],
+            "stream": stream,
+        }
+        options = {
+            target: body[source]
+            for source, target in _OPTIONS.items()
+            if body.get(source) is not None
+        }
+        stop = body.get("stop")
+        if stop is not None:
+            options["stop"] = [stop] if isinstance(stop, str) else stop
+        if options:
+            payload["options"] = options
+        if body.get("tools"):
+            payload["tools"] = body["tools"]
+        fmt = _format(body.get("response_format"))
+        if fmt is not None:
+            payload["format"] = fmt
+        return UpstreamRequest(
+            "POST", f"{entry.base_url}/api/chat", _headers(entry), _encode(payload)
+        )
+
+    def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
+        body = _decode(data)
+        message = body["message"]
+        calls = _tool_calls(message)
+        return completion_body(
+            ctx,
+            content=message.get("content") or ("" if not calls else None),
+            tool_calls=calls,
+            finish_reason=_finish(body.get("done_reason"), bool(calls)),
+            usage=_usage(body),
+        )
+
+    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _Stream:
+        return _Stream(ChunkWriter(ctx, include_usage))
+
+    def embeddings_request(
+        self, entry: ProviderEntry, model: str, body: Mapping[str, Any]
+    ) -> UpstreamRequest:
+        payload: dict[str, Any] = {"model": model, "input": text_inputs(body)}
+        if body.get("dimensions") is not None:
+            payload["dimensions"] = body["dimensions"]
+        return UpstreamRequest(
+            "POST", f"{entry.base_url}/api/embed", _headers(entry), _encode(payload)
+        )
+
+    def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
+        answer = _decode(data)
+        vectors = answer["embeddings"]
+        if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
+            raise ValueError("embeddings is not a list of vectors")
+        return embedding_list(
+            vectors,
+            model=model,
+            prompt_tokens=int(answer.get("prompt_eval_count") or 0),
+            encoding=str(body.get("encoding_format") or "float"),
+        )

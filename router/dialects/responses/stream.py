@@ -1,0 +1,227 @@
+"""Turn a Chat Completions SSE stream into the Responses API's event stream (pure state machine)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import msgspec
+
+from router.dialects.framing import SseDecoder
+from router.dialects.responses.translate import new_id, response_object, status_of, usage_of
+
+__all__ = ["ResponsesStream"]
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+
+@attrs.define
+class ResponsesStream:
+    """Feed it chat chunk bytes; it returns Responses SSE events (with ``event:`` lines)."""
+
+    request: Mapping[str, Any]
+    response_id: str
+    created_at: int
+    clock: Callable[[], float] = time.time
+    _seq: int = 0
+    _sse: SseDecoder = attrs.Factory(SseDecoder)
+    output: list[dict[str, Any]] = attrs.Factory(list)
+    _message: dict[str, Any] | None = None
+    _calls: dict[int, dict[str, Any]] = attrs.Factory(dict)  # chat tool index -> open item
+    _index: dict[str, int] = attrs.Factory(dict)  # item id -> output_index
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    final: dict[str, Any] | None = None
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        payload = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return b"event: " + kind.encode() + b"\ndata: " + _encode(payload) + b"\n\n"
+
+    def _snapshot(self, status: str, **extra: Any) -> dict[str, Any]:
+        return response_object(
+            self.request,
+            response_id=self.response_id,
+            created_at=self.created_at,
+            status=status,
+            **extra,
+        )
+
+    def start(self) -> list[bytes]:
+        snapshot = self._snapshot("in_progress")
+        return [
+            self._event("response.created", response=snapshot),
+            self._event("response.in_progress", response=snapshot),
+        ]
+
+    # -- items --------------------------------------------------------------------------
+
+    def _open(self, item: dict[str, Any]) -> bytes:
+        index = len(self.output)
+        self.output.append(item)
+        self._index[item["id"]] = index
+        return self._event(
+            "response.output_item.added", output_index=index, item={**item, "status": "in_progress"}
+        )
+
+    def _text(self, delta: str) -> list[bytes]:
+        out = []
+        if self._message is None:
+            self._message = {
+                "id": new_id("msg"),
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [],
+            }
+            out.append(self._open(self._message))
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            out.append(
+                self._event(
+                    "response.content_part.added",
+                    item_id=self._message["id"],
+                    output_index=self._index[self._message["id"]],
+                    content_index=0,
+                    part=part,
+                )
+            )
+            self._message["content"].append(part)
+        part = self._message["content"][0]
+        part["text"] += delta
+        out.append(
+            self._event(
+                "response.output_text.delta",
+                item_id=self._message["id"],
+                output_index=self._index[self._message["id"]],
+                content_index=0,
+                delta=delta,
+                logprobs=[],
+            )
+        )
+        return out
+
+    def _close_message(self) -> list[bytes]:
+        message, self._message = self._message, None
+        if message is None:
+            return []
+        index = self._index[message["id"]]
+        part = message["content"][0]
+        return [
+            self._event(
+                "response.output_text.done",
+                item_id=message["id"],
+                output_index=index,
+                content_index=0,
+                text=part["text"],
+                logprobs=[],
+            ),
+            self._event(
+                "response.content_part.done",
+                item_id=message["id"],
+                output_index=index,
+                content_index=0,
+                part=part,
+            ),
+            self._event("response.output_item.done", output_index=index, item=message),
+        ]
+
+    def _call(self, delta: Mapping[str, Any]) -> list[bytes]:
+        out: list[bytes] = []
+        position = int(delta.get("index", 0))
+        function = delta.get("function") or {}
+        item = self._calls.get(position)
+        if item is None:
+            out += self._close_message()
+            item = {
+                "id": new_id("fc"),
+                "type": "function_call",
+                "status": "completed",
+                "call_id": delta.get("id") or new_id("call"),
+                "name": function.get("name") or "",
+                "arguments": "",
+            }
+            self._calls[position] = item
+            out.append(self._open(item))
+        arguments = function.get("arguments") or ""
+        if arguments:
+            item["arguments"] += arguments
+            out.append(
+                self._event(
+                    "response.function_call_arguments.delta",
+                    item_id=item["id"],
+                    output_index=self._index[item["id"]],
+                    delta=arguments,
+                )
+            )
+        return out
+
+    def _close_calls(self) -> list[bytes]:
+        out = []
+        for item in self._calls.values():
+            index = self._index[item["id"]]
+            out.append(
+                self._event(
+                    "response.function_call_arguments.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    name=item["name"],
+                    arguments=item["arguments"],
+                )
+            )
+            out.append(self._event("response.output_item.done", output_index=index, item=item))
+        self._calls.clear()
+        return out
+
+    # -- input --------------------------------------------------------------------------
+
+    def _chunk(self, chunk: Mapping[str, Any]) -> list[bytes]:
+        if chunk.get("error"):
+            error = chunk["error"]
+            self.error = {
+                "code": str(error.get("code") or "upstream_error"),
+                "message": str(error.get("message") or "the provider failed"),
+            }
+            return []
+        if chunk.get("usage"):
+            self.usage = usage_of(chunk["usage"])
+        out: list[bytes] = []
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                out += self._text(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                out += self._call(call)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return out
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._sse.feed(data):
+            if event.data == "[DONE]":
+                continue
+            out += self._chunk(_decode(event.data))
+        return out
+
+    def finish(self) -> list[bytes]:
+        """Close open items and emit the terminal event; `final` is then the whole response."""
+        out = self._close_message() + self._close_calls()
+        if self.error is not None:
+            self.final = self._snapshot(
+                "failed", output=self.output, usage=self.usage, error=self.error
+            )
+            return [*out, self._event("response.failed", response=self.final)]
+        status, details = status_of(self.finish_reason)
+        self.final = self._snapshot(
+            status,
+            output=self.output,
+            usage=self.usage,
+            incomplete_details=details,
+            completed_at=int(self.clock()),
+        )
+        kind = "response.completed" if status == "completed" else "response.incomplete"
+        return [*out, self._event(kind, response=self.final)]

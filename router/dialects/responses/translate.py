@@ -1,0 +1,361 @@
+"""Pure translation between the Responses API and Chat Completions (our internal dialect).
+
+Every provider adapter speaks Chat Completions to us, so a Responses request is
+turned into a chat body, dispatched like any chat request, and its answer turned
+back into Responses output items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from router.dialects.requests import InputItem, check
+from router.errors import RequestInvalid
+from router.store.ids import new_id
+
+__all__ = [
+    "chat_request",
+    "input_items",
+    "new_id",
+    "output_items",
+    "response_object",
+    "status_of",
+    "usage_of",
+]
+
+_ROLES = frozenset({"user", "assistant", "system", "developer"})
+
+
+def _normalize_content(content: Any, role: str, where: str) -> list[dict[str, Any]]:
+    """Message content as a list of typed parts (the seed's `text` parts are accepted too)."""
+    if isinstance(content, str):
+        kind = "output_text" if role == "assistant" else "input_text"
+        return [{"type": kind, "text": content}]
+    if not isinstance(content, list):
+        raise RequestInvalid(
+            f"{where}.content must be a string or a list of parts", param=f"{where}.content"
+        )
+    parts = []
+    for j, part in enumerate(content):
+        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            raise RequestInvalid(
+                f"{where}.content[{j}] must be an object with a type", param=f"{where}.content[{j}]"
+            )
+        kind = part["type"]
+        if kind == "text":  # the seed's shape
+            kind = "output_text" if role == "assistant" else "input_text"
+        parts.append({**part, "type": kind})
+    return parts
+
+
+def input_items(given: Any) -> list[dict[str, Any]]:
+    """Validate a request's ``input`` and return it as typed items with ids (as stored)."""
+    if isinstance(given, str):
+        given = [{"role": "user", "content": given}]
+    if not isinstance(given, list):
+        raise RequestInvalid("'input' must be a string or a list of items", param="input")
+    items: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(given):
+        where = f"input[{i}]"
+        if not isinstance(item, Mapping):
+            raise RequestInvalid(f"{where} must be an object", param=where)
+        _typed(item, where)
+        if isinstance(item.get("id"), str):
+            if item["id"] in seen:  # the store keys items by id: refuse before paying upstream
+                raise RequestInvalid(
+                    f"{where}.id {item['id']!r} is used by an earlier item of this input",
+                    param=f"{where}.id",
+                )
+            seen.add(item["id"])
+        kind = item.get("type", "message")
+        if kind == "message":
+            role = item.get("role")
+            if role not in _ROLES:
+                raise RequestInvalid(
+                    f"{where}.role must be one of user, assistant, system, developer",
+                    param=f"{where}.role",
+                )
+            items.append(
+                {
+                    "id": item.get("id") or new_id("msg"),
+                    "type": "message",
+                    "role": role,
+                    "status": item.get("status", "completed"),
+                    "content": _normalize_content(item.get("content"), str(role), where),
+                }
+            )
+        elif kind == "function_call":
+            for key in ("call_id", "name"):
+                if not isinstance(item.get(key), str):
+                    raise RequestInvalid(f"{where}.{key} is required", param=f"{where}.{key}")
+            items.append(
+                {
+                    "id": item.get("id") or new_id("fc"),
+                    "type": "function_call",
+                    "call_id": item["call_id"],
+                    "name": item["name"],
+                    "arguments": item.get("arguments") or "{}",
+                    "status": "completed",
+                }
+            )
+        elif kind == "function_call_output":
+            if not isinstance(item.get("call_id"), str):
+                raise RequestInvalid(f"{where}.call_id is required", param=f"{where}.call_id")
+            output = item.get("output")
+            items.append(
+                {
+                    "id": item.get("id") or new_id("fco"),
+                    "type": "function_call_output",
+                    "call_id": item["call_id"],
+                    "output": output if isinstance(output, str) else _text(output),
+                    "status": "completed",
+                }
+            )
+        elif kind == "reasoning":
+            continue  # provider-specific; nothing to forward to another provider
+        else:
+            raise RequestInvalid(f"{where}.type {kind!r} is not supported", param=f"{where}.type")
+    return items
+
+
+def _typed(item: Mapping[str, Any], where: str) -> None:
+    """Every field an item's translation reads has its type (an object is not a role)."""
+    try:
+        check(item, InputItem)
+    except RequestInvalid as exc:
+        param = f"{where}.{exc.param}" if exc.param else where
+        raise RequestInvalid(
+            exc.message.replace(f"at '{exc.param}'", f"at '{param}'"), param=param
+        ) from None
+
+
+def _text(parts: Any) -> str:
+    if isinstance(parts, str):
+        return parts
+    if isinstance(parts, list):
+        return "".join(str(p.get("text", "")) for p in parts if isinstance(p, Mapping))
+    return ""
+
+
+def _chat_content(parts: Sequence[Mapping[str, Any]]) -> str | list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        kind = part.get("type")
+        if kind in {"input_text", "output_text"}:
+            out.append({"type": "text", "text": part.get("text", "")})
+        elif kind == "input_image":
+            url = part.get("image_url")
+            if not isinstance(url, str):
+                raise RequestInvalid(
+                    "input_image parts need an image_url (file ids are not supported)",
+                    param="input",
+                )
+            image: dict[str, Any] = {"url": url}
+            if part.get("detail"):
+                image["detail"] = part["detail"]
+            out.append({"type": "image_url", "image_url": image})
+        elif kind == "refusal":
+            out.append({"type": "text", "text": part.get("refusal", "")})
+    if all(p["type"] == "text" for p in out):
+        return "".join(p["text"] for p in out)
+    return out
+
+
+def _messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for item in items:
+        kind = item.get("type")
+        if kind == "message":
+            role = "system" if item["role"] == "developer" else item["role"]
+            messages.append({"role": role, "content": _chat_content(item["content"])})
+        elif kind == "function_call":
+            call = {
+                "id": item["call_id"],
+                "type": "function",
+                "function": {"name": item["name"], "arguments": item["arguments"]},
+            }
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
+                last["tool_calls"].append(call)  # parallel calls share one assistant turn
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            messages.append(
+                {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
+            )
+    return messages
+
+
+def _tools(tools: Any) -> list[dict[str, Any]]:
+    if not isinstance(tools, list):
+        raise RequestInvalid("'tools' must be a list", param="tools")
+    out = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, Mapping) or tool.get("type") != "function":
+            kind = tool.get("type") if isinstance(tool, Mapping) else tool
+            raise RequestInvalid(
+                f"tools[{i}]: tool type {kind!r} is not supported (only 'function')",
+                param=f"tools[{i}].type",
+            )
+        if "function" in tool:  # Chat Completions' nested shape, accepted too
+            out.append(dict(tool))
+            continue
+        function = {
+            k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool
+        }
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def _tool_choice(choice: Any) -> Any:
+    if isinstance(choice, Mapping) and choice.get("type") == "function" and "name" in choice:
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
+
+
+def _response_format(text: Any) -> dict[str, Any] | None:
+    fmt = text.get("format") if isinstance(text, Mapping) else None
+    if not isinstance(fmt, Mapping) or fmt.get("type") in {None, "text"}:
+        return None
+    if fmt["type"] == "json_object":
+        return {"type": "json_object"}
+    if fmt["type"] == "json_schema":
+        schema = {k: fmt[k] for k in ("name", "schema", "strict", "description") if k in fmt}
+        return {"type": "json_schema", "json_schema": schema}
+    raise RequestInvalid(
+        f"text.format.type {fmt['type']!r} is not supported", param="text.format.type"
+    )
+
+
+def chat_request(
+    body: Mapping[str, Any], items: Sequence[Mapping[str, Any]], *, stream: bool
+) -> dict[str, Any]:
+    """The Chat Completions body for a Responses request whose whole context is `items`."""
+    messages = _messages(items)
+    instructions = body.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        messages.insert(0, {"role": "system", "content": instructions})
+    chat: dict[str, Any] = {"model": body["model"], "messages": messages}
+    if body.get("tools"):
+        chat["tools"] = _tools(body["tools"])
+        if body.get("tool_choice") is not None:
+            chat["tool_choice"] = _tool_choice(body["tool_choice"])
+        if body.get("parallel_tool_calls") is not None:
+            chat["parallel_tool_calls"] = body["parallel_tool_calls"]
+    fmt = _response_format(body.get("text"))
+    if fmt is not None:
+        chat["response_format"] = fmt
+    if body.get("max_output_tokens") is not None:
+        chat["max_tokens"] = body["max_output_tokens"]
+    for key in ("temperature", "top_p"):
+        if body.get(key) is not None:
+            chat[key] = body[key]
+    if stream:
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}
+    return chat
+
+
+def output_items(completion: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Output items (a message and/or function calls) of a chat.completion body."""
+    message = (completion.get("choices") or [{}])[0].get("message") or {}
+    items: list[dict[str, Any]] = []
+    text = message.get("content")
+    if isinstance(text, str) and text:
+        items.append(
+            {
+                "id": new_id("msg"),
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [
+                    {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+                ],
+            }
+        )
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        items.append(
+            {
+                "id": new_id("fc"),
+                "type": "function_call",
+                "status": "completed",
+                "call_id": call.get("id") or new_id("call"),
+                "name": function.get("name"),
+                "arguments": function.get("arguments") or "",
+            }
+        )
+    return items
+
+
+def status_of(finish_reason: str | None) -> tuple[str, dict[str, str] | None]:
+    """(status, incomplete_details) for a chat finish_reason."""
+    if finish_reason == "length":
+        return "incomplete", {"reason": "max_output_tokens"}
+    if finish_reason == "content_filter":
+        return "incomplete", {"reason": "content_filter"}
+    return "completed", None
+
+
+def usage_of(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not usage:
+        return None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": prompt + completion,
+    }
+
+
+def response_object(
+    body: Mapping[str, Any],
+    *,
+    response_id: str,
+    created_at: int,
+    status: str,
+    output: Sequence[Mapping[str, Any]] = (),
+    usage: Mapping[str, Any] | None = None,
+    error: Mapping[str, Any] | None = None,
+    incomplete_details: Mapping[str, Any] | None = None,
+    completed_at: int | None = None,
+) -> dict[str, Any]:
+    """A Responses API object with every field the spec marks required."""
+    text = (
+        body.get("text") if isinstance(body.get("text"), Mapping) else {"format": {"type": "text"}}
+    )
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "completed_at": completed_at,
+        "error": error,
+        "incomplete_details": incomplete_details,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": body["model"],
+        "output": list(output),
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {"effort": None, "summary": None},
+        "store": body.get("store", True),
+        "background": bool(body.get("background", False)),
+        "conversation": body.get("conversation"),
+        "temperature": body.get("temperature", 1.0),
+        "text": text,
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": list(body.get("tools") or []),
+        "top_p": body.get("top_p", 1.0),
+        "truncation": "disabled",
+        "usage": usage,
+        "user": None,
+        "metadata": dict(body.get("metadata") or {}),
+    }

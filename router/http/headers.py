@@ -1,0 +1,20 @@
+"""The X-Nexus-* headers every routed response carries."""
+
+from __future__ import annotations
+
+from router.routing.table import RoutingTable
+from router.upstream.dispatch import Served
+
+__all__ = ["routing_headers"]
+
+
+def routing_headers(table: RoutingTable, served: Served) -> dict[str, str]:
+    """The X-Nexus-* headers every routed response carries."""
+    target = served.candidate.target
+    return {
+        "x-nexus-backend": target.provider,
+        "x-nexus-model": target.key,
+        "x-nexus-route-reason": served.candidate.reason.value,
+        "x-nexus-privacy-zone": target.zone,
+        "x-nexus-config-version": table.version,
+    }

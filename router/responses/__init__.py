@@ -1,1 +1,0 @@
-"""The Responses API: translation to Chat Completions, streaming events, the service."""

@@ -1,1 +1,0 @@
-"""The imperative shell at run time: provider health, in-flight counts, dispatching."""

@@ -1,0 +1,433 @@
+"""The Responses API's behaviour: create (JSON, stream, background), chain, store, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+import msgspec
+
+from router.auth.keys import Identity
+from router.dialects.responses.stream import ResponsesStream
+from router.dialects.responses.translate import (
+    chat_request,
+    input_items,
+    new_id,
+    output_items,
+    response_object,
+    status_of,
+    usage_of,
+)
+from router.errors import Conflict, NotFound, RequestInvalid, UpstreamError
+from router.http.headers import routing_headers
+from router.routing.decision import RouteDecision
+from router.routing.facts import responses_facts
+from router.routing.table import RoutingTable
+from router.services.locks import KeyedLocks
+from router.store.base import ItemPage, Order, Store, StoredResponse
+from router.upstream.cache import ResponseCache
+from router.upstream.dispatch import Dispatcher, Served
+
+__all__ = ["Created", "ResponsesService", "visible"]
+
+log = logging.getLogger("nexus.responses")
+_decode = msgspec.json.decode
+
+_UNFINISHED = frozenset({"queued", "in_progress"})
+
+
+@attrs.frozen
+class Created:
+    """What `create` produced: a response object, or a stream of events, plus routing facts."""
+
+    served: Served | None
+    body: dict[str, Any] | None = None
+    events: AsyncIterator[bytes] | None = None
+    cached_headers: Mapping[str, str] | None = None  # answered from the cache
+
+
+def visible(owner: str | None, who: Identity | None) -> bool:
+    """Without auth everything is visible; admins see all; a user key sees what it created."""
+    return who is None or who.admin or owner == who.name
+
+
+@attrs.frozen
+class _Turn:
+    """The conversation a response belongs to (if any) and the input items it adds."""
+
+    conversation: str | None
+    items: list[dict[str, Any]]
+    owner: str | None = None
+
+
+def _conversation_id(body: Mapping[str, Any]) -> str | None:
+    ref = body.get("conversation")
+    if ref is None:
+        return None
+    if isinstance(ref, Mapping):
+        ref = ref.get("id")
+    if not isinstance(ref, str) or not ref:
+        raise RequestInvalid(
+            "'conversation' must be a conversation id or {\"id\": ...}", param="conversation"
+        )
+    return ref
+
+
+async def _nobody(response_id: str) -> None:
+    """No other process to tell (no shared state configured)."""
+
+
+@attrs.define
+class ResponsesService:
+    store: Store
+    dispatcher: Dispatcher
+    decide: Callable[[RoutingTable, Any], RouteDecision]
+    #: Routes and dispatches, queueing while capacity is exhausted (Services.serve).
+    serve: Callable[..., Awaitable[Served]]
+    cache: ResponseCache = attrs.Factory(ResponseCache)
+    clock: Callable[[], float] = time.time
+    _tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
+    #: Turns on one conversation run one at a time, in arrival order, so each sees the
+    #: previous turn's items and appends never interleave.
+    _turns: KeyedLocks = attrs.Factory(KeyedLocks)
+    #: Asks every other router process to stop a background response (shared state).
+    broadcast_cancel: Callable[[str], Awaitable[None]] = _nobody
+    _closing: bool = False
+
+    # -- create -------------------------------------------------------------------------
+
+    async def _context(
+        self, body: Mapping[str, Any], who: Identity | None
+    ) -> list[Mapping[str, Any]]:
+        """Items of the chain `previous_response_id` names: inputs and outputs, oldest first."""
+        previous = body.get("previous_response_id")
+        if previous is None:
+            return []
+        if not isinstance(previous, str):
+            raise RequestInvalid(
+                "'previous_response_id' must be a string", param="previous_response_id"
+            )
+        chain: list[StoredResponse] = []
+        current: str | None = previous
+        while current is not None:
+            stored = await self.store.get_response(current)
+            if stored is None or not visible(stored.owner, who):
+                raise RequestInvalid(
+                    f"Previous response with id '{current}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                )
+            chain.append(stored)
+            current = stored.previous_response_id
+        items: list[Mapping[str, Any]] = []
+        for stored in reversed(chain):
+            items += (await self.store.input_items(stored.id)).items
+            items += stored.body.get("output") or []
+        return items
+
+    async def create(
+        self,
+        table: RoutingTable,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        who: Identity | None = None,
+    ) -> Created:
+        stream = body.get("stream") is True
+        store = body.get("store", True) is not False
+        background = body.get("background") is True
+        if "input" not in body:
+            raise RequestInvalid(
+                "Missing required parameter: 'input'",
+                param="input",
+                code="missing_required_parameter",
+            )
+        if background and not store:
+            raise RequestInvalid(
+                "background responses must be stored (store: true)", param="background"
+            )
+        if background and stream:
+            raise RequestInvalid(
+                "streaming a background response is not supported; "
+                "create it without stream and poll GET /v1/responses/{id}",
+                param="stream",
+            )
+        conversation = _conversation_id(body)
+        if conversation is not None and body.get("previous_response_id") is not None:
+            raise RequestInvalid(
+                "'conversation' and 'previous_response_id' cannot be used together",
+                param="conversation",
+            )
+        owner = who.name if who is not None else None
+        if conversation is None:
+            return await self._create(
+                table, body, headers, None, stream, store, background, owner, who
+            )
+        found = await self.store.get_conversation(conversation)
+        if found is None or not visible(found.owner, who):
+            raise NotFound(f"Conversation with id '{conversation}' not found.")
+        await self._turns.acquire(conversation)
+        try:
+            created = await self._create(
+                table, body, headers, conversation, stream, store, background, owner, who
+            )
+        except BaseException:
+            self._turns.release(conversation)
+            raise
+        if created.events is None and not background:
+            self._turns.release(conversation)  # streams and background tasks release when done
+        return created
+
+    async def _create(
+        self,
+        table: RoutingTable,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        conversation: str | None,
+        stream: bool,
+        store: bool,
+        background: bool,
+        owner: str | None,
+        who: Identity | None,
+    ) -> Created:
+        items = input_items(body["input"])
+        if conversation is not None:
+            prior = list((await self.store.conversation_items(conversation)).items)
+            body = {**body, "conversation": {"id": conversation}}
+        else:
+            prior = await self._context(body, who)
+        facts = responses_facts(body, headers, prior_items=prior)
+        chat = chat_request(body, [*prior, *items], stream=stream)
+        response_id = new_id("resp")
+        created_at = int(self.clock())
+        turn = _Turn(conversation, items, owner)
+        if background:
+            decision = self.decide(table, facts)  # rejections answer the create call itself
+            queued = response_object(
+                body, response_id=response_id, created_at=created_at, status="queued"
+            )
+            await self.store.put_response(self._record(queued, body, turn.owner), items)
+            self._tasks[response_id] = asyncio.create_task(
+                self._background(table, decision, chat, body, queued, turn),
+                name=f"nexus-{response_id}",
+            )
+            return Created(None, body=queued)
+        if store:
+            # A provider call is paid for; learn that the answer cannot be stored (503
+            # store_unavailable) before making it, not after.
+            await self.store.ping()
+        if stream:
+            served = await self.serve(
+                table,
+                facts,
+                headers,
+                lambda decision: self.dispatcher.chat(
+                    table, decision, chat, stream=True, include_usage=True
+                ),
+            )
+            translator = ResponsesStream(body, response_id, created_at, self.clock)
+            return Created(served, events=self._relay(served, translator, body, store, turn))
+        key = self.cache.key(owner, table.routes.get(body["model"]), chat)
+        hit = self.cache.get(key) if key is not None else None
+        if hit is not None:
+            response = self._completed(body, response_id, created_at, hit[0])
+            await self._finish_turn(turn, response, body, store=store)
+            return Created(None, body=response, cached_headers=hit[1])
+        served = await self.serve(
+            table,
+            facts,
+            headers,
+            lambda decision: self.dispatcher.chat(table, decision, chat, stream=False),
+        )
+        route_cache = table.routes[body["model"]].cache if key is not None else None
+        if route_cache is not None and served.body is not None:
+            assert key is not None
+            self.cache.put(key, served.body, routing_headers(table, served), route_cache.ttl_s)
+        response = self._completed(body, response_id, created_at, served.body)
+        await self._finish_turn(turn, response, body, store=store)
+        return Created(served, body=response)
+
+    async def _finish_turn(
+        self, turn: _Turn, response: Mapping[str, Any], body: Mapping[str, Any], *, store: bool
+    ) -> None:
+        """Store the final response (new ones with their input items) and append the turn's
+        input and output to its conversation if it produced one, in one transaction."""
+        appended = []
+        if turn.conversation is not None and response["status"] in {"completed", "incomplete"}:
+            appended = [*turn.items, *response["output"]]
+        if store:
+            # A background response is already stored (queued, with its input items).
+            first = None if response.get("background") else turn.items
+            record = self._record(response, body, turn.owner)
+            await self.store.finish_turn(record, turn.conversation, appended, input_items=first)
+        elif turn.conversation is not None and appended:
+            await self.store.append_items(turn.conversation, appended)
+
+    def _completed(
+        self, body: Mapping[str, Any], response_id: str, created_at: int, answer: bytes | None
+    ) -> dict[str, Any]:
+        assert answer is not None
+        completion = _decode(answer)
+        finish = (completion.get("choices") or [{}])[0].get("finish_reason")
+        status, details = status_of(finish)
+        return response_object(
+            body,
+            response_id=response_id,
+            created_at=created_at,
+            status=status,
+            output=output_items(completion),
+            usage=usage_of(completion.get("usage")),
+            incomplete_details=details,
+            completed_at=int(self.clock()),
+        )
+
+    def _record(
+        self, response: Mapping[str, Any], body: Mapping[str, Any], owner: str | None
+    ) -> StoredResponse:
+        return StoredResponse(
+            owner=owner,
+            id=response["id"],
+            created_at=float(response["created_at"]),
+            status=response["status"],
+            background=bool(response.get("background")),
+            body=response,
+            previous_response_id=body.get("previous_response_id"),
+        )
+
+    async def _relay(
+        self,
+        served: Served,
+        translator: ResponsesStream,
+        body: Mapping[str, Any],
+        store: bool,
+        turn: _Turn,
+    ) -> AsyncIterator[bytes]:
+        assert served.stream is not None
+        try:
+            for event in translator.start():
+                yield event
+            async for chunk in served.stream:
+                for event in translator.feed(chunk):
+                    yield event
+            for event in translator.finish():
+                yield event
+            if translator.final is not None:
+                await self._finish_turn(turn, translator.final, body, store=store)
+        finally:
+            if turn.conversation is not None:
+                self._turns.release(turn.conversation)
+
+    async def _background(
+        self,
+        table: RoutingTable,
+        decision: RouteDecision,
+        chat: dict[str, Any],
+        body: Mapping[str, Any],
+        queued: dict[str, Any],
+        turn: _Turn,
+    ) -> None:
+        response_id = queued["id"]
+        try:
+            await self.store.put_response(
+                self._record({**queued, "status": "in_progress"}, body, turn.owner)
+            )
+            served = await self.dispatcher.chat(table, decision, chat, stream=False)
+            final = self._completed(body, response_id, queued["created_at"], served.body)
+            # Written with its turn while this turn still holds the conversation; when a
+            # cancel from another process finished it first, both are void.
+            await self._finish_turn(turn, final, body, store=True)
+            return
+        except asyncio.CancelledError:
+            if self._closing:
+                final = {
+                    **queued,
+                    "status": "failed",
+                    "error": {
+                        "code": "server_error",
+                        "message": "the router shut down before this response finished",
+                    },
+                }
+            else:
+                final = {**queued, "status": "cancelled"}
+            await asyncio.shield(self.store.finish_response(self._record(final, body, turn.owner)))
+            raise
+        except UpstreamError as exc:
+            final = {
+                **queued,
+                "status": "failed",
+                "error": {"code": "upstream_error", "message": exc.message},
+            }
+        except Exception:
+            log.exception("background response %s failed", response_id)
+            final = {
+                **queued,
+                "status": "failed",
+                "error": {"code": "server_error", "message": "internal error"},
+            }
+        finally:
+            self._tasks.pop(response_id, None)
+            if turn.conversation is not None:
+                self._turns.release(turn.conversation)
+        # A cancel from another process may have finished it first; then this write is void.
+        await self.store.finish_response(self._record(final, body, turn.owner))
+
+    # -- read, delete, cancel -------------------------------------------------------------
+
+    async def get(self, response_id: str, who: Identity | None = None) -> StoredResponse:
+        stored = await self.store.get_response(response_id)
+        if stored is None or not visible(stored.owner, who):  # another key's: not found, no leak
+            raise NotFound(f"Response with id '{response_id}' not found.")
+        return stored
+
+    async def input_items(
+        self, response_id: str, who: Identity | None, *, after: str | None, limit: int, order: Order
+    ) -> ItemPage:
+        await self.get(response_id, who)
+        return await self.store.input_items(response_id, after=after, limit=limit, order=order)
+
+    async def delete(self, response_id: str, who: Identity | None = None) -> None:
+        stored = await self.get(response_id, who)
+        if not await self.stop_local(response_id) and stored.status in _UNFINISHED:
+            await self.broadcast_cancel(response_id)
+        await self.store.delete_response(response_id)
+
+    async def stop_local(self, response_id: str) -> bool:
+        """Cancel a background response if this process runs it; True when it did."""
+        task = self._tasks.get(response_id)
+        if task is None:
+            return False
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return True
+
+    async def cancel(self, response_id: str, who: Identity | None = None) -> Mapping[str, Any]:
+        stored = await self.get(response_id, who)
+        if not stored.background:
+            raise RequestInvalid("Only background responses can be cancelled.", param="response_id")
+        if stored.status in _UNFINISHED:
+            if await self.stop_local(response_id):
+                return (await self.get(response_id)).body
+            # Another process runs it (or ran it and died): record the cancel, which the
+            # runner's own final write then cannot overwrite, and tell it to stop.
+            cancelled = {**stored.body, "status": "cancelled"}
+            record = attrs.evolve(stored, status="cancelled", body=cancelled)
+            if await self.store.finish_response(record):
+                await self.broadcast_cancel(response_id)
+                return cancelled
+            stored = await self.get(response_id)  # it finished meanwhile
+        if stored.status == "cancelled":
+            return stored.body
+        raise Conflict(
+            f"Response '{response_id}' is already {stored.status}; it cannot be cancelled."
+        )
+
+    async def close(self) -> None:
+        """Stop background work; unfinished responses are recorded as failed, never left in progress."""
+        self._closing = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
