@@ -24,7 +24,7 @@ from router.routing.decision import Rejection, RequestFacts, RouteDecision, Unkn
 from router.routing.table import RoutingTable
 from router.services.conversations import ConversationsService
 from router.services.responses import ResponsesService
-from router.snapshot.holder import ConfigStore
+from router.snapshot.holder import ConfigHolder
 from router.store import Store, open_store
 from router.upstream.batching import EmbeddingBatcher
 from router.upstream.cache import ResponseCache
@@ -48,7 +48,7 @@ def _no_cookies() -> CookieJar:
 
 @attrs.define
 class Services:
-    config: ConfigStore
+    config: ConfigHolder
     probe: bool = True
     _client: httpx.AsyncClient | None = None
     _health: HealthMonitor | None = None

@@ -24,7 +24,7 @@ from router.snapshot.loader import load_bytes, read_config_bytes
 if TYPE_CHECKING:
     from litestar import Litestar
 
-    from router.snapshot.holder import ConfigStore
+    from router.snapshot.holder import ConfigHolder
 
 __all__ = ["main"]
 
@@ -124,7 +124,7 @@ def _unwritable_dir(directory: Path) -> Path | None:
     return probe
 
 
-def _write_back_problem(store: ConfigStore) -> str | None:
+def _write_back_problem(store: ConfigHolder) -> str | None:
     """The provider API writes a temp file beside the config and renames it over the file."""
     if not store.current.config.admin.write_back:
         return None
@@ -138,7 +138,7 @@ def _write_back_problem(store: ConfigStore) -> str | None:
     )
 
 
-def _state_problem(store: ConfigStore) -> str | None:
+def _state_problem(store: ConfigHolder) -> str | None:
     """Check the ``storage`` URL before serving: its variables, its driver, its directory."""
     from router.config.envvars import expand
     from router.store import open_store
@@ -172,15 +172,15 @@ def _state_problem(store: ConfigStore) -> str | None:
 
 def _load_for_serving(
     config: str, host: str | None, *, allow_empty: bool = False
-) -> tuple[ConfigStore, str] | int:
+) -> tuple[ConfigHolder, str] | int:
     """Load the config and check it may be served on `host`; an int is an exit status.
 
     Every problem an operator can fix before start-up gets one line: what, where, how.
     """
-    from router.snapshot.holder import ConfigStore
+    from router.snapshot.holder import ConfigHolder
 
     try:
-        store = ConfigStore.open(config)
+        store = ConfigHolder.open(config)
     except ConfigInvalid as exc:
         for d in exc.diagnostics:
             print(d.format(), file=sys.stderr)

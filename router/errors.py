@@ -18,7 +18,8 @@ maps each class to a status code and an error envelope in one place::
     ├── RoutingRejected         no candidate may serve the request (503 contract)
     ├── ProvidersBusy           every candidate is at max_concurrency counting all router
     │                           processes (the capacity queue turns it into the 503 contract)
-    ├── AdminError              the provider admin API's own errors (seed envelope codes)
+    ├── StoreUnavailable        the database does not answer (503 store_unavailable)
+    ├── AdminError              the admin APIs' own errors (their envelope's codes)
     │   ├── MissingField            400  MISSING_FIELD
     │   ├── InvalidUrl              422  INVALID_URL
     │   ├── ProviderNotFound        404  PROVIDER_NOT_FOUND
@@ -29,7 +30,7 @@ maps each class to a status code and an error envelope in one place::
     │   ├── ConfigChangedOnDisk     409  CONFIG_CHANGED_ON_DISK
     │   ├── ConfigReadOnly          409  CONFIG_READ_ONLY
     │   ├── PreconditionFailed      412  PRECONDITION_FAILED
-    │   ├── StoreUnavailable        503  STORE_UNAVAILABLE (config file or database)
+    │   ├── ConfigWriteFailed       503  STORE_UNAVAILABLE (the config file could not be written)
     │   └── ModelListError          asking a provider for its models failed
     │       ├── ProviderTimeout         408  PROVIDER_TIMEOUT (connected, no answer in time)
     │       ├── GatewayTimeout          504  GATEWAY_TIMEOUT (could not connect in time)
@@ -41,20 +42,21 @@ maps each class to a status code and an error envelope in one place::
         ├── UpstreamUnavailable     connection refused or reset (503)
         ├── UpstreamProtocolError   the answer was not the wire format promised (502)
         └── UpstreamStatusError     the provider answered with an error status
-            ├── ProviderNotFoundError    404: PROVIDER_NOT_FOUND (e.g. the model is not there)
-            ├── ProviderAuthError        401/403: PROVIDER_AUTH_ERROR (our key was refused)
-            ├── ProviderRateLimitError   429: PROVIDER_RATE_LIMIT_ERROR
-            └── ProviderApiError         any other error status: PROVIDER_API_ERROR
+            ├── UpstreamNotFound         404: provider_not_found (e.g. the model is not there)
+            ├── UpstreamAuthError        401/403: provider_auth_error (our key was refused)
+            ├── UpstreamRateLimited      429: provider_rate_limit_error
+            └── UpstreamApiError         any other error status: provider_api_error
+
+Besides its message, an error knows what its envelope carries (`fields`), the
+headers its answer needs (`headers`) and, where it differs from its class's
+mapping, its status (`http_status`), code and param: the mapping in
+`router.http.errors` applies them without asking what kind of error it has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from router.config.diagnostics import Diagnostic
-    from router.routing.decision import Rejection
+from typing import Any, Protocol
 
 __all__ = [
     "AdminError",
@@ -63,8 +65,10 @@ __all__ = [
     "ConfigInvalid",
     "ConfigReadOnly",
     "ConfigUnavailable",
+    "ConfigWriteFailed",
     "Conflict",
     "EnvNotAllowed",
+    "Finding",
     "GatewayTimeout",
     "InvalidProviderResponse",
     "InvalidUrl",
@@ -77,47 +81,95 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "PreconditionFailed",
-    "ProviderApiError",
-    "ProviderAuthError",
     "ProviderConfigInvalid",
     "ProviderInUse",
     "ProviderNameExists",
     "ProviderNotFound",
-    "ProviderNotFoundError",
-    "ProviderRateLimitError",
     "ProviderTimeout",
     "ProviderUnavailable",
     "ProvidersBusy",
     "RateLimited",
+    "Refusal",
     "RequestInvalid",
     "RoutingRejected",
     "StoreUnavailable",
     "UnsupportedMediaType",
+    "UpstreamApiError",
+    "UpstreamAuthError",
     "UpstreamError",
+    "UpstreamNotFound",
     "UpstreamProtocolError",
+    "UpstreamRateLimited",
     "UpstreamStatusError",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "provider_status_error",
 ]
+
+
+class Finding(Protocol):
+    """A located config problem (``router.config.diagnostics.Diagnostic``)."""
+
+    @property
+    def severity(self) -> str: ...
+
+    def format(self) -> str: ...
+
+    def to_dict(self) -> dict[str, object]: ...
+
+
+class Refusal(Protocol):
+    """Why routing refused a request (``router.routing.decision.Rejection``)."""
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def retry_after_s(self) -> int: ...
+
+    def context(self) -> dict[str, Any]: ...
 
 
 class NexusError(Exception):
     """Base of every error Nexus raises on purpose; the message is safe to show clients."""
 
+    #: Overrides of the class's mapped code and the offending parameter, when known.
+    code: str | int | None = None
+    param: str | None = None
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def fields(self) -> dict[str, Any]:
+        """What the error envelope carries besides message, type, code and param."""
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        """Headers the answer needs (``Retry-After``)."""
+        return {}
+
+    def http_status(self, mapped: int) -> int:
+        """The status to answer with; `mapped` is the class's."""
+        return mapped
 
 
 class ConfigInvalid(NexusError):
     """A config file failed to parse, validate or compile; `diagnostics` say where and why."""
 
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+    def __init__(self, diagnostics: Sequence[Any]) -> None:
         errors = [d for d in diagnostics if d.severity == "error"]
         first = errors[0].format() if errors else "invalid configuration"
         more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
         super().__init__(first + more)
-        self.diagnostics = tuple(diagnostics)
+        #: `Finding`s (typed `Any` so the tree imports nothing from above it).
+        self.diagnostics: tuple[Any, ...] = tuple(diagnostics)
+
+    def fields(self) -> dict[str, Any]:
+        return {"errors": [d.to_dict() for d in self.diagnostics if d.severity == "error"]}
 
 
 class ConfigUnavailable(NexusError):
@@ -154,9 +206,17 @@ class ModelNotFound(NotFound):
 class RoutingRejected(NexusError):
     """No candidate may serve the request; carries the structured rejection."""
 
-    def __init__(self, rejection: Rejection) -> None:
+    code = 503  # the seed contract's numeric code
+
+    def __init__(self, rejection: Refusal) -> None:
         super().__init__(rejection.message)
         self.rejection = rejection
+
+    def fields(self) -> dict[str, Any]:
+        return {"context": self.rejection.context()}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.rejection.retry_after_s)}
 
 
 class UpstreamError(NexusError):
@@ -166,6 +226,9 @@ class UpstreamError(NexusError):
         super().__init__(message)
         self.provider = provider
         self.retryable = retryable
+
+    def fields(self) -> dict[str, Any]:
+        return {"provider": self.provider}
 
 
 class UpstreamTimeout(UpstreamError):
@@ -197,6 +260,15 @@ class UpstreamStatusError(UpstreamError):
         self.body = body
         self.retry_after = retry_after
 
+    def headers(self) -> dict[str, str]:
+        if self.status == 429 and self.retry_after:
+            return {"Retry-After": str(max(1, round(self.retry_after)))}
+        return {}
+
+
+class StoreUnavailable(NexusError):
+    """The database does not answer; every store call is one transaction, so nothing is half-done."""
+
 
 class ProvidersBusy(NexusError):
     """Every candidate is at its max_concurrency across all router processes (shared state)."""
@@ -226,6 +298,12 @@ class RateLimited(NexusError):
         super().__init__(message)
         self.retry_after = retry_after
 
+    def fields(self) -> dict[str, Any]:
+        return {"retry_after_seconds": int(self.retry_after)}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(int(self.retry_after))}
+
 
 class PayloadTooLarge(NexusError):
     """The request body is larger than the endpoint accepts."""
@@ -233,6 +311,9 @@ class PayloadTooLarge(NexusError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body exceeds maximum size limit of {limit} bytes")
         self.limit = limit
+
+    def fields(self) -> dict[str, Any]:
+        return {"max_size_bytes": self.limit}
 
 
 class UnsupportedMediaType(NexusError):
@@ -245,6 +326,9 @@ class AdminError(NexusError):
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.details = details
+
+    def fields(self) -> dict[str, Any]:
+        return dict(self.details)
 
 
 class MissingField(AdminError):
@@ -287,8 +371,8 @@ class PreconditionFailed(AdminError):
     """``If-Match`` does not match the current ETag."""
 
 
-class StoreUnavailable(AdminError):
-    """The config file could not be read or written, or the database is out of reach for now."""
+class ConfigWriteFailed(AdminError):
+    """The config file could not be read or written for an admin API edit."""
 
 
 class ModelListError(AdminError):
@@ -315,28 +399,32 @@ class ProviderUnavailable(ModelListError):
     """The provider could not be reached."""
 
 
-class ProviderNotFoundError(UpstreamStatusError):
+class UpstreamNotFound(UpstreamStatusError):
     """The provider answered 404 (typically: it does not have the model)."""
 
 
-class ProviderAuthError(UpstreamStatusError):
+class UpstreamAuthError(UpstreamStatusError):
     """The provider refused our credentials (401/403)."""
 
 
-class ProviderRateLimitError(UpstreamStatusError):
+class UpstreamRateLimited(UpstreamStatusError):
     """The provider answered 429."""
 
 
-class ProviderApiError(UpstreamStatusError):
+class UpstreamApiError(UpstreamStatusError):
     """The provider answered another error status."""
+
+    def http_status(self, mapped: int) -> int:
+        # The client's own mistake as the provider saw it (a 4xx) is passed through.
+        return self.status if 400 <= self.status < 500 else mapped
 
 
 def provider_status_error(status: int) -> type[UpstreamStatusError]:
     """The typed error class for a provider's error status."""
     if status == 404:
-        return ProviderNotFoundError
+        return UpstreamNotFound
     if status in {401, 403}:
-        return ProviderAuthError
+        return UpstreamAuthError
     if status == 429:
-        return ProviderRateLimitError
-    return ProviderApiError
+        return UpstreamRateLimited
+    return UpstreamApiError

@@ -16,18 +16,18 @@ __all__ = ["admin_router"]
 @get("/config")
 async def config_status(ctx: ContextDep) -> dict[str, Any]:
     """Report the loaded version, where it came from and how the last reload went."""
-    store = ctx.store
-    return store.status()
+    holder = ctx.holder
+    return holder.status()
 
 
 @post("/config/reload", status_code=200)
 async def config_reload(ctx: ContextDep) -> Response[dict[str, Any]]:
     """Re-read the file now; 422 with every error when the file is invalid (still serving)."""
-    store = ctx.store
-    result = await store.areload()
-    if result is ReloadResult.FAILED and store.last_error is not None:
-        raise ConfigInvalid(store.last_error.diagnostics or ())
-    return Response({"result": result.value, **store.status()})
+    holder = ctx.holder
+    result = await holder.areload()
+    if result is ReloadResult.FAILED and holder.last_error is not None:
+        raise ConfigInvalid(holder.last_error.diagnostics or ())
+    return Response({"result": result.value, **holder.status()})
 
 
 @get("/providers")

@@ -1,4 +1,4 @@
-"""The app factory: `create_app(store, ...) -> Litestar`, with no module-level state."""
+"""The app factory: `create_app(holder, ...) -> Litestar`, with no module-level state."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
 from router.http.security import assert_every_route_authorizes, authorize
-from router.snapshot.holder import ConfigStore
+from router.snapshot.holder import ConfigHolder
 from router.snapshot.watcher import watch_config
 
 __all__ = ["AppOptions", "create_app"]
@@ -47,10 +47,10 @@ class AppOptions:
     health_probes: bool = True
 
 
-def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Litestar:
-    """Build the app around an already loaded `store` (tests run fake upstreams on loopback)."""
+def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Litestar:
+    """Build the app around an already loaded config `holder` (tests run fake upstreams on loopback)."""
     opts = options or AppOptions()
-    services = Services(store, probe=opts.health_probes)
+    services = Services(holder, probe=opts.health_probes)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -61,7 +61,7 @@ def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Lite
             tasks.append(
                 asyncio.create_task(
                     watch_config(
-                        store,
+                        holder,
                         stop=stop,
                         debounce_ms=opts.watch_debounce_ms,
                         step_ms=opts.watch_step_ms,
@@ -76,7 +76,7 @@ def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Lite
                 loop.add_signal_handler(
                     signal.SIGHUP,
                     lambda: tasks.append(
-                        asyncio.create_task(store.areload(), name="nexus-sighup-reload")
+                        asyncio.create_task(holder.areload(), name="nexus-sighup-reload")
                     ),
                 )
                 sighup = True
@@ -97,7 +97,7 @@ def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Lite
             table=state["nexus.table"],  # read once, at the start
             services=services,
             identity=state.get("nexus.identity"),
-            store=store,
+            holder=holder,
         )
 
     app = Litestar(
@@ -125,5 +125,5 @@ def create_app(store: ConfigStore, *, options: AppOptions | None = None) -> Lite
     )
     assert_every_route_authorizes(app)
     # Outermost, so 404s and 405s get a request id and an access line too.
-    app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, store, services.metrics))
+    app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, holder, services.metrics))
     return app

@@ -13,7 +13,7 @@ from litestar.params import SkipValidation
 from router.app import Services
 from router.auth.keys import Identity
 from router.routing.table import RoutingTable
-from router.snapshot.holder import ConfigStore
+from router.snapshot.holder import ConfigHolder
 
 __all__ = ["ContextDep", "RequestContext"]
 
@@ -29,7 +29,7 @@ class RequestContext:
     #: The caller (None when auth is off), resolved by authorize().
     identity: Identity | None
     #: The config store (the one mutable holder): admin handlers only.
-    store: ConfigStore
+    holder: ConfigHolder
 
 
 ContextDep = SkipValidation[RequestContext]

@@ -1,7 +1,7 @@
 """Map the exception tree to HTTP status codes and error envelopes: the only place that does.
 
 Two envelopes: OpenAI's ``{"error": {message, type, param, code}}`` on the
-inference API, and the seed's ``{message, error_code, details}`` on the admin APIs
+inference API, and ``{message, error_code, details}`` on the admin APIs
 (``/api/...`` and ``/admin/...``). The 503 routing contract carries ``context``.
 """
 
@@ -22,6 +22,7 @@ from router.errors import (
     ConfigInvalid,
     ConfigReadOnly,
     ConfigUnavailable,
+    ConfigWriteFailed,
     Conflict,
     EnvNotAllowed,
     GatewayTimeout,
@@ -35,14 +36,10 @@ from router.errors import (
     PayloadTooLarge,
     PermissionDenied,
     PreconditionFailed,
-    ProviderApiError,
-    ProviderAuthError,
     ProviderConfigInvalid,
     ProviderInUse,
     ProviderNameExists,
     ProviderNotFound,
-    ProviderNotFoundError,
-    ProviderRateLimitError,
     ProvidersBusy,
     ProviderTimeout,
     ProviderUnavailable,
@@ -51,8 +48,12 @@ from router.errors import (
     RoutingRejected,
     StoreUnavailable,
     UnsupportedMediaType,
+    UpstreamApiError,
+    UpstreamAuthError,
     UpstreamError,
+    UpstreamNotFound,
     UpstreamProtocolError,
+    UpstreamRateLimited,
     UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -70,8 +71,8 @@ class ErrorSpec:
 
     status: int
     type: str  # OpenAI envelope "type"
-    code: str  # OpenAI envelope "code" (lower case) / seed "error_code" (upper case)
-    seed_code: str | None = None  # where the seed names it differently
+    code: str  # OpenAI envelope "code" (lower case) / admin "error_code" (upper case)
+    admin_code: str | None = None  # where the admin envelope names it differently
 
 
 #: Most specific first; `spec_for` walks the class's MRO, so subclasses inherit a mapping.
@@ -87,16 +88,18 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     UpstreamTimeout: ErrorSpec(504, "upstream_error", "upstream_timeout"),
     UpstreamUnavailable: ErrorSpec(503, "upstream_error", "upstream_unavailable"),
     UpstreamProtocolError: ErrorSpec(502, "upstream_error", "upstream_protocol_error"),
-    ProviderNotFoundError: ErrorSpec(404, "invalid_request_error", "provider_not_found"),
-    ProviderAuthError: ErrorSpec(502, "upstream_error", "provider_auth_error"),
-    ProviderRateLimitError: ErrorSpec(429, "rate_limit_exceeded", "provider_rate_limit_error"),
-    ProviderApiError: ErrorSpec(502, "upstream_error", "provider_api_error"),
+    UpstreamNotFound: ErrorSpec(404, "invalid_request_error", "provider_not_found"),
+    UpstreamAuthError: ErrorSpec(502, "upstream_error", "provider_auth_error"),
+    UpstreamRateLimited: ErrorSpec(429, "rate_limit_exceeded", "provider_rate_limit_error"),
+    UpstreamApiError: ErrorSpec(502, "upstream_error", "provider_api_error"),
     UpstreamStatusError: ErrorSpec(502, "upstream_error", "upstream_error"),
     UpstreamError: ErrorSpec(502, "upstream_error", "upstream_error"),
     AuthenticationRequired: ErrorSpec(
         401, "invalid_request_error", "invalid_api_key", "authentication_required"
     ),
-    PermissionDenied: ErrorSpec(403, "permission_error", "insufficient_permissions"),
+    PermissionDenied: ErrorSpec(
+        403, "permission_error", "insufficient_permissions", "insufficient_permissions"
+    ),
     RateLimited: ErrorSpec(429, "rate_limit_exceeded", "rate_limit_exceeded"),
     PayloadTooLarge: ErrorSpec(413, "invalid_request_error", "payload_too_large"),
     UnsupportedMediaType: ErrorSpec(415, "invalid_request_error", "unsupported_media_type"),
@@ -111,6 +114,7 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     ConfigReadOnly: ErrorSpec(409, "invalid_request_error", "config_read_only"),
     PreconditionFailed: ErrorSpec(412, "invalid_request_error", "precondition_failed"),
     StoreUnavailable: ErrorSpec(503, "server_error", "store_unavailable"),
+    ConfigWriteFailed: ErrorSpec(503, "server_error", "store_unavailable"),
     ProviderTimeout: ErrorSpec(408, "upstream_error", "provider_timeout"),
     GatewayTimeout: ErrorSpec(504, "upstream_error", "gateway_timeout"),
     ProviderConfigInvalid: ErrorSpec(422, "upstream_error", "provider_config_invalid"),
@@ -151,7 +155,8 @@ def _openai(
     return {"error": {"message": message, "type": type_, "param": param, "code": code, **extra}}
 
 
-def _seed(message: str, code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def _admin(message: str, code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The admin APIs' envelope: ``{message, error_code, details}``."""
     body: dict[str, Any] = {"message": message, "error_code": code.upper()}
     if details:
         body["details"] = details
@@ -162,50 +167,21 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     if isinstance(exc, ModelNotFound):
         exc = _as_seen_by(request, exc)
     spec = spec_for(exc)
-    status, headers = spec.status, {}
-    code: str | int | None = spec.code
-    if isinstance(exc, ProviderApiError) and 400 <= exc.status < 500:
-        status = exc.status  # the client's own mistake as the provider saw it, passed through
-    if isinstance(exc, ProviderRateLimitError) and exc.retry_after:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    details: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    param = None
-    info = current_info()
-    if isinstance(exc, RoutingRejected):
-        rejection = exc.rejection
-        headers["Retry-After"] = str(rejection.retry_after_s)
-        code, extra = 503, {"context": rejection.context()}
-        details = extra["context"]
+    status = exc.http_status(spec.status)
+    code = exc.code if exc.code is not None else spec.code
+    fields = exc.fields()
+    if isinstance(exc, RoutingRejected):  # observed, for the access log and the metrics
+        info = current_info()
         if info is not None:
-            info.reason, info.rejection = rejection.reason, rejection
-    elif isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(int(exc.retry_after))
-        details = extra = {"retry_after_seconds": int(exc.retry_after)}
-    elif isinstance(exc, PermissionDenied):
-        code = exc.code
-    elif isinstance(exc, ConfigInvalid):
-        details = {"errors": [d.to_dict() for d in exc.diagnostics if d.severity == "error"]}
-        extra = details
-    elif isinstance(exc, RequestInvalid):
-        param = exc.param
-        code = exc.code or code
-    elif isinstance(exc, UpstreamError):
-        details = extra = {"provider": exc.provider}
-    elif isinstance(exc, AdminError):
-        details = dict(exc.details)
-    elif isinstance(exc, PayloadTooLarge):
-        details = extra = {"max_size_bytes": exc.limit}
-    if spec.status >= 500 and not isinstance(exc, RoutingRejected | UpstreamError):
+            info.reason, info.rejection = exc.rejection.reason, exc.rejection
+    elif spec.status >= 500 and not isinstance(exc, UpstreamError):
         log.error("request failed: %s", exc.message)
     if is_admin_path(request.url.path):
-        seed_code = spec.seed_code or (code if isinstance(code, str) else spec.code)
-        if isinstance(exc, PermissionDenied):
-            seed_code = "insufficient_permissions"
-        body = _seed(exc.message, seed_code, details)
+        admin_code = spec.admin_code or (code if isinstance(code, str) else spec.code)
+        body = _admin(exc.message, admin_code, fields)
     else:
-        body = _openai(exc.message, spec.type, code, param, **extra)
-    return Response(body, status_code=status, headers=headers)
+        body = _openai(exc.message, spec.type, code, exc.param, **fields)
+    return Response(body, status_code=status, headers=exc.headers())
 
 
 def _as_seen_by(request: Request[Any, Any, Any], exc: ModelNotFound) -> ModelNotFound:
@@ -233,7 +209,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     }.get(status, "error")
     headers = dict(exc.headers or {})
     if is_admin_path(request.url.path):
-        body = _seed(message, code, dict(exc.extra) if isinstance(exc.extra, dict) else None)
+        body = _admin(message, code, dict(exc.extra) if isinstance(exc.extra, dict) else None)
     else:
         body = _openai(message, _HTTP_TYPES.get(status, "server_error"), code)
     return Response(body, status_code=status, headers=headers)
@@ -243,7 +219,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "Internal server error"
     if is_admin_path(request.url.path):
-        return Response(_seed(message, "internal_error"), status_code=500)
+        return Response(_admin(message, "internal_error"), status_code=500)
     return Response(_openai(message, "server_error", "internal_error"), status_code=500)
 
 

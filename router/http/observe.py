@@ -20,9 +20,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
+from router.errors import Refusal
+
 if TYPE_CHECKING:
-    from router.routing.decision import Rejection
-    from router.snapshot.holder import ConfigStore
+    from router.snapshot.holder import ConfigHolder
     from router.upstream.health import HealthMonitor
 
 __all__ = ["CURRENT", "Metrics", "RequestInfo", "RequestObserver", "current_info"]
@@ -43,7 +44,7 @@ class RequestInfo:
     model: str | None = None
     zone: str | None = None
     reason: str = ""  # the rejection reason, if any
-    rejection: Rejection | None = None
+    rejection: Refusal | None = None
     upstream_s: float = 0.0
     ttfb_s: float | None = None
     prompt_tokens: int | None = None
@@ -66,7 +67,7 @@ class _StateCollector:
 
     def __init__(
         self,
-        config: ConfigStore,
+        config: ConfigHolder,
         health: Callable[[], HealthMonitor | None],
         queues: Callable[[], dict[str, int]],
         shared: Callable[[], dict[str, Any]],
@@ -156,7 +157,7 @@ class Metrics:
     @classmethod
     def create(
         cls,
-        config: ConfigStore,
+        config: ConfigHolder,
         health: Callable[[], HealthMonitor | None],
         queues: Callable[[], dict[str, int]] = dict,
         shared: Callable[[], dict[str, Any]] = lambda: {"mode": "local", "ok": True},
@@ -274,7 +275,7 @@ def _request_id(scope: dict[str, Any]) -> str:
 class RequestObserver:
     """ASGI wrapper: request id in and out, one access log line and metrics per request."""
 
-    def __init__(self, app: Any, config: ConfigStore, metrics: Metrics) -> None:
+    def __init__(self, app: Any, config: ConfigHolder, metrics: Metrics) -> None:
         self.app = app
         self.config = config
         self.metrics = metrics

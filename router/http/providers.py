@@ -57,11 +57,11 @@ async def list_providers(kind: FromPath[str], ctx: ContextDep) -> Response[dict[
 async def create_provider(
     ctx: ContextDep, kind: FromPath[str], request: Request[Any, Any, Any]
 ) -> Response[dict[str, Any]]:
-    table, store = ctx.table, ctx.store
+    table, holder = ctx.table, ctx.holder
     body = await json_object(request, limit=ADMIN_BODY_LIMIT)
     _writable(table)
-    provider_id, edit = create_edit(body, _kind(kind), store.clock())
-    new = await store.awrite(edit)
+    provider_id, edit = create_edit(body, _kind(kind), holder.clock())
+    new = await holder.awrite(edit)
     entry = new.providers_by_id[provider_id]
     return Response(
         view(new, entry),
@@ -89,12 +89,12 @@ async def update_provider(
     provider_id: FromPath[str],
     request: Request[Any, Any, Any],
 ) -> Response[dict[str, Any]]:
-    table, store = ctx.table, ctx.store
+    table, holder = ctx.table, ctx.holder
     body = await json_object(request, limit=ADMIN_BODY_LIMIT)
     _writable(table)
     find(table, _kind(kind), provider_id)
-    edit = update_edit(body, kind, provider_id, store.clock(), request.headers.get("if-match"))
-    new = await store.awrite(edit)
+    edit = update_edit(body, kind, provider_id, holder.clock(), request.headers.get("if-match"))
+    new = await holder.awrite(edit)
     entry = new.providers_by_id[provider_id]
     return Response(view(new, entry), headers={"etag": etag(new, entry)})
 
@@ -106,10 +106,10 @@ async def delete_provider(
     provider_id: FromPath[str],
     request: Request[Any, Any, Any],
 ) -> None:
-    table, store = ctx.table, ctx.store
+    table, holder = ctx.table, ctx.holder
     _writable(table)
     find(table, _kind(kind), provider_id)
-    await store.awrite(delete_edit(kind, provider_id, request.headers.get("if-match")))
+    await holder.awrite(delete_edit(kind, provider_id, request.headers.get("if-match")))
 
 
 @get("/{kind:str}/{provider_id:str}/models")

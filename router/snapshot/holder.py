@@ -20,7 +20,7 @@ import anyio.to_thread
 import attrs
 
 from router.config.diagnostics import Diagnostic
-from router.errors import ConfigChangedOnDisk, ConfigInvalid, ConfigUnavailable, StoreUnavailable
+from router.errors import ConfigChangedOnDisk, ConfigInvalid, ConfigUnavailable, ConfigWriteFailed
 from router.routing.table import RoutingTable
 from router.snapshot.atomic import Changed, Swap, exchange_files, install_if_unchanged
 from router.snapshot.loader import (
@@ -32,7 +32,7 @@ from router.snapshot.loader import (
     still_on_disk,
 )
 
-__all__ = ["ConfigStore", "LoadError", "ReloadResult"]
+__all__ = ["ConfigHolder", "LoadError", "ReloadResult"]
 
 log = logging.getLogger("nexus.config")
 
@@ -64,7 +64,7 @@ class LoadError:
 
 
 @attrs.define
-class ConfigStore:
+class ConfigHolder:
     """Own the current table; reload it from `path` on demand."""
 
     path: Path
@@ -98,7 +98,7 @@ class ConfigStore:
         clock: Callable[[], float] = time.time,
         replace: Swap = os.replace,
         exchange: Swap | None = exchange_files,
-    ) -> ConfigStore:
+    ) -> ConfigHolder:
         """Load `path` for the first time; raise `ConfigInvalid`/`ConfigUnavailable` on failure."""
         path = Path(path).absolute()
         env = os.environ if env is None else env
@@ -164,14 +164,14 @@ class ConfigStore:
         when the edit starts and at the rename (else `ConfigChangedOnDisk`, so a
         human's save is never overwritten); the edited text must compile (else
         `ConfigInvalid`, nothing written); it is written to a temp file in the same
-        directory, fsynced and swapped in (else `StoreUnavailable`, original
+        directory, fsynced and swapped in (else `ConfigWriteFailed`, original
         intact). The watcher then sees an unchanged digest and does nothing.
         """
         with self._lock:
             try:
                 current = read_config_bytes(self.path)
             except ConfigUnavailable as exc:
-                raise StoreUnavailable(
+                raise ConfigWriteFailed(
                     "Provider store temporarily unavailable", reason=exc.message
                 ) from exc
             if digest_of(current) != self._table.digest:
@@ -192,7 +192,7 @@ class ConfigStore:
             except Changed:
                 raise self._changed() from None
             except OSError as exc:
-                raise StoreUnavailable(
+                raise ConfigWriteFailed(
                     "Provider store temporarily unavailable",
                     reason=f"cannot write {target}: {exc.strerror or exc}",
                 ) from exc

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import watchfiles
 
-from router.snapshot.holder import ConfigStore
+from router.snapshot.holder import ConfigHolder
 
 __all__ = ["watch_config"]
 
@@ -20,7 +20,7 @@ log = logging.getLogger("nexus.config")
 
 
 async def watch_config(
-    store: ConfigStore,
+    store: ConfigHolder,
     *,
     stop: asyncio.Event,
     debounce_ms: int = 300,
@@ -29,7 +29,7 @@ async def watch_config(
     """Reload `store` after each burst of changes to its file, until `stop` is set.
 
     The store itself waits for the file to settle and checks it did not change
-    while it was parsed (`ConfigStore.reload`).
+    while it was parsed (`ConfigHolder.reload`).
     """
     path = store.path
     names = {path.name}

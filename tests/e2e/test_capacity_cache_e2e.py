@@ -181,7 +181,7 @@ def test_reloading_a_routes_targets_invalidates_its_cache(tmp_path: Path) -> Non
     with stack(tmp_path, fake) as router:
         body = {"model": "cached", "messages": HI, "temperature": 0}
         router.http.post("/v1/chat/completions", json=body)
-        path = router.store.path
+        path = router.holder.path
         path.write_text(
             path.read_text()
             .replace("- {name: m}", "- {name: m}\n      - {name: m2}")
@@ -248,8 +248,8 @@ def test_provider_error_types(tmp_path: Path, status: int, http_status: int, cod
         assert f"upstream says {status}" in error["message"]  # the provider's own words
         metrics = router.http.get("/metrics").text
         kind = {
-            404: "ProviderNotFoundError",
-            401: "ProviderAuthError",
-            429: "ProviderRateLimitError",
-        }.get(status, "ProviderApiError")
+            404: "UpstreamNotFound",
+            401: "UpstreamAuthError",
+            429: "UpstreamRateLimited",
+        }.get(status, "UpstreamApiError")
         assert f'nexus_provider_errors_total{{provider="one",type="{kind}"}} 1.0' in metrics

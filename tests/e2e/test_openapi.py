@@ -14,7 +14,7 @@ import router
 from router.http.app import AppOptions, create_app
 from router.http.fast import InferenceApp
 from router.http.openapi import OPENAPI_PATH, document
-from router.snapshot.holder import ConfigStore
+from router.snapshot.holder import ConfigHolder
 
 CONFIG = """\
 version: 1
@@ -31,7 +31,7 @@ def _app(tmp_path: Path) -> Litestar:
     path = tmp_path / "nexus.yaml"
     path.write_text(CONFIG)
     options = AppOptions(watch=False, handle_sighup=False, health_probes=False)
-    return create_app(ConfigStore.open(path, env={}), options=options)
+    return create_app(ConfigHolder.open(path, env={}), options=options)
 
 
 def served_operations(app: Litestar) -> set[tuple[str, str]]:

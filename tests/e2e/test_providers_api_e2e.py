@@ -163,11 +163,11 @@ def test_create_appends_one_block_and_is_served_at_once(tmp_path: Path) -> None:
         wait_for(lambda: router.status()["reloads"]["unchanged"] >= 1, what="watcher event")
         status = router.status()
         assert status["reloads"]["succeeded"] == 1
-        assert status["version"] == router.store.current.version
+        assert status["version"] == router.holder.current.version
 
 
 def upstream_url(router: RouterHandle, name: str) -> str:
-    return router.store.current.providers[name].base_url
+    return router.holder.current.providers[name].base_url
 
 
 @pytest.mark.parametrize(
@@ -234,7 +234,7 @@ def test_create_errors_write_nothing(
         if details is not None:
             assert response.json()["details"] == details
         if code == "PROVIDER_NAME_EXISTS":
-            existing = router.store.current.providers["cloud-openai"].id
+            existing = router.holder.current.providers["cloud-openai"].id
             assert response.json()["details"] == {
                 "existing_provider_id": existing,
                 "name": "cloud-openai",
@@ -268,7 +268,7 @@ def test_size_and_media_type_limits(tmp_path: Path) -> None:
 
 def test_update_changes_only_that_block_and_keeps_references(tmp_path: Path) -> None:
     with admin(tmp_path) as (router, path, _):
-        entry = router.store.current.providers["cloud-openai"]
+        entry = router.holder.current.providers["cloud-openai"]
         before = path.read_text()
         got = router.http.get(f"{API}/openai/{entry.id}")
         updated = router.http.put(
@@ -304,7 +304,7 @@ def test_update_changes_only_that_block_and_keeps_references(tmp_path: Path) -> 
         assert clash.status_code == 409
         assert (
             clash.json()["details"]["existing_provider_id"]
-            == router.store.current.providers["gpu-box"].id
+            == router.holder.current.providers["gpu-box"].id
         )
         assert "# what Open WebUI asks for" in path.read_text()
         assert router.http.put(f"{API}/openai/nope", json={"name": "x"}).status_code == 404
@@ -319,11 +319,11 @@ def test_delete_refuses_providers_in_use_then_removes_the_block(tmp_path: Path) 
         text = path.read_text().replace("\nroutes:", extra + "\nroutes:")
         path.write_text(text)
         assert router.http.post("/admin/config/reload").status_code == 200
-        cloud = router.store.current.providers["cloud-openai"].id
+        cloud = router.holder.current.providers["cloud-openai"].id
         in_use = router.http.delete(f"{API}/openai/{cloud}")
         assert in_use.status_code == 409
         assert in_use.json()["details"] == {"provider_id": cloud, "routes": ["chat"]}
-        spare = router.store.current.providers["spare"].id
+        spare = router.holder.current.providers["spare"].id
         before = path.read_text()
         assert (
             router.http.delete(f"{API}/openai/{spare}", headers={"if-match": '"nope"'}).status_code
@@ -332,7 +332,7 @@ def test_delete_refuses_providers_in_use_then_removes_the_block(tmp_path: Path) 
         gone = router.http.delete(f"{API}/openai/{spare}")
         assert gone.status_code == 204
         assert [kind for kind, _ in changed_lines(before, path.read_text())] == ["-"] * 4
-        assert "spare" not in router.store.current.providers
+        assert "spare" not in router.holder.current.providers
         assert router.http.delete(f"{API}/openai/{spare}").status_code == 404
 
 
@@ -384,7 +384,7 @@ def test_failed_replace_leaves_the_original_intact(tmp_path: Path, step: str) ->
         assert "No space left on device" in response.json()["details"]["reason"]
         assert path.read_bytes() == before
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temp file left
-        assert "x" not in router.store.current.providers
+        assert "x" not in router.holder.current.providers
 
 
 def test_read_only_mode(tmp_path: Path) -> None:
@@ -399,7 +399,7 @@ def test_read_only_mode(tmp_path: Path) -> None:
 
 def test_provider_models_merges_config_metadata(tmp_path: Path) -> None:
     with admin(tmp_path) as (router, _, _):
-        cloud = router.store.current.providers["cloud-openai"].id
+        cloud = router.holder.current.providers["cloud-openai"].id
         listed = router.http.get(f"{API}/openai/{cloud}/models")
         assert listed.status_code == 200
         assert listed.json() == {
@@ -476,7 +476,7 @@ def test_provider_models_errors(tmp_path: Path) -> None:
             assert router.http.post("/admin/config/reload").status_code == 200
 
             def models(name: str) -> httpx.Response:
-                entry = router.store.current.providers[name]
+                entry = router.holder.current.providers[name]
                 return router.http.get(f"{API}/openai/{entry.id}/models")
 
             expected = {
@@ -489,7 +489,7 @@ def test_provider_models_errors(tmp_path: Path) -> None:
             got = {n: (r.status_code, r.json()["error_code"]) for n in expected if (r := models(n))}
             assert got == expected
             assert models("slow").json()["details"] == {
-                "provider_id": router.store.current.providers["slow"].id,
+                "provider_id": router.holder.current.providers["slow"].id,
                 "timeout_seconds": 0.5,
             }
     del garbage, slow

@@ -13,14 +13,14 @@ import httpx
 
 from router.http.app import AppOptions, create_app
 from router.snapshot.atomic import exchange_files
-from router.snapshot.holder import ConfigStore
+from router.snapshot.holder import ConfigHolder
 from tests.fakes.servers import serve
 
 
 @attrs.frozen
 class RouterHandle:
     url: str
-    store: ConfigStore
+    holder: ConfigHolder
     http: httpx.Client
 
     def status(self) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def run_router(
     options.setdefault("watch_debounce_ms", 50)
     options.setdefault("watch_step_ms", 10)
     options.setdefault("handle_sighup", False)
-    store = ConfigStore.open(config, env=env or {}, replace=replace, exchange=exchange)
-    app = create_app(store, options=AppOptions(**options))
+    holder = ConfigHolder.open(config, env=env or {}, replace=replace, exchange=exchange)
+    app = create_app(holder, options=AppOptions(**options))
     with serve(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=30) as http:
-        yield RouterHandle(url, store, http)
+        yield RouterHandle(url, holder, http)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from router.snapshot.holder import ConfigStore, ReloadResult
+from router.snapshot.holder import ConfigHolder, ReloadResult
 from router.snapshot.loader import digest_of
 from tests.conftest import wait_for
 from tests.fakes.router import run_router
@@ -79,7 +79,7 @@ def test_a_file_cut_before_auth_never_switches_authentication_off(tmp_path: Path
 def test_a_reload_that_leaves_nothing_routable_is_refused_unless_allowed(tmp_path: Path) -> None:
     path = tmp_path / "nexus.yaml"
     path.write_text(WITH_AUTH[: WITH_AUTH.index("auth:")])
-    store = ConfigStore.open(path, env={})
+    store = ConfigHolder.open(path, env={})
     store.settle_s = 0.001
     assert store.current.routable_models()
     path.write_text("version: 1\nproviders: []\n")
@@ -165,8 +165,8 @@ def test_in_place_saves_are_never_loaded_half_written(tmp_path: Path) -> None:
     with run_router(path, health_probes=False) as router:
         # The writer pauses 2 ms mid-save; on a loaded CI machine that can stretch past the
         # default 50 ms settle time, which no settle time can rule out: allow 200 ms here.
-        router.store.settle_s = 0.2
-        router.store.subscribe(lambda table: loaded.append(table.digest))
+        router.holder.settle_s = 0.2
+        router.holder.subscribe(lambda table: loaded.append(table.digest))
         stop = threading.Event()
 
         def load() -> None:  # the router is busy, as it was when the defect was found
@@ -186,7 +186,7 @@ def test_in_place_saves_are_never_loaded_half_written(tmp_path: Path) -> None:
             for thread in busy:
                 thread.join()
         final = digest_of(texts[-1].encode())
-        wait_for(lambda: router.store.current.digest == final, what="the last save")
+        wait_for(lambda: router.holder.current.digest == final, what="the last save")
     partial = [d for d in loaded if d not in whole]
     assert not partial, f"{len(partial)} of {len(loaded)} loaded versions were half-written"
 

@@ -157,7 +157,7 @@ def test_the_provider_api_may_reference_only_allowed_variables(tmp_path: Path) -
             api, json={"name": "ok", "base_url": "http://x/v1", "api_key": "${OPENAI_TEAM}"}
         )
         assert allowed.status_code == 201, allowed.text
-        assert "evil" not in router.store.current.providers
+        assert "evil" not in router.holder.current.providers
 
 
 def test_pages_show_references_unexpanded_and_urls_without_credentials(tmp_path: Path) -> None:

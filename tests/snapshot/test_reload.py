@@ -199,13 +199,13 @@ def test_serve_with_an_invalid_file_exits_nonzero_with_checks_messages(tmp_path:
 def test_a_reload_that_would_open_the_router_to_the_network_is_refused(config: Path) -> None:
     """The exposure rule of `nexus serve` applies to every reload, not only to start-up."""
     from router.cli import exposure_check
-    from router.snapshot.holder import ConfigStore, ReloadResult
+    from router.snapshot.holder import ConfigHolder, ReloadResult
 
-    store = ConfigStore.open(config, env={})
+    store = ConfigHolder.open(config, env={})
     store.checks.append(exposure_check("127.0.0.1"))
     write(config, config_text("v2"))
     assert store.reload() is ReloadResult.RELOADED  # loopback: no auth section needed
-    public = ConfigStore.open(config, env={})
+    public = ConfigHolder.open(config, env={})
     public.checks.append(exposure_check("0.0.0.0"))
     write(config, config_text("v3"))
     assert public.reload() is ReloadResult.FAILED

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from router.app import Services
-from router.snapshot.holder import ConfigStore
+from router.snapshot.holder import ConfigHolder
 from tests.conftest import MINIMAL
 
 
@@ -30,7 +30,7 @@ async def test_a_locked_database_never_stops_the_heartbeat(
 ) -> None:
     config = tmp_path / "nexus.yaml"
     config.write_text(MINIMAL + 'storage: "sqlite:///nexus.db"\n')
-    services = Services(ConfigStore.open(config), probe=False, heartbeat_s=0.05)
+    services = Services(ConfigHolder.open(config), probe=False, heartbeat_s=0.05)
     await services.start()
     db = sqlite3.connect(tmp_path / "nexus.db", isolation_level=None)
 
