@@ -1,7 +1,11 @@
-"""Run-time services shared by all requests: the httpx client, health, dispatcher, store.
+"""The composition root: build every service once, wire them, and serve them with Litestar.
 
-Lives outside the routing table (and survives reloads); started and stopped by
-the app's lifespan.
+This is the top of the import graph. `assemble` creates the run-time services
+inside one `AsyncExitStack`, each registered with how it stops (and, where it
+has one, the ping `/ready` asks), and yields them as one frozen `Services`; the
+app's lifespan enters it before the first request and leaves it after the last.
+The routing table is not here: it lives in the config holder, and a request
+keeps the one it started with.
 """
 
 from __future__ import annotations
@@ -10,252 +14,300 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
-from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import TypeVar
+import signal
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import attrs
-import httpx
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
 
 from router.config.envvars import expand
-from router.errors import ModelNotFound, RoutingRejected, StoreUnavailable
-from router.http.observe import Metrics
-from router.routing.decision import Rejection, RequestFacts, RouteDecision, UnknownModel, route
+from router.errors import StoreUnavailable
+from router.http.admin import admin_router
+from router.http.conversations import CONVERSATION_HANDLERS
+from router.http.deps import RequestContext
+from router.http.errors import exception_handlers
+from router.http.fast import CONTEXT_STATE_KEY
+from router.http.inference import chat_completions, embeddings, images, route_explain
+from router.http.models import MODEL_HANDLERS
+from router.http.observe import RequestObserver, record_attempt
+from router.http.openapi import OPENAPI_HANDLERS
+from router.http.ops import OPS_HANDLERS
+from router.http.providers import provider_router
+from router.http.responses import RESPONSE_HANDLERS
+from router.http.security import SHARED_STATE_KEY, assert_every_route_authorizes, authorize
 from router.routing.table import RoutingTable
 from router.services.conversations import ConversationsService
+from router.services.metrics import Metrics
+from router.services.registry import Services
 from router.services.responses import ResponsesService
 from router.snapshot.holder import ConfigHolder
+from router.snapshot.watcher import watch_config
 from router.store import Store, open_store
 from router.upstream.batching import EmbeddingBatcher
 from router.upstream.cache import ResponseCache
 from router.upstream.dispatch import Dispatcher
 from router.upstream.health import HealthMonitor
-from router.upstream.queue import CapacityQueues, priority_from_headers
+from router.upstream.queue import CapacityQueues
+from router.upstream.runner import RouteRunner
 from router.upstream.shared import Event, LocalState, SharedState, new_instance_id
-from router.upstream.transport import make_upstream
+from router.upstream.transport import Pool
 
-__all__ = ["Services"]
-
-T = TypeVar("T")
+__all__ = ["AppOptions", "assemble", "create_app"]
 
 log = logging.getLogger("nexus")
 
 
-def _no_cookies() -> CookieJar:
-    """A jar that keeps nothing: one provider's Set-Cookie must never reach another."""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+@attrs.frozen
+class AppOptions:
+    """Tunables of one app instance (tests shorten them; nothing is monkeypatched)."""
 
-
-@attrs.define
-class Services:
-    config: ConfigHolder
-    probe: bool = True
-    _client: httpx.AsyncClient | None = None
-    _health: HealthMonitor | None = None
-    _dispatcher: Dispatcher | None = None
-    _store: Store | None = None
-    _responses: ResponsesService | None = None
-    _conversations: ConversationsService | None = None
-    _embeddings: EmbeddingBatcher | None = None
-    #: Names this process in the database and in Redis.
-    instance: str = attrs.Factory(new_instance_id)
+    watch: bool = True
+    watch_debounce_ms: int = 300
+    watch_step_ms: int = 30
+    handle_sighup: bool = True
+    health_probes: bool = True
     #: Seconds between store heartbeats (and sweeps of dead processes' unfinished work).
     heartbeat_s: float = 5.0
-    shared: SharedState = attrs.field(init=False)
-    metrics: Metrics = attrs.field(init=False)
-    queues: CapacityQueues = attrs.field(init=False)
-    _heartbeat: asyncio.Task[None] | None = None
 
-    cache: ResponseCache = attrs.Factory(ResponseCache)
 
-    def __attrs_post_init__(self) -> None:
-        self.cache.max_bytes = int(self.config.current.settings.cache_max_mb * 1024 * 1024)
-        self.queues = CapacityQueues()
-        self.shared = self._shared_state()
-        self.metrics = Metrics.create(
-            self.config, lambda: self._health, self.queues.depths, self.shared.describe
+def _shared_state(holder: ConfigHolder, instance: str) -> SharedState:
+    url = holder.current.config.shared
+    if url is None:
+        return LocalState(instance)
+    expanded = expand(url, os.environ)
+    if expanded.value is None:
+        raise StoreUnavailable(
+            f"shared: environment variable {', '.join(expanded.missing)} is not set"
         )
-        self.queues.on_wait = lambda route, s: self.metrics.queue_wait.labels(route).observe(s)
+    try:
+        from router.upstream.redis_state import RedisState  # redis loads only when used
+    except ModuleNotFoundError as exc:
+        raise StoreUnavailable(
+            "shared: redis:// needs the redis package: pip install 'nexus-router[redis]'"
+        ) from exc
+    return RedisState(expanded.value, instance)
 
-    def _shared_state(self) -> SharedState:
-        url = self.config.current.config.shared
-        if url is None:
-            return LocalState(self.instance)
-        expanded = expand(url, os.environ)
-        if expanded.value is None:
-            raise StoreUnavailable(
-                f"shared: environment variable {', '.join(expanded.missing)} is not set"
-            )
+
+async def _open_store(holder: ConfigHolder, instance: str, heartbeat_s: float) -> Store:
+    url = expand(holder.current.config.storage, os.environ)
+    if url.value is None:
+        raise StoreUnavailable(f"storage: environment variable {', '.join(url.missing)} is not set")
+    store = open_store(url.value, base_dir=holder.path.parent, instance=instance)
+    await store.open()
+    await store.heartbeat()
+    stale = await store.fail_unfinished(
+        "the router restarted before this response finished", stale_after_s=heartbeat_s * 6
+    )
+    if stale:
+        log.warning("marked %d unfinished background response(s) as failed", stale)
+    return store
+
+
+async def _beat(store: Store, heartbeat_s: float) -> None:
+    """Heartbeat; fail unfinished work of processes that stopped beating."""
+    while True:
+        await asyncio.sleep(heartbeat_s)
         try:
-            from router.upstream.redis_state import RedisState  # redis loads only when used
-        except ModuleNotFoundError as exc:
-            raise StoreUnavailable(
-                "shared: redis:// needs the redis package: pip install 'nexus-router[redis]'"
-            ) from exc
-
-        return RedisState(expanded.value, self.instance)
-
-    async def serve(
-        self,
-        table: RoutingTable,
-        facts: RequestFacts,
-        headers: Mapping[str, str],
-        attempt: Callable[[RouteDecision], Awaitable[T]],
-    ) -> T:
-        """Route and run `attempt`, queueing while capacity is exhausted (routing.queue)."""
-        return await self.queues.run(
-            table, facts, self.health.states, priority_from_headers(headers), attempt
-        )
-
-    @property
-    def health(self) -> HealthMonitor:
-        assert self._health is not None, "Services.start() has not run"
-        return self._health
-
-    @property
-    def dispatcher(self) -> Dispatcher:
-        assert self._dispatcher is not None, "Services.start() has not run"
-        return self._dispatcher
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        assert self._client is not None, "Services.start() has not run"
-        return self._client
-
-    @property
-    def responses(self) -> ResponsesService:
-        assert self._responses is not None, "Services.start() has not run"
-        return self._responses
-
-    @property
-    def embeddings(self) -> EmbeddingBatcher:
-        assert self._embeddings is not None, "Services.start() has not run"
-        return self._embeddings
-
-    @property
-    def conversations(self) -> ConversationsService:
-        assert self._conversations is not None, "Services.start() has not run"
-        return self._conversations
-
-    async def store_reachable(self) -> bool:
-        try:
-            return self._store is not None and await self._store.ping()
-        except Exception:  # any failure means not ready; /ready reports it
-            return False
-
-    def decide(self, table: RoutingTable, facts: RequestFacts) -> RouteDecision:
-        """Route, turning 'no such model' and 'no candidate' into their errors."""
-        result = route(table, facts, self.health.states)
-        if isinstance(result, UnknownModel):
-            raise ModelNotFound(result.model, result.available)
-        if isinstance(result, Rejection):
-            raise RoutingRejected(result)
-        return result
-
-    def _on_event(self, event: Event) -> None:
-        """Another router process observed something (shared state)."""
-        if event.get("type") == "cancel" and isinstance(event.get("id"), str):
-            if self._responses is not None:
-                asyncio.get_running_loop().create_task(self._responses.stop_local(event["id"]))
-        elif self._health is not None:
-            self._health.apply(event)
-
-    async def _broadcast_cancel(self, response_id: str) -> None:
-        self.shared.publish({"type": "cancel", "id": response_id})
-
-    async def _beat(self, store: Store) -> None:
-        """Heartbeat; fail unfinished work of processes that stopped beating."""
-        while True:
-            await asyncio.sleep(self.heartbeat_s)
-            try:
-                await store.heartbeat()
-                stale = await store.fail_unfinished(
-                    "the router process running this response stopped",
-                    stale_after_s=self.heartbeat_s * 6,
-                )
-            except StoreUnavailable as exc:
-                log.warning("store heartbeat failed: %s", exc.message)
-                continue
-            except Exception:  # a bug, not an outage: log it, and keep beating
-                log.exception("store heartbeat failed")
-                continue
-            if stale:
-                log.warning("failed %d response(s) of a router process that stopped", stale)
-
-    async def start(self) -> None:
-        table = self.config.current
-        url = expand(table.config.storage, os.environ)
-        if url.value is None:
-            raise StoreUnavailable(
-                f"storage: environment variable {', '.join(url.missing)} is not set"
+            await store.heartbeat()
+            stale = await store.fail_unfinished(
+                "the router process running this response stopped",
+                stale_after_s=heartbeat_s * 6,
             )
-        self._store = open_store(
-            url.value, base_dir=self.config.path.parent, instance=self.instance
-        )
-        await self._store.open()
-        await self._store.heartbeat()
-        stale = await self._store.fail_unfinished(
-            "the router restarted before this response finished",
-            stale_after_s=self.heartbeat_s * 6,
-        )
+        except StoreUnavailable as exc:
+            log.warning("store heartbeat failed: %s", exc.message)
+            continue
+        except Exception:  # a bug, not an outage: log it, and keep beating
+            log.exception("store heartbeat failed")
+            continue
         if stale:
-            log.warning("marked %d unfinished background response(s) as failed", stale)
-        self._heartbeat = asyncio.create_task(self._beat(self._store), name="nexus-heartbeat")
-        upstream = make_upstream()
-        self._client = httpx.AsyncClient(
-            transport=upstream.transport,
-            cookies=_no_cookies(),  # httpx's own jar; aiohttp's under it keeps none either
-            follow_redirects=False,
-            trust_env=False,  # never send provider keys through an ambient proxy
-        )
-        self._health = HealthMonitor(
-            self._client,
+            log.warning("failed %d response(s) of a router process that stopped", stale)
+
+
+async def _stop_task(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _ping(store: Store) -> bool:
+    try:
+        return await store.ping()
+    except Exception:  # any failure means not ready; /ready reports it
+        return False
+
+
+@contextlib.asynccontextmanager
+async def assemble(
+    holder: ConfigHolder, metrics: Metrics, options: AppOptions | None = None
+) -> AsyncIterator[Services]:
+    """Build every run-time service; stop them in reverse order when the block ends."""
+    opts = options or AppOptions()
+    table = holder.current
+    instance = new_instance_id()
+    async with contextlib.AsyncExitStack() as stack:
+        store = await _open_store(holder, instance, opts.heartbeat_s)
+        stack.push_async_callback(store.close)
+
+        async def leave() -> None:
+            with contextlib.suppress(StoreUnavailable):
+                await store.leave()
+
+        stack.push_async_callback(leave)
+        heartbeat = asyncio.create_task(_beat(store, opts.heartbeat_s), name="nexus-heartbeat")
+        stack.push_async_callback(_stop_task, heartbeat)
+
+        shared = _shared_state(holder, instance)
+        queues = CapacityQueues()
+        queues.on_wait = lambda route, s: metrics.queue_wait.labels(route).observe(s)
+        pool = Pool.create()
+        stack.push_async_callback(pool.close)
+        health = HealthMonitor(
+            pool,
             table.settings.health,
-            self.probe,
-            on_release=self.queues.capacity_freed,
-            publish=self.shared.publish,
+            opts.health_probes,
+            on_release=queues.capacity_freed,
+            publish=shared.publish,
         )
-        self._health.sync(table)
+        health.sync(table)
+        stack.push_async_callback(health.close)
+        cache = ResponseCache(max_bytes=int(table.settings.cache_max_mb * 1024 * 1024))
+        runner = RouteRunner(health, queues)
+        dispatcher = Dispatcher(pool, health, shared, hooks=(metrics.attempt, record_attempt))
+
+        async def broadcast_cancel(response_id: str) -> None:
+            shared.publish({"type": "cancel", "id": response_id})
+
+        responses = ResponsesService(
+            store, dispatcher, runner, cache, broadcast_cancel=broadcast_cancel
+        )
+        stack.push_async_callback(responses.close)
         loop = asyncio.get_running_loop()
 
         def follow(new: RoutingTable) -> None:  # called from the reloading thread
-            loop.call_soon_threadsafe(self.health.sync, new)
-            self.cache.max_bytes = int(new.settings.cache_max_mb * 1024 * 1024)
+            loop.call_soon_threadsafe(health.sync, new)
+            cache.max_bytes = int(new.settings.cache_max_mb * 1024 * 1024)
             if new.config.storage != table.config.storage:
                 log.warning("'storage' changed: the new database is used after a restart")
 
-        self.config.subscribe(follow)
-        errors = self.metrics.provider_errors
-        self._dispatcher = Dispatcher(
-            upstream.session,
-            self._health,
-            self.shared,
-            on_error=lambda provider, kind: errors.labels(provider, kind).inc(),
-        )
-        self._responses = ResponsesService(
-            self._store,
-            self._dispatcher,
-            self.decide,
-            self.serve,
-            self.cache,
-            broadcast_cancel=self._broadcast_cancel,
-        )
-        self._conversations = ConversationsService(self._store)
-        self._embeddings = EmbeddingBatcher(self._dispatcher)
-        await self.shared.start(self._on_event, lambda: list(self.config.current.providers))
+        holder.subscribe(follow)
+        stack.callback(holder.unsubscribe, follow)
 
-    async def stop(self) -> None:
-        await self.shared.close()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
-        if self._responses is not None:
-            await self._responses.close()
-        if self._health is not None:
-            await self._health.close()
-        if self._client is not None:
-            await self._client.aclose()
-        if self._store is not None:
-            with contextlib.suppress(StoreUnavailable):
-                await self._store.leave()
-            await self._store.close()
+        stopping: set[asyncio.Task[bool]] = set()
+
+        def on_event(event: Event) -> None:
+            """Another router process observed something (shared state)."""
+            if event.get("type") == "cancel" and isinstance(event.get("id"), str):
+                task = loop.create_task(responses.stop_local(event["id"]))
+                stopping.add(task)
+                task.add_done_callback(stopping.discard)
+            else:
+                health.apply(event)
+
+        await shared.start(on_event, lambda: list(holder.current.providers))
+        stack.push_async_callback(shared.close)
+        services = Services(
+            holder=holder,
+            store=store,
+            pool=pool,
+            shared=shared,
+            health=health,
+            queues=queues,
+            runner=runner,
+            dispatcher=dispatcher,
+            cache=cache,
+            embeddings=EmbeddingBatcher(dispatcher),
+            responses=responses,
+            conversations=ConversationsService(store),
+            metrics=metrics,
+            pings=(("store", lambda: _ping(store)),),
+        )
+        metrics.watch(holder, health, queues.depths, shared.describe)
+        yield services
+
+
+@contextlib.asynccontextmanager
+async def _config_follower(holder: ConfigHolder, opts: AppOptions) -> AsyncIterator[None]:
+    """Watch the file and take SIGHUP, until the block ends."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[Any]] = []
+    if opts.watch:
+        watcher = watch_config(
+            holder, stop=stop, debounce_ms=opts.watch_debounce_ms, step_ms=opts.watch_step_ms
+        )
+        tasks.append(asyncio.create_task(watcher, name="nexus-config-watcher"))
+    loop = asyncio.get_running_loop()
+    sighup = False
+    if opts.handle_sighup and hasattr(signal, "SIGHUP"):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(
+                signal.SIGHUP,
+                lambda: tasks.append(
+                    asyncio.create_task(holder.areload(), name="nexus-sighup-reload")
+                ),
+            )
+            sighup = True
+    try:
+        yield
+    finally:
+        stop.set()
+        if sighup:
+            loop.remove_signal_handler(signal.SIGHUP)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Litestar:
+    """Build the app around an already loaded config `holder` (tests run fake upstreams on loopback)."""
+    opts = options or AppOptions()
+    metrics = Metrics.create()
+    built: list[Services] = []  # the lifespan's one value, read by every request
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with assemble(holder, metrics, opts) as services, _config_follower(holder, opts):
+            built.append(services)
+            app.state[SHARED_STATE_KEY] = services.shared
+            try:
+                yield
+            finally:
+                built.clear()
+
+    def request_context(request: Request[Any, Any, Any]) -> RequestContext:
+        state = request.scope["state"]
+        return RequestContext(
+            table=state["nexus.table"],  # read once, at the start
+            services=built[0],
+            identity=state.get("nexus.identity"),
+            holder=holder,
+        )
+
+    app = Litestar(
+        route_handlers=[
+            *OPS_HANDLERS,
+            *OPENAPI_HANDLERS,
+            admin_router,
+            provider_router,
+            chat_completions,
+            embeddings,
+            images,
+            route_explain,
+            *RESPONSE_HANDLERS,
+            *MODEL_HANDLERS,
+            *CONVERSATION_HANDLERS,
+        ],
+        dependencies={"ctx": Provide(request_context, sync_to_thread=False)},
+        exception_handlers=exception_handlers(),
+        lifespan=[lifespan],
+        openapi_config=None,
+        logging_config=None,  # logging is the process's business (router.logs), not the app's
+        request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
+        before_request=authorize,
+        state=State({CONTEXT_STATE_KEY: request_context}),
+    )
+    assert_every_route_authorizes(app)
+    # Outermost, so 404s and 405s get a request id and an access line too.
+    app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, holder, metrics))
+    return app

@@ -211,7 +211,7 @@ def worker_app() -> Litestar:
     Each worker process loads and watches the file itself; `cmd_serve` passes what
     it checked through the environment.
     """
-    from router.http.app import AppOptions, create_app
+    from router.app import AppOptions, create_app
 
     configure_logging(
         os.environ.get("NEXUS_LOG_LEVEL", "info"), os.environ.get("NEXUS_LOG_FORMAT", "auto")
@@ -232,7 +232,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Load the config (failing fast with `check`'s messages) and serve it with uvicorn."""
     import uvicorn
 
-    from router.http.app import AppOptions, create_app
+    from router.app import AppOptions, create_app
     from router.http.server import http_protocol
 
     configure_logging(args.log_level, args.log_format)

@@ -56,7 +56,7 @@ mapping, its status (`http_status`), code and param: the mapping in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 __all__ = [
     "AdminError",
@@ -136,7 +136,9 @@ class Refusal(Protocol):
 class NexusError(Exception):
     """Base of every error Nexus raises on purpose; the message is safe to show clients."""
 
-    #: Overrides of the class's mapped code and the offending parameter, when known.
+    #: The error's code in every envelope (``error.code``, ``error_code`` upper-cased).
+    kind: ClassVar[str] = "internal_error"
+    #: An instance's own code where it differs from its class's, and the offending param.
     code: str | int | None = None
     param: str | None = None
 
@@ -160,6 +162,8 @@ class NexusError(Exception):
 class ConfigInvalid(NexusError):
     """A config file failed to parse, validate or compile; `diagnostics` say where and why."""
 
+    kind = "config_invalid"
+
     def __init__(self, diagnostics: Sequence[Any]) -> None:
         errors = [d for d in diagnostics if d.severity == "error"]
         first = errors[0].format() if errors else "invalid configuration"
@@ -175,9 +179,13 @@ class ConfigInvalid(NexusError):
 class ConfigUnavailable(NexusError):
     """A config file could not be read (missing, unreadable, not a file)."""
 
+    kind = "config_unavailable"
+
 
 class RequestInvalid(NexusError):
     """The client's request is malformed; `param` names the offending field when known."""
+
+    kind = "invalid_request"
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -188,13 +196,19 @@ class RequestInvalid(NexusError):
 class NotFound(NexusError):
     """Something the client named by id does not exist."""
 
+    kind = "not_found"
+
 
 class Conflict(NexusError):
     """The resource is in a state that forbids the operation (e.g. cancelling a finished response)."""
 
+    kind = "conflict"
+
 
 class ModelNotFound(NotFound):
     """No route and no provider serves the requested model."""
+
+    kind = "model_not_found"
 
     def __init__(self, model: str, available: Sequence[str]) -> None:
         shown = ", ".join(available[:50]) + (", ..." if len(available) > 50 else "")
@@ -205,6 +219,8 @@ class ModelNotFound(NotFound):
 
 class RoutingRejected(NexusError):
     """No candidate may serve the request; carries the structured rejection."""
+
+    kind = "insufficient_capacity"
 
     code = 503  # the seed contract's numeric code
 
@@ -222,6 +238,8 @@ class RoutingRejected(NexusError):
 class UpstreamError(NexusError):
     """A provider failed to serve a request."""
 
+    kind = "upstream_error"
+
     def __init__(self, message: str, *, provider: str, retryable: bool = True) -> None:
         super().__init__(message)
         self.provider = provider
@@ -232,19 +250,31 @@ class UpstreamError(NexusError):
 
 
 class UpstreamTimeout(UpstreamError):
-    """The provider did not answer within its timeout."""
+    """The provider did not answer within its timeout; `phase` says whether it even connected."""
+
+    kind = "upstream_timeout"
+
+    def __init__(self, message: str, *, provider: str, phase: str = "read") -> None:
+        super().__init__(message, provider=provider)
+        self.phase = phase
 
 
 class UpstreamUnavailable(UpstreamError):
     """The provider could not be reached (refused, reset, DNS)."""
 
+    kind = "upstream_unavailable"
+
 
 class UpstreamProtocolError(UpstreamError):
     """The provider answered with something that is not its documented wire format."""
 
+    kind = "upstream_protocol_error"
+
 
 class UpstreamStatusError(UpstreamError):
     """The provider answered with an error status; `body` is its parsed error, if any."""
+
+    kind = "upstream_error"
 
     def __init__(
         self,
@@ -269,9 +299,13 @@ class UpstreamStatusError(UpstreamError):
 class StoreUnavailable(NexusError):
     """The database does not answer; every store call is one transaction, so nothing is half-done."""
 
+    kind = "store_unavailable"
+
 
 class ProvidersBusy(NexusError):
     """Every candidate is at its max_concurrency across all router processes (shared state)."""
+
+    kind = "capacity_exhausted"
 
     def __init__(self, route: str, *, retry_after: float = 0.05) -> None:
         super().__init__(f"All backends for model '{route}' are at capacity")
@@ -282,9 +316,13 @@ class ProvidersBusy(NexusError):
 class AuthenticationRequired(NexusError):
     """No API key was presented, or it is not a configured key."""
 
+    kind = "invalid_api_key"
+
 
 class PermissionDenied(NexusError):
     """The key is valid but its role or model list does not allow this."""
+
+    kind = "insufficient_permissions"
 
     def __init__(self, message: str, *, code: str = "insufficient_permissions") -> None:
         super().__init__(message)
@@ -293,6 +331,8 @@ class PermissionDenied(NexusError):
 
 class RateLimited(NexusError):
     """A rate limit is spent; `retry_after` says when to try again (seconds)."""
+
+    kind = "rate_limit_exceeded"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
@@ -308,6 +348,8 @@ class RateLimited(NexusError):
 class PayloadTooLarge(NexusError):
     """The request body is larger than the endpoint accepts."""
 
+    kind = "payload_too_large"
+
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body exceeds maximum size limit of {limit} bytes")
         self.limit = limit
@@ -319,9 +361,13 @@ class PayloadTooLarge(NexusError):
 class UnsupportedMediaType(NexusError):
     """The request body is not JSON."""
 
+    kind = "unsupported_media_type"
+
 
 class AdminError(NexusError):
     """An error of the admin API; `details` appear in the seed envelope's ``details``."""
+
+    kind = "internal_error"
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -334,45 +380,67 @@ class AdminError(NexusError):
 class MissingField(AdminError):
     """A required field is absent."""
 
+    kind = "missing_field"
+
 
 class InvalidUrl(AdminError):
     """``base_url`` is not an http(s) URL."""
+
+    kind = "invalid_url"
 
 
 class ProviderNotFound(AdminError):
     """No provider of this kind has that id."""
 
+    kind = "provider_not_found"
+
 
 class NoProvidersFound(AdminError):
     """The list of providers of this kind is empty (the seed answers 404)."""
+
+    kind = "no_providers_found"
 
 
 class ProviderNameExists(AdminError):
     """Another provider already has that name."""
 
+    kind = "provider_name_exists"
+
 
 class ProviderInUse(AdminError):
     """Routes still target the provider."""
+
+    kind = "provider_in_use"
 
 
 class EnvNotAllowed(AdminError):
     """A provider API write references an environment variable outside ``admin.env_allow``."""
 
+    kind = "env_not_allowed"
+
 
 class ConfigChangedOnDisk(AdminError):
     """The file on disk is not the version that is loaded (someone edited it)."""
+
+    kind = "config_changed_on_disk"
 
 
 class ConfigReadOnly(AdminError):
     """``admin.write_back: false``: git is the only writer."""
 
+    kind = "config_read_only"
+
 
 class PreconditionFailed(AdminError):
     """``If-Match`` does not match the current ETag."""
 
+    kind = "precondition_failed"
+
 
 class ConfigWriteFailed(AdminError):
     """The config file could not be read or written for an admin API edit."""
+
+    kind = "store_unavailable"
 
 
 class ModelListError(AdminError):
@@ -382,37 +450,55 @@ class ModelListError(AdminError):
 class ProviderTimeout(ModelListError):
     """The provider accepted the connection but did not answer in time."""
 
+    kind = "provider_timeout"
+
 
 class GatewayTimeout(ModelListError):
     """The provider could not even be connected to in time."""
+
+    kind = "gateway_timeout"
 
 
 class ProviderConfigInvalid(ModelListError):
     """The provider refused our credentials, or is disabled."""
 
+    kind = "provider_config_invalid"
+
 
 class InvalidProviderResponse(ModelListError):
     """The provider's model list is not its documented format."""
+
+    kind = "invalid_provider_response"
 
 
 class ProviderUnavailable(ModelListError):
     """The provider could not be reached."""
 
+    kind = "provider_unavailable"
+
 
 class UpstreamNotFound(UpstreamStatusError):
     """The provider answered 404 (typically: it does not have the model)."""
+
+    kind = "provider_not_found"
 
 
 class UpstreamAuthError(UpstreamStatusError):
     """The provider refused our credentials (401/403)."""
 
+    kind = "provider_auth_error"
+
 
 class UpstreamRateLimited(UpstreamStatusError):
     """The provider answered 429."""
 
+    kind = "provider_rate_limit_error"
+
 
 class UpstreamApiError(UpstreamStatusError):
     """The provider answered another error status."""
+
+    kind = "provider_api_error"
 
     def http_status(self, mapped: int) -> int:
         # The client's own mistake as the provider saw it (a 4xx) is passed through.

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from router.dialects import adapter_for
+from router.dialects.base import UpstreamRequest
 from router.errors import (
     GatewayTimeout,
     InvalidProviderResponse,
     ProviderConfigInvalid,
     ProviderTimeout,
     ProviderUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
 )
 from router.routing.table import ProviderEntry
-from router.upstream.transport import failure_kind
+from router.upstream.transport import CONNECT, Pool, Timeouts
 
 __all__ = ["provider_models"]
 
+#: The most a model list may be.
+_LIST_LIMIT = 16 * 1024 * 1024
 
-async def provider_models(client: httpx.AsyncClient, entry: ProviderEntry) -> dict[str, Any]:
-    """The seed's ``{provider_id, models: [...]}`` for one provider."""
+
+async def provider_models(pool: Pool, entry: ProviderEntry) -> dict[str, Any]:
+    """``{provider_id, models: [...]}`` for one provider: what it lists, with our metadata."""
     where = {"provider_id": entry.id, "provider_url": entry.display_url}
     if not entry.enabled:
         raise ProviderConfigInvalid(
@@ -31,40 +35,45 @@ async def provider_models(client: httpx.AsyncClient, entry: ProviderEntry) -> di
         )
     adapter = adapter_for(entry.kind)
     url, headers = adapter.probe(entry)
-    timeout = httpx.Timeout(entry.timeout_s)
+    # No total deadline: a connection that never opens must read as one (504), not as a
+    # slow answer (408).
+    timeouts = Timeouts(connect=min(entry.timeout_s, 10.0), idle=entry.timeout_s)
     try:
-        response = await client.get(url, headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
-        kind = failure_kind(exc)
-        if kind == "connect_timeout":
+        response = await pool.send(
+            UpstreamRequest("GET", url, headers), entry, timeouts, _LIST_LIMIT
+        )
+    except UpstreamTimeout as exc:
+        if exc.phase == CONNECT:
             raise GatewayTimeout(
                 "Provider did not respond in time",
                 provider_id=entry.id,
                 timeout_seconds=entry.timeout_s,
             ) from exc
-        if kind == "read_timeout":
-            raise ProviderTimeout(
-                "Request to provider timed out",
-                provider_id=entry.id,
-                timeout_seconds=entry.timeout_s,
-            ) from exc
-        raise ProviderUnavailable("Provider temporarily unavailable", **where) from exc
-    if response.status_code in {401, 403}:
+        raise ProviderTimeout(
+            "Request to provider timed out",
+            provider_id=entry.id,
+            timeout_seconds=entry.timeout_s,
+        ) from exc
+    except UpstreamError as exc:
+        raise ProviderUnavailable(
+            "Provider temporarily unavailable", **where, reason=exc.message
+        ) from exc
+    if response.status in {401, 403}:
         raise ProviderConfigInvalid(
             "Provider configuration invalid or API key expired",
             provider_id=entry.id,
-            status=response.status_code,
+            status=response.status,
         )
-    if response.status_code >= 500:
+    if response.status >= 500:
         raise ProviderUnavailable(
-            "Provider temporarily unavailable", **where, status=response.status_code
+            "Provider temporarily unavailable", **where, status=response.status
         )
-    if response.status_code >= 400:
+    if response.status >= 400:
         raise InvalidProviderResponse(
-            "Invalid response from provider", **where, status=response.status_code
+            "Invalid response from provider", **where, status=response.status
         )
     try:
-        listed = adapter.model_list(response.content)
+        listed = adapter.model_list(response.body)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidProviderResponse("Invalid response from provider", **where) from exc
     models = []

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import urllib.parse
 import msgspec
 
 from router.config.converter import unstructure_provider
@@ -175,10 +175,10 @@ def _check_url(value: Any) -> None:
     if isinstance(value, str) and value.startswith("${"):
         return  # an environment reference; the loader checks what it expands to
     try:
-        url = httpx.URL(value) if isinstance(value, str) else None
-    except httpx.InvalidURL:
+        url = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    except ValueError:
         url = None
-    if url is None or url.scheme not in {"http", "https"} or not url.host:
+    if url is None or url.scheme not in {"http", "https"} or not url.hostname:
         raise InvalidUrl("Invalid base_url format", field="base_url", value=value)
 
 

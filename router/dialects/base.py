@@ -12,10 +12,12 @@ from router.routing.table import ProviderEntry
 
 __all__ = [
     "Adapter",
+    "Exchange",
     "ImageAdapter",
     "StreamTranslator",
     "UpstreamRequest",
     "UpstreamStreamError",
+    "Usage",
     "error_message",
 ]
 
@@ -40,6 +42,42 @@ class StreamTranslator(Protocol):
     def feed(self, data: bytes) -> list[bytes]: ...
 
     def close(self) -> list[bytes]: ...
+
+
+@attrs.frozen
+class Usage:
+    """Tokens an answer reports."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class Exchange(Protocol):
+    """One API operation as any provider kind can serve it, built by the client's dialect.
+
+    The dispatcher walks candidates and moves bytes; for each candidate it asks the
+    exchange what to send and how to turn the answer into the client's dialect. When
+    the client's dialect is the provider's, an exchange passes bodies through.
+    """
+
+    @property
+    def stream(self) -> bool: ...
+
+    def request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
+        """What to send this provider for this model."""
+        ...
+
+    def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
+        """The provider's whole answer in the client's dialect; a ValueError (or kin) if malformed."""
+        ...
+
+    def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
+        """Turns the provider's stream into the client's, incrementally."""
+        ...
+
+    def error_event(self, message: str, code: str) -> bytes:
+        """The client dialect's last event for a stream whose provider failed midway."""
+        ...
 
 
 class Adapter(Protocol):

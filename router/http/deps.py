@@ -10,9 +10,9 @@ from __future__ import annotations
 import attrs
 from litestar.params import SkipValidation
 
-from router.app import Services
 from router.auth.keys import Identity
 from router.routing.table import RoutingTable
+from router.services.registry import Services
 from router.snapshot.holder import ConfigHolder
 
 __all__ = ["ContextDep", "RequestContext"]

@@ -71,57 +71,52 @@ class ErrorSpec:
 
     status: int
     type: str  # OpenAI envelope "type"
-    code: str  # OpenAI envelope "code" (lower case) / admin "error_code" (upper case)
-    admin_code: str | None = None  # where the admin envelope names it differently
+    admin_code: str | None = None  # where the admin envelope's error_code differs from the kind
 
 
 #: Most specific first; `spec_for` walks the class's MRO, so subclasses inherit a mapping.
 ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
-    ConfigInvalid: ErrorSpec(422, "invalid_config", "config_invalid"),
-    ConfigUnavailable: ErrorSpec(503, "config_unavailable", "config_unavailable"),
-    RequestInvalid: ErrorSpec(400, "invalid_request_error", "invalid_request"),
-    ModelNotFound: ErrorSpec(404, "invalid_request_error", "model_not_found"),
-    NotFound: ErrorSpec(404, "invalid_request_error", "not_found"),
-    Conflict: ErrorSpec(409, "invalid_request_error", "conflict"),
-    RoutingRejected: ErrorSpec(503, "insufficient_capacity", "insufficient_capacity"),
-    ProvidersBusy: ErrorSpec(503, "insufficient_capacity", "capacity_exhausted"),
-    UpstreamTimeout: ErrorSpec(504, "upstream_error", "upstream_timeout"),
-    UpstreamUnavailable: ErrorSpec(503, "upstream_error", "upstream_unavailable"),
-    UpstreamProtocolError: ErrorSpec(502, "upstream_error", "upstream_protocol_error"),
-    UpstreamNotFound: ErrorSpec(404, "invalid_request_error", "provider_not_found"),
-    UpstreamAuthError: ErrorSpec(502, "upstream_error", "provider_auth_error"),
-    UpstreamRateLimited: ErrorSpec(429, "rate_limit_exceeded", "provider_rate_limit_error"),
-    UpstreamApiError: ErrorSpec(502, "upstream_error", "provider_api_error"),
-    UpstreamStatusError: ErrorSpec(502, "upstream_error", "upstream_error"),
-    UpstreamError: ErrorSpec(502, "upstream_error", "upstream_error"),
-    AuthenticationRequired: ErrorSpec(
-        401, "invalid_request_error", "invalid_api_key", "authentication_required"
-    ),
-    PermissionDenied: ErrorSpec(
-        403, "permission_error", "insufficient_permissions", "insufficient_permissions"
-    ),
-    RateLimited: ErrorSpec(429, "rate_limit_exceeded", "rate_limit_exceeded"),
-    PayloadTooLarge: ErrorSpec(413, "invalid_request_error", "payload_too_large"),
-    UnsupportedMediaType: ErrorSpec(415, "invalid_request_error", "unsupported_media_type"),
-    MissingField: ErrorSpec(400, "invalid_request_error", "missing_field"),
-    InvalidUrl: ErrorSpec(422, "invalid_request_error", "invalid_url"),
-    ProviderNotFound: ErrorSpec(404, "invalid_request_error", "provider_not_found"),
-    NoProvidersFound: ErrorSpec(404, "invalid_request_error", "no_providers_found"),
-    ProviderNameExists: ErrorSpec(409, "invalid_request_error", "provider_name_exists"),
-    ProviderInUse: ErrorSpec(409, "invalid_request_error", "provider_in_use"),
-    EnvNotAllowed: ErrorSpec(422, "invalid_request_error", "env_not_allowed"),
-    ConfigChangedOnDisk: ErrorSpec(409, "invalid_request_error", "config_changed_on_disk"),
-    ConfigReadOnly: ErrorSpec(409, "invalid_request_error", "config_read_only"),
-    PreconditionFailed: ErrorSpec(412, "invalid_request_error", "precondition_failed"),
-    StoreUnavailable: ErrorSpec(503, "server_error", "store_unavailable"),
-    ConfigWriteFailed: ErrorSpec(503, "server_error", "store_unavailable"),
-    ProviderTimeout: ErrorSpec(408, "upstream_error", "provider_timeout"),
-    GatewayTimeout: ErrorSpec(504, "upstream_error", "gateway_timeout"),
-    ProviderConfigInvalid: ErrorSpec(422, "upstream_error", "provider_config_invalid"),
-    InvalidProviderResponse: ErrorSpec(502, "upstream_error", "invalid_provider_response"),
-    ProviderUnavailable: ErrorSpec(503, "upstream_error", "provider_unavailable"),
-    AdminError: ErrorSpec(500, "server_error", "internal_error"),
-    NexusError: ErrorSpec(500, "server_error", "internal_error"),
+    ConfigInvalid: ErrorSpec(422, "invalid_config"),
+    ConfigUnavailable: ErrorSpec(503, "config_unavailable"),
+    RequestInvalid: ErrorSpec(400, "invalid_request_error"),
+    ModelNotFound: ErrorSpec(404, "invalid_request_error"),
+    NotFound: ErrorSpec(404, "invalid_request_error"),
+    Conflict: ErrorSpec(409, "invalid_request_error"),
+    RoutingRejected: ErrorSpec(503, "insufficient_capacity"),
+    ProvidersBusy: ErrorSpec(503, "insufficient_capacity"),
+    UpstreamTimeout: ErrorSpec(504, "upstream_error"),
+    UpstreamUnavailable: ErrorSpec(503, "upstream_error"),
+    UpstreamProtocolError: ErrorSpec(502, "upstream_error"),
+    UpstreamNotFound: ErrorSpec(404, "invalid_request_error"),
+    UpstreamAuthError: ErrorSpec(502, "upstream_error"),
+    UpstreamRateLimited: ErrorSpec(429, "rate_limit_exceeded"),
+    UpstreamApiError: ErrorSpec(502, "upstream_error"),
+    UpstreamStatusError: ErrorSpec(502, "upstream_error"),
+    UpstreamError: ErrorSpec(502, "upstream_error"),
+    AuthenticationRequired: ErrorSpec(401, "invalid_request_error", "authentication_required"),
+    PermissionDenied: ErrorSpec(403, "permission_error", "insufficient_permissions"),
+    RateLimited: ErrorSpec(429, "rate_limit_exceeded"),
+    PayloadTooLarge: ErrorSpec(413, "invalid_request_error"),
+    UnsupportedMediaType: ErrorSpec(415, "invalid_request_error"),
+    MissingField: ErrorSpec(400, "invalid_request_error"),
+    InvalidUrl: ErrorSpec(422, "invalid_request_error"),
+    ProviderNotFound: ErrorSpec(404, "invalid_request_error"),
+    NoProvidersFound: ErrorSpec(404, "invalid_request_error"),
+    ProviderNameExists: ErrorSpec(409, "invalid_request_error"),
+    ProviderInUse: ErrorSpec(409, "invalid_request_error"),
+    EnvNotAllowed: ErrorSpec(422, "invalid_request_error"),
+    ConfigChangedOnDisk: ErrorSpec(409, "invalid_request_error"),
+    ConfigReadOnly: ErrorSpec(409, "invalid_request_error"),
+    PreconditionFailed: ErrorSpec(412, "invalid_request_error"),
+    StoreUnavailable: ErrorSpec(503, "server_error"),
+    ConfigWriteFailed: ErrorSpec(503, "server_error"),
+    ProviderTimeout: ErrorSpec(408, "upstream_error"),
+    GatewayTimeout: ErrorSpec(504, "upstream_error"),
+    ProviderConfigInvalid: ErrorSpec(422, "upstream_error"),
+    InvalidProviderResponse: ErrorSpec(502, "upstream_error"),
+    ProviderUnavailable: ErrorSpec(503, "upstream_error"),
+    AdminError: ErrorSpec(500, "server_error"),
+    NexusError: ErrorSpec(500, "server_error"),
 }
 
 _HTTP_TYPES = {
@@ -168,7 +163,7 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
         exc = _as_seen_by(request, exc)
     spec = spec_for(exc)
     status = exc.http_status(spec.status)
-    code = exc.code if exc.code is not None else spec.code
+    code = exc.code if exc.code is not None else exc.kind
     fields = exc.fields()
     if isinstance(exc, RoutingRejected):  # observed, for the access log and the metrics
         info = current_info()
@@ -177,7 +172,7 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     elif spec.status >= 500 and not isinstance(exc, UpstreamError):
         log.error("request failed: %s", exc.message)
     if is_admin_path(request.url.path):
-        admin_code = spec.admin_code or (code if isinstance(code, str) else spec.code)
+        admin_code = spec.admin_code or (code if isinstance(code, str) else exc.kind)
         body = _admin(exc.message, admin_code, fields)
     else:
         body = _openai(exc.message, spec.type, code, exc.param, **fields)

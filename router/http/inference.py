@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 from litestar import Request, Response, post
 
+from router.dialects.chat.exchange import ChatExchange, ImagesExchange
 from router.dialects.requests import (
     ChatRequest,
     EmbeddingsRequest,
@@ -76,12 +77,12 @@ async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext)
                 "x-nexus-config-version": table.version,
             },
         )
-    served = await services.serve(
+    served = await services.runner.serve(
         table,
         chat_facts(body, request.headers),
         request.headers,
-        lambda decision: services.dispatcher.chat(
-            table, decision, body, stream=stream, include_usage=include_usage
+        lambda decision: services.dispatcher.run(
+            table, decision, ChatExchange(body, stream=stream, include_usage=include_usage)
         ),
     )
     headers = routing_headers(table, served)
@@ -112,11 +113,11 @@ async def images(request: Request[Any, Any, Any], ctx: RequestContext) -> Respon
     facts = RequestFacts(
         model=model, needs_images=True, preference=preference_from_headers(request.headers)
     )
-    served = await services.serve(
+    served = await services.runner.serve(
         table,
         facts,
         request.headers,
-        lambda decision: services.dispatcher.images(table, decision, body),
+        lambda decision: services.dispatcher.run(table, decision, ImagesExchange(body)),
     )
     return Response(
         served.body, media_type="application/json", headers=routing_headers(table, served)
@@ -138,7 +139,7 @@ async def embeddings(request: Request[Any, Any, Any], ctx: RequestContext) -> Re
     facts = RequestFacts(
         model=model, needs_embeddings=True, preference=preference_from_headers(request.headers)
     )
-    served = await services.serve(
+    served = await services.runner.serve(
         table,
         facts,
         request.headers,

@@ -1,8 +1,9 @@
-"""Per-request observation: request ids, the access log line, Prometheus metrics.
+"""Per-request observation: request ids, the access log line, the request's metrics.
 
-One `RequestInfo` per request lives in a context variable; handlers, the
-dispatcher and the error mapping fill it in, and the ASGI wrapper reads it when
-the response ends.
+One `RequestInfo` per request lives in a context variable; the HTTP layer fills
+it in (authorization, routing headers, the error mapping), the dispatcher's
+attempts reach it through `record_attempt` (an attempt hook), and the ASGI
+wrapper reads it when the response ends.
 """
 
 from __future__ import annotations
@@ -12,21 +13,15 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
 
 from router.errors import Refusal
+from router.services.metrics import Metrics
+from router.upstream.attempts import Attempt
 
-if TYPE_CHECKING:
-    from router.snapshot.holder import ConfigHolder
-    from router.upstream.health import HealthMonitor
-
-__all__ = ["CURRENT", "Metrics", "RequestInfo", "RequestObserver", "current_info"]
+__all__ = ["CURRENT", "RequestInfo", "RequestObserver", "current_info", "record_attempt"]
 
 access = logging.getLogger("nexus.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -62,203 +57,19 @@ def current_info() -> RequestInfo | None:
     return CURRENT.get()
 
 
-class _StateCollector:
-    """Gauges read at scrape time from the health monitor and the config store."""
-
-    def __init__(
-        self,
-        config: ConfigHolder,
-        health: Callable[[], HealthMonitor | None],
-        queues: Callable[[], dict[str, int]],
-        shared: Callable[[], dict[str, Any]],
-    ) -> None:
-        self._config = config
-        self._health = health
-        self._queues = queues
-        self._shared = shared
-
-    def collect(self) -> Iterator[Metric]:
-        table = self._config.current
-        info = GaugeMetricFamily(
-            "nexus_config_info", "The loaded config version", labels=["version"]
-        )
-        info.add_metric([table.version], 1)
-        yield info
-        reloads = CounterMetricFamily(
-            "nexus_config_reloads", "Config reloads by result", labels=["result"]
-        )
-        for result, count in (
-            ("succeeded", self._config.succeeded),
-            ("failed", self._config.failed),
-            ("unchanged", self._config.unchanged),
-        ):
-            reloads.add_metric([result], count)
-        yield reloads
-        health = self._health()
-        in_flight = GaugeMetricFamily(
-            "nexus_provider_in_flight", "Requests in flight per provider", labels=["provider"]
-        )
-        states = GaugeMetricFamily(
-            "nexus_provider_health",
-            "1 for each provider's current state",
-            labels=["provider", "state"],
-        )
-        for name, entry in table.providers.items():
-            state = health.states.get(name) if health else None
-            status = (
-                "disabled" if not entry.enabled else (state.status.value if state else "unknown")
-            )
-            for option in ("healthy", "unhealthy", "unknown", "disabled"):
-                states.add_metric([name, option], 1.0 if option == status else 0.0)
-            in_flight.add_metric([name], state.in_flight if state else 0)
-        yield states
-        yield in_flight
-        depth = GaugeMetricFamily(
-            "nexus_queue_depth", "Requests waiting for capacity", labels=["route"]
-        )
-        for route, waiting in self._queues().items():
-            depth.add_metric([route], waiting)
-        yield depth
-        shared = self._shared()
-        degraded = GaugeMetricFamily(
-            "nexus_shared_state_degraded",
-            "1 while shared state (Redis) is unreachable and this process uses its own",
-            labels=["mode"],
-        )
-        degraded.add_metric([str(shared.get("mode"))], 0.0 if shared.get("ok") else 1.0)
-        yield degraded
-
-
-@attrs.define
-class Metrics:
-    """The app's own registry (not the process-global one), so apps never share counters."""
-
-    registry: CollectorRegistry
-    http_responses: Counter
-    requests: Counter
-    duration: Histogram
-    ttfb: Histogram
-    overhead: Histogram
-    tokens: Counter
-    provider_errors: Counter
-    queue_wait: Histogram
-    #: Labelled children by (metric, label values): labels() validates and locks on
-    #: every call (~1 µs, five times a request); a child, once made, never changes.
-    #: It holds what the registry holds anyway, so it adds no cardinality.
-    _children: dict[tuple[object, tuple[str, ...]], Any] = attrs.Factory(dict)
-
-    def _child(self, metric: Counter | Histogram, *values: str) -> Any:
-        key = (metric, values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*values)
-        return child
-
-    @classmethod
-    def create(
-        cls,
-        config: ConfigHolder,
-        health: Callable[[], HealthMonitor | None],
-        queues: Callable[[], dict[str, int]] = dict,
-        shared: Callable[[], dict[str, Any]] = lambda: {"mode": "local", "ok": True},
-    ) -> Metrics:
-        registry = CollectorRegistry()
-        latency = (
-            0.0005,
-            0.001,
-            0.0025,
-            0.005,
-            0.01,
-            0.025,
-            0.05,
-            0.1,
-            0.25,
-            0.5,
-            1,
-            2.5,
-            5,
-            10,
-            30,
-            60,
-            120,
-        )
-        metrics = cls(
-            registry=registry,
-            http_responses=Counter(
-                "http_responses",
-                "HTTP responses by status and rejection reason",
-                ["status", "reason"],
-                registry=registry,
-            ),
-            requests=Counter(
-                "nexus_requests",
-                "Routed requests",
-                ["route", "provider", "status"],
-                registry=registry,
-            ),
-            duration=Histogram(
-                "nexus_request_duration_seconds",
-                "Request duration",
-                ["route"],
-                registry=registry,
-                buckets=latency,
-            ),
-            ttfb=Histogram(
-                "nexus_upstream_ttfb_seconds",
-                "Upstream time to first byte",
-                ["provider"],
-                registry=registry,
-                buckets=latency,
-            ),
-            overhead=Histogram(
-                "nexus_router_overhead_seconds",
-                "Time spent in the router, excluding upstream time",
-                registry=registry,
-                buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
-            ),
-            provider_errors=Counter(
-                "nexus_provider_errors",
-                "Failed provider attempts by error type",
-                ["provider", "type"],
-                registry=registry,
-            ),
-            queue_wait=Histogram(
-                "nexus_queue_wait_seconds",
-                "Time requests waited in a capacity queue",
-                ["route"],
-                registry=registry,
-                buckets=latency,
-            ),
-            tokens=Counter(
-                "nexus_tokens",
-                "Tokens by provider and model",
-                ["provider", "model", "kind"],
-                registry=registry,
-            ),
-        )
-        registry.register(_StateCollector(config, health, queues, shared))
-        return metrics
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
-    def record(self, info: RequestInfo, status: int, elapsed: float) -> None:
-        child = self._child
-        code = str(status)
-        child(self.http_responses, code, info.reason).inc()
-        if info.route is not None:
-            child(self.duration, info.route).observe(elapsed)
-            child(self.requests, info.route, info.provider or "", code).inc()
-        if info.provider is not None:
-            self.overhead.observe(max(0.0, elapsed - info.upstream_s))
-            if info.ttfb_s is not None:
-                child(self.ttfb, info.provider).observe(info.ttfb_s)
-            for kind, count in (
-                ("prompt", info.prompt_tokens),
-                ("completion", info.completion_tokens),
-            ):
-                if count:
-                    child(self.tokens, info.provider, info.model or "", kind).inc(count)
+def record_attempt(attempt: Attempt) -> None:
+    """An attempt hook: what an upstream attempt of this request did goes on its log line."""
+    info = CURRENT.get()
+    if info is None:  # a batch sent on behalf of several requests: each records its own
+        return
+    info.route, info.provider = attempt.route, attempt.provider
+    info.model, info.zone = attempt.model, attempt.zone
+    info.upstream_s += attempt.upstream_s
+    if attempt.ttfb_s is not None:
+        info.ttfb_s = attempt.ttfb_s
+    if attempt.prompt_tokens is not None or attempt.completion_tokens is not None:
+        info.prompt_tokens = attempt.prompt_tokens
+        info.completion_tokens = attempt.completion_tokens
 
 
 def _request_id(scope: dict[str, Any]) -> str:
@@ -275,9 +86,10 @@ def _request_id(scope: dict[str, Any]) -> str:
 class RequestObserver:
     """ASGI wrapper: request id in and out, one access log line and metrics per request."""
 
-    def __init__(self, app: Any, config: ConfigHolder, metrics: Metrics) -> None:
+    def __init__(self, app: Any, current: Any, metrics: Metrics) -> None:
         self.app = app
-        self.config = config
+        #: The config holder: ``current`` is the table this request will keep.
+        self.current = current
         self.metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -287,7 +99,7 @@ class RequestObserver:
         info = RequestInfo(_request_id(scope), time.perf_counter())
         token = CURRENT.set(info)
         # The one read of the snapshot for this request: authorize() and handlers use it.
-        scope["state"]["nexus.table"] = self.config.current
+        scope["state"]["nexus.table"] = self.current.current
         status = 500
         header = (b"x-request-id", info.request_id.encode())
 

@@ -28,7 +28,7 @@ async def ready(ctx: ContextDep) -> Response[dict[str, Any]]:
     replica out of the load balancer because Redis is down would be worse.
     """
     table, services = ctx.table, ctx.services
-    store_ok = await services.store_reachable()
+    pings = {name: await ping() for name, ping in services.pings}
     routable = [
         name
         for name, e in table.providers.items()
@@ -38,7 +38,7 @@ async def ready(ctx: ContextDep) -> Response[dict[str, Any]]:
     ]
     checks: dict[str, dict[str, Any]] = {
         "config": {"ok": True, "version": table.version},
-        "store": {"ok": store_ok},
+        **{name: {"ok": ok} for name, ok in pings.items()},
         "providers": {"ok": bool(routable), "routable": routable},
     }
     ok = all(check["ok"] for check in checks.values())

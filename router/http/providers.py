@@ -117,7 +117,7 @@ async def list_provider_models(
     ctx: ContextDep, kind: FromPath[str], provider_id: FromPath[str]
 ) -> dict[str, Any]:
     table, services = ctx.table, ctx.services
-    return await provider_models(services.client, find(table, _kind(kind), provider_id))
+    return await provider_models(services.pool, find(table, _kind(kind), provider_id))
 
 
 provider_router = Router(

@@ -19,7 +19,15 @@ from router.routing.table import RoutingTable
 from router.upstream.limits import RateLimiter
 from router.upstream.shared import SharedState
 
-__all__ = ["assert_every_route_authorizes", "authorize", "require_model_access"]
+__all__ = [
+    "SHARED_STATE_KEY",
+    "assert_every_route_authorizes",
+    "authorize",
+    "require_model_access",
+]
+
+#: Where the app's state keeps the shared state (per-key rate limits span processes).
+SHARED_STATE_KEY = "nexus.shared"
 
 
 async def authorize(connection: Request[Any, Any, Any]) -> None:
@@ -47,7 +55,7 @@ async def authorize(connection: Request[Any, Any, Any]) -> None:
         if handler.opt.get("admin") and not identity.admin:
             raise PermissionDenied("Insufficient permissions: this endpoint needs an admin key")
         if identity.rpm is not None:
-            shared: SharedState = connection.app.state["shared"]
+            shared: SharedState = connection.app.state[SHARED_STATE_KEY]
             wait = await shared.take(f"key:{identity.name}", identity.rpm)
             if wait:
                 raise RateLimited(

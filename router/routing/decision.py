@@ -87,6 +87,8 @@ class ProviderState:
     in_flight: int = 0
     #: Models the provider itself lists (Ollama's /api/tags); None when it does not say.
     models: frozenset[str] | None = None
+    #: Models whose own circuit is open (their answers failed; the provider is fine).
+    open_models: frozenset[str] = frozenset()
 
 
 _UNKNOWN = ProviderState()
@@ -191,7 +193,7 @@ def _verdict(
             return Verdict.HISTORY_BLOCKED
     if not entry.enabled:
         return Verdict.DISABLED
-    if state.status is Health.UNHEALTHY:
+    if state.status is Health.UNHEALTHY or t.model in state.open_models:
         return Verdict.UNHEALTHY
     if state.models is not None and t.model not in state.models:
         return Verdict.NOT_PULLED

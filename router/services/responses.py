@@ -12,6 +12,7 @@ import attrs
 import msgspec
 
 from router.auth.keys import Identity
+from router.dialects.chat.exchange import ChatExchange
 from router.dialects.responses.stream import ResponsesStream
 from router.dialects.responses.translate import (
     chat_request,
@@ -31,6 +32,7 @@ from router.services.locks import KeyedLocks
 from router.store.base import ItemPage, Order, Store, StoredResponse
 from router.upstream.cache import ResponseCache
 from router.upstream.dispatch import Dispatcher, Served
+from router.upstream.runner import RouteRunner
 
 __all__ = ["Created", "ResponsesService", "visible"]
 
@@ -85,9 +87,8 @@ async def _nobody(response_id: str) -> None:
 class ResponsesService:
     store: Store
     dispatcher: Dispatcher
-    decide: Callable[[RoutingTable, Any], RouteDecision]
-    #: Routes and dispatches, queueing while capacity is exhausted (Services.serve).
-    serve: Callable[..., Awaitable[Served]]
+    #: Routes, and queues while capacity is exhausted.
+    runner: RouteRunner
     cache: ResponseCache = attrs.Factory(ResponseCache)
     clock: Callable[[], float] = time.time
     _tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
@@ -205,7 +206,7 @@ class ResponsesService:
         created_at = int(self.clock())
         turn = _Turn(conversation, items, owner)
         if background:
-            decision = self.decide(table, facts)  # rejections answer the create call itself
+            decision = self.runner.decide(table, facts)  # rejections answer the create call
             queued = response_object(
                 body, response_id=response_id, created_at=created_at, status="queued"
             )
@@ -220,12 +221,12 @@ class ResponsesService:
             # store_unavailable) before making it, not after.
             await self.store.ping()
         if stream:
-            served = await self.serve(
+            served = await self.runner.serve(
                 table,
                 facts,
                 headers,
-                lambda decision: self.dispatcher.chat(
-                    table, decision, chat, stream=True, include_usage=True
+                lambda decision: self.dispatcher.run(
+                    table, decision, ChatExchange(chat, stream=True, include_usage=True)
                 ),
             )
             translator = ResponsesStream(body, response_id, created_at, self.clock)
@@ -236,11 +237,11 @@ class ResponsesService:
             response = self._completed(body, response_id, created_at, hit[0])
             await self._finish_turn(turn, response, body, store=store)
             return Created(None, body=response, cached_headers=hit[1])
-        served = await self.serve(
+        served = await self.runner.serve(
             table,
             facts,
             headers,
-            lambda decision: self.dispatcher.chat(table, decision, chat, stream=False),
+            lambda decision: self.dispatcher.run(table, decision, ChatExchange(chat)),
         )
         route_cache = table.routes[body["model"]].cache if key is not None else None
         if route_cache is not None and served.body is not None:
@@ -334,7 +335,7 @@ class ResponsesService:
             await self.store.put_response(
                 self._record({**queued, "status": "in_progress"}, body, turn.owner)
             )
-            served = await self.dispatcher.chat(table, decision, chat, stream=False)
+            served = await self.dispatcher.run(table, decision, ChatExchange(chat))
             final = self._completed(body, response_id, queued["created_at"], served.body)
             # Written with its turn while this turn still holds the conversation; when a
             # cancel from another process finished it first, both are void.

@@ -114,6 +114,10 @@ class ConfigHolder:
         """Call `listener(table)` after every successful swap."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Callable[[RoutingTable], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def reload(self) -> ReloadResult:
         """Re-read the file and swap in the new table if it is valid and different.
 

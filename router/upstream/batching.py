@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import msgspec
 
-from router.http.observe import current_info
+from router.dialects.chat.exchange import EmbeddingsExchange
 from router.routing.decision import RouteDecision
 from router.routing.table import RoutingTable
 from router.upstream.dispatch import Dispatcher, Served
@@ -65,7 +65,7 @@ class EmbeddingBatcher:
             or not inputs
             or not all(isinstance(x, str) for x in inputs)
         ):
-            return await self.dispatcher.embeddings(table, decision, body)
+            return await self.dispatcher.run(table, decision, EmbeddingsExchange(body))
         template = {k: v for k, v in body.items() if k != "input"}
         key = (
             table.version,
@@ -82,12 +82,7 @@ class EmbeddingBatcher:
         batch.callers.append((list(inputs), future))
         if batch.size >= MAX_INPUTS:
             self._launch(key)
-        served = await future
-        info = current_info()
-        if info is not None:
-            info.route, info.provider = decision.route.name, served.entry.name
-            info.model, info.zone = served.candidate.model, served.entry.zone
-        return served
+        return await future
 
     def _launch(self, key: tuple[Any, ...]) -> None:
         batch = self._pending.pop(key, None)
@@ -101,7 +96,9 @@ class EmbeddingBatcher:
         merged = {**batch.template, "input": [x for inputs, _ in batch.callers for x in inputs]}
         self.batches_sent += 1
         try:
-            served = await self.dispatcher.embeddings(batch.table, batch.decision, merged)
+            served = await self.dispatcher.run(
+                batch.table, batch.decision, EmbeddingsExchange(merged)
+            )
             assert served.body is not None
             answer = _decode(served.body)
             data = sorted(answer["data"], key=lambda item: item["index"])

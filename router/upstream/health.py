@@ -1,8 +1,14 @@
-"""Provider health: active probes, a passive circuit breaker and in-flight counts.
+"""Provider health: active probes, circuit breakers and in-flight counts (the shell).
 
-This is mutable run-time state that lives outside the routing table and survives
-reloads: a provider that still exists (same name, kind and URL) keeps its state.
-`states` is what `route()` reads.
+Mutable run-time state that lives outside the routing table and survives
+reloads: a provider that still exists (same kind, URL and key) keeps its state.
+`states` is what `route()` reads. The decisions are pure (`router.upstream.breaker`
+for the circuits); this module owns the clock, the timers, the probe tasks and
+the events other router processes hear about.
+
+Each provider has one circuit for failures of the provider itself (refused,
+timed out, malformed) and one per model for that model's 5xx answers, so a
+failing model does not take its provider's other models down with it.
 """
 
 from __future__ import annotations
@@ -15,31 +21,48 @@ import time
 from collections.abc import Callable
 
 import attrs
-import httpx
 
 from router.config.model import HealthConfig
 from router.dialects import adapter_for
+from router.dialects.base import UpstreamRequest
+from router.errors import UpstreamError
 from router.routing.decision import Health, ProviderState
 from router.routing.table import ProviderEntry, RoutingTable
+from router.upstream import breaker
+from router.upstream.breaker import Circuit, Position
 from router.upstream.shared import Event
+from router.upstream.transport import Pool, Timeouts
 
 __all__ = ["HealthMonitor"]
 
 log = logging.getLogger("nexus.health")
 
+#: The most a probe's answer may be (a model list).
+_PROBE_LIMIT = 8 * 1024 * 1024
+
+
+#: The one closed circuit every tracker starts with and returns to (compared by identity).
+_CLOSED = breaker.CLOSED
+
+
+def _jitter() -> float:
+    return random.uniform(0.8, 1.2)
+
 
 @attrs.define
 class _Tracker:
     fingerprint: tuple[str, str, str | None]
-    failures: int = 0
-    successes: int = 0
-    open_until: float | None = None
-    last_error: str | None = None
-    task: asyncio.Task[None] | None = None
-    reopen: asyncio.TimerHandle | None = None
+    circuit: Circuit = _CLOSED
+    models: dict[str, Circuit] = attrs.Factory(dict)
+    probe_failures: int = 0
+    probe_successes: int = 0
+    probed_down: bool = False  # failure_threshold probes in a row failed
+    seen_ok: bool = False  # a probe or a request succeeded since it was (re)started
     cooling_until: float = 0.0
-    opens: int = 0  # consecutive circuit openings without a success in between
-    half_open: bool = False  # the cool-down passed: the next request is the trial
+    last_error: str | None = None
+    listed: frozenset[str] | None = None  # what the provider's own list says it serves
+    task: asyncio.Task[None] | None = None
+    timer: asyncio.TimerHandle | None = None
     outcomes: collections.deque[bool] = attrs.Factory(lambda: collections.deque(maxlen=100))
 
 
@@ -47,10 +70,11 @@ class _Tracker:
 class HealthMonitor:
     """Track each provider's health; probe actively when `probe` is true."""
 
-    client: httpx.AsyncClient
+    pool: Pool | None
     settings: HealthConfig = attrs.field(factory=HealthConfig)
     probe: bool = True
     clock: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = _jitter
     #: Called whenever a request finishes on any provider (capacity queues listen).
     on_release: Callable[[], None] = lambda: None
     #: Tells other router processes what this one observed (`SharedState.publish`).
@@ -72,11 +96,10 @@ class HealthMonitor:
         for name, entry in wanted.items():
             self._entries[name] = entry
             if name not in self._trackers:
-                self._trackers[name] = _Tracker(_fingerprint(entry))
-                in_flight = self.states.get(name, ProviderState()).in_flight
-                self.states[name] = ProviderState(Health.UNKNOWN, in_flight)
-                if self.probe:
-                    self._trackers[name].task = asyncio.create_task(
+                tracker = self._trackers[name] = _Tracker(_fingerprint(entry))
+                self._refresh(name)
+                if self.probe and self.pool is not None:
+                    tracker.task = asyncio.create_task(
                         self._probe_loop(name), name=f"nexus-probe-{name}"
                     )
 
@@ -84,8 +107,8 @@ class HealthMonitor:
         tracker = self._trackers.pop(name)
         if tracker.task is not None:
             tracker.task.cancel()
-        if tracker.reopen is not None:
-            tracker.reopen.cancel()
+        if tracker.timer is not None:
+            tracker.timer.cancel()
         self._entries.pop(name, None)
         state = self.states.pop(name, None)
         if state is not None and state.in_flight:
@@ -97,6 +120,45 @@ class HealthMonitor:
         for name in list(self._trackers):
             self._forget(name)
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- what route() reads ---------------------------------------------------------------
+
+    def _status(self, tracker: _Tracker, now: float) -> Health:
+        where = breaker.position(tracker.circuit, now)
+        if where is Position.OPEN or tracker.probed_down:
+            return Health.UNHEALTHY
+        if where is Position.HALF_OPEN or not tracker.seen_ok:
+            return Health.UNKNOWN  # routable: not probed yet, or the next request is a trial
+        return Health.HEALTHY
+
+    def _refresh(self, name: str) -> None:
+        """Recompute the provider's state, and wake up when an open circuit half-opens."""
+        tracker = self._trackers.get(name)
+        if tracker is None:
+            return
+        now = self.clock()
+        old = self.states.get(name, ProviderState())
+        open_models = frozenset(
+            model
+            for model, circuit in tracker.models.items()
+            if breaker.position(circuit, now) is Position.OPEN
+        )
+        new = ProviderState(self._status(tracker, now), old.in_flight, tracker.listed, open_models)
+        if new.status is not old.status:
+            log.info("provider %s is now %s", name, new.status.value)
+        self.states[name] = new
+        if tracker.timer is not None:
+            tracker.timer.cancel()
+            tracker.timer = None
+        ends = [
+            c.open_until
+            for c in (tracker.circuit, *tracker.models.values())
+            if c.open_until is not None and c.open_until > now
+        ]
+        if ends:
+            tracker.timer = asyncio.get_running_loop().call_later(
+                min(ends) - now, self._refresh, name
+            )
 
     # -- in-flight accounting -----------------------------------------------------------
 
@@ -110,60 +172,61 @@ class HealthMonitor:
             self.states[name] = attrs.evolve(state, in_flight=max(0, state.in_flight - 1))
         self.on_release()
 
-    # -- observations -------------------------------------------------------------------
+    # -- what requests observed ------------------------------------------------------------
 
-    def _set(self, name: str, status: Health) -> None:
-        state = self.states.get(name, ProviderState())
-        if state.status is not status:
-            log.info("provider %s is now %s", name, status.value)
-            self.states[name] = attrs.evolve(state, status=status)
-
-    def record_success(self, name: str) -> None:
-        """A request succeeded: close a half-open circuit."""
+    def record_success(self, name: str, model: str | None = None) -> None:
+        """A request succeeded: its provider's circuit (and its model's) closes."""
         tracker = self._trackers.get(name)
         if tracker is None:
             return
-        was_open = tracker.open_until is not None
-        self._close(tracker)
         tracker.outcomes.append(True)
-        self._set(name, Health.HEALTHY)
+        if tracker.seen_ok and tracker.circuit is _CLOSED and not tracker.models:
+            return  # the common case, on every request: nothing changes
+        was_open = tracker.circuit.open_until is not None
+        tracker.circuit = breaker.succeeded(tracker.circuit)
+        if model is not None and model in tracker.models:
+            del tracker.models[model]
+        tracker.seen_ok, tracker.probed_down = True, False
+        tracker.last_error = None
+        self._refresh(name)
         if was_open:
             self.publish({"type": "health", "provider": name, "status": "healthy"})
 
-    @staticmethod
-    def _close(tracker: _Tracker) -> None:
-        tracker.failures = 0
-        tracker.open_until = None
-        tracker.half_open = False
-        tracker.last_error = None
-        tracker.opens = 0
-        if tracker.reopen is not None:
-            tracker.reopen.cancel()
-            tracker.reopen = None
-
-    def record_failure(self, name: str, error: str) -> None:
-        """A request failed for a provider-side reason; enough in a row open the circuit."""
+    def record_failure(self, name: str, error: str, model: str | None = None) -> None:
+        """A request failed for a provider-side reason (or, with `model`, that model's)."""
         tracker = self._trackers.get(name)
         if tracker is None:
             return
-        tracker.failures += 1
-        tracker.successes = 0
+        now = self.clock()
+        before = tracker.models.get(model, Circuit()) if model else tracker.circuit
+        after = breaker.failed(
+            before,
+            now,
+            error,
+            threshold=self.settings.failure_threshold,
+            cooldown_s=self.settings.cooldown_s,
+            jitter=self.jitter(),
+        )
+        if model:
+            tracker.models[model] = after
+        else:
+            tracker.circuit = after
         tracker.last_error = error
         tracker.outcomes.append(False)
-        if tracker.open_until is not None:
-            if tracker.half_open:  # the trial failed: open again, for longer
-                self._open(name, tracker)
-            return  # already open: requests that started earlier do not count again
-        if tracker.failures >= self.settings.failure_threshold:
-            self._open(name, tracker)
+        self._refresh(name)
+        if after.opens != before.opens and after.open_until is not None:
+            event: Event = {"type": "open", "provider": name, "seconds": after.open_until - now}
+            if model:
+                event["model"] = model
+            self.publish(event)
 
     def cool_down(self, name: str, seconds: float) -> None:
-        """The provider said 429 (with Retry-After): skip it until then."""
+        """The provider said 429 (or 503 with Retry-After): skip it until then."""
         tracker = self._trackers.get(name)
         if tracker is not None:
             tracker.cooling_until = max(tracker.cooling_until, self.clock() + seconds)
             tracker.outcomes.append(False)
-            log.info("provider %s asked us to wait %.1fs (429)", name, seconds)
+            log.info("provider %s asked us to wait %.1fs", name, seconds)
             self.publish({"type": "cool", "provider": name, "seconds": seconds})
 
     def cooling(self, name: str) -> float:
@@ -171,126 +234,110 @@ class HealthMonitor:
         tracker = self._trackers.get(name)
         return max(0.0, tracker.cooling_until - self.clock()) if tracker else 0.0
 
-    def _open(self, name: str, tracker: _Tracker) -> None:
-        # Exponential backoff with jitter: each opening without a success in between waits
-        # twice as long (up to 16x), +-20% so replicas do not retry in lockstep.
-        tracker.opens += 1
-        base = self.settings.cooldown_s * min(16, 2 ** (tracker.opens - 1))
-        cooldown = base * random.uniform(0.8, 1.2)
-        self._open_for(name, tracker, cooldown)
-        self.publish({"type": "open", "provider": name, "seconds": cooldown})
-
-    def _open_for(self, name: str, tracker: _Tracker, cooldown: float) -> None:
-        tracker.open_until = self.clock() + cooldown
-        tracker.half_open = False
-        if tracker.reopen is not None:
-            tracker.reopen.cancel()
-        tracker.reopen = asyncio.get_running_loop().call_later(cooldown, self._half_open, name)
-        self._set(name, Health.UNHEALTHY)
-
     def apply(self, event: Event) -> None:
         """Adopt what another router process observed (an `Event` from shared state)."""
         name = event.get("provider")
         tracker = self._trackers.get(name) if isinstance(name, str) else None
         if tracker is None or not isinstance(name, str):
             return
-        kind = event.get("type")
+        kind, now = event.get("type"), self.clock()
         if kind == "open":
-            self._open_for(name, tracker, float(event["seconds"]))
+            until = now + float(event["seconds"])
+            model = event.get("model")
+            if isinstance(model, str):
+                circuit = tracker.models.get(model, Circuit())
+                tracker.models[model] = attrs.evolve(circuit, open_until=until)
+            else:
+                tracker.circuit = attrs.evolve(tracker.circuit, open_until=until)
         elif kind == "cool":
-            tracker.cooling_until = max(
-                tracker.cooling_until, self.clock() + float(event["seconds"])
-            )
+            tracker.cooling_until = max(tracker.cooling_until, now + float(event["seconds"]))
         elif kind == "health" and event.get("status") == Health.HEALTHY.value:
-            self._close(tracker)
-            self._set(name, Health.HEALTHY)
-        elif (
-            kind == "health"
-            and event.get("status") == Health.UNHEALTHY.value
-            and tracker.open_until is None
-        ):
-            self._set(name, Health.UNHEALTHY)
+            tracker.circuit = breaker.succeeded(tracker.circuit)
+            tracker.seen_ok, tracker.probed_down = True, False
+        elif kind == "health" and event.get("status") == Health.UNHEALTHY.value:
+            tracker.probed_down = True
+        self._refresh(name)
 
-    def _half_open(self, name: str) -> None:
-        tracker = self._trackers.get(name)
-        if tracker is not None and tracker.open_until is not None:
-            tracker.reopen = None
-            tracker.half_open = True
-            self._set(name, Health.UNKNOWN)  # routable again: the next request is the trial
+    # -- probes ---------------------------------------------------------------------------
 
-    def _probe_result(self, name: str, error: str | None) -> None:
+    def _probe_result(self, name: str, error: str | None, listed: frozenset[str] | None) -> None:
         tracker = self._trackers.get(name)
         if tracker is None:
             return
+        was = self.states.get(name, ProviderState()).status
         if error is None:
-            tracker.successes += 1
-            tracker.failures = 0
-            tracker.last_error = None
-            if tracker.open_until is not None:
-                return  # an open circuit closes through a successful request, not a probe
-            status = self.states.get(name, ProviderState()).status
-            if (
-                status is not Health.UNHEALTHY
-                or tracker.successes >= self.settings.recovery_threshold
+            tracker.probe_successes += 1
+            tracker.probe_failures = 0
+            tracker.listed = listed
+            if not tracker.probed_down or (
+                tracker.probe_successes >= self.settings.recovery_threshold
             ):
-                self._set(name, Health.HEALTHY)
-                if status is Health.UNHEALTHY:
-                    self.publish({"type": "health", "provider": name, "status": "healthy"})
+                tracker.probed_down = False
+                tracker.seen_ok = True
+                if tracker.circuit.open_until is None:
+                    tracker.last_error = None
         else:
-            tracker.failures += 1
-            tracker.successes = 0
+            tracker.probe_failures += 1
+            tracker.probe_successes = 0
             tracker.last_error = error
-            if tracker.failures >= self.settings.failure_threshold:
-                if self.states.get(name, ProviderState()).status is not Health.UNHEALTHY:
-                    self.publish({"type": "health", "provider": name, "status": "unhealthy"})
-                self._set(name, Health.UNHEALTHY)
+            if tracker.probe_failures >= self.settings.failure_threshold:
+                tracker.probed_down = True
+        self._refresh(name)
+        now = self.states[name].status
+        if now is not was and Health.UNHEALTHY in (now, was):
+            self.publish({"type": "health", "provider": name, "status": now.value})
 
     async def _probe_loop(self, name: str) -> None:
         while True:
             entry = self._entries.get(name)
             if entry is None:
                 return
-            error, models = await self._probe_once(entry)
-            self._probe_result(name, error)
-            if error is None:
-                state = self.states.get(name, ProviderState())
-                if state.models != models:
-                    self.states[name] = attrs.evolve(state, models=models)
-            interval = self.settings.interval_s
-            await asyncio.sleep(interval * random.uniform(0.9, 1.1))
+            error, listed = await self._probe_once(entry)
+            self._probe_result(name, error, listed)
+            await asyncio.sleep(self.settings.interval_s * random.uniform(0.9, 1.1))
 
     async def _probe_once(self, entry: ProviderEntry) -> tuple[str | None, frozenset[str] | None]:
         """Probe once: (error or None, the models the provider lists or None)."""
+        assert self.pool is not None
         adapter = adapter_for(entry.kind)
         url, headers = adapter.probe(entry)
+        seconds = self.settings.timeout_s
+        timeouts = Timeouts(connect=seconds, idle=seconds)
         try:
-            response = await self.client.get(url, headers=headers, timeout=self.settings.timeout_s)
-        except httpx.TimeoutException:
-            return f"health probe timed out after {self.settings.timeout_s:g}s", None
-        except httpx.HTTPError as exc:
-            return f"health probe failed: {type(exc).__name__}", None
-        if response.status_code >= 400:
-            return f"health probe answered HTTP {response.status_code}", None
+            answer = await self.pool.send(
+                UpstreamRequest("GET", url, headers), entry, timeouts, _PROBE_LIMIT
+            )
+        except UpstreamError as exc:
+            return f"health probe: {exc.message}", None
+        if answer.status >= 400:
+            return f"health probe: {entry.display_url} answered HTTP {answer.status}", None
         try:
-            return None, adapter.probe_models(response.content)
+            return None, adapter.probe_models(answer.body)
         except (ValueError, TypeError, AttributeError):
-            return "health probe answered with a malformed body", None
+            return "health probe: the answer is not a model list", None
 
     def describe(self, name: str) -> dict[str, object]:
         """The operator's view of one provider's run-time state."""
         state = self.states.get(name, ProviderState())
         tracker = self._trackers.get(name)
+        now = self.clock()
+        circuit = tracker.circuit if tracker else Circuit()
         return {
             "status": state.status.value,
             "in_flight": state.in_flight,
-            "consecutive_failures": tracker.failures if tracker else 0,
-            "circuit_open": bool(tracker and tracker.open_until is not None),
-            "circuit_opens": tracker.opens if tracker else 0,
+            "consecutive_failures": circuit.failures,
+            "circuit_open": circuit.open_until is not None,
+            "circuit_opens": circuit.opens,
             "half_open_in_s": (
-                round(max(0.0, tracker.open_until - self.clock()), 3)
-                if tracker and tracker.open_until is not None
+                round(max(0.0, circuit.open_until - now), 3)
+                if circuit.open_until is not None
                 else None
             ),
+            "open_models": {
+                model: round(c.open_until - now, 3)
+                for model, c in (tracker.models.items() if tracker else ())
+                if c.open_until is not None and c.open_until > now
+            },
             "last_error": tracker.last_error if tracker else None,
             "discovered_models": sorted(state.models) if state.models is not None else None,
             "cooling_down_s": round(self.cooling(name), 3),

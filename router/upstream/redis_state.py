@@ -305,7 +305,9 @@ class RedisState:
             return
         event = {**event, "from": self.instance}
         kind, provider = event.get("type"), event.get("provider")
-        if kind in {"open", "cool"} and isinstance(provider, str):
+        # A provider's open circuit or cool-down outlives the event, for replicas that
+        # start later; a model's open circuit travels as the event only.
+        if kind in {"open", "cool"} and isinstance(provider, str) and "model" not in event:
             ms = max(1, int(float(event["seconds"]) * 1000))
             key = self._key(kind, provider)
             self._later(lambda: self._redis.set(key, "1", px=ms))

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 import router
-from router.http.app import AppOptions, create_app
+from router.app import AppOptions, create_app
 from router.http.fast import InferenceApp
 from router.http.openapi import OPENAPI_PATH, document
 from router.snapshot.holder import ConfigHolder

@@ -219,7 +219,8 @@ def test_anthropic_probe_with_a_wrong_key_marks_it_unhealthy(
             for p in router.http.get("/admin/providers").json()["providers"]
             if p["name"] == "claude"
         )
-        assert provider["last_error"] == "health probe answered HTTP 401"
+        assert provider["last_error"].startswith("health probe: http://127.0.0.1:")
+        assert provider["last_error"].endswith(" answered HTTP 401")
         assert KEY not in router.http.get("/admin/providers").text
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import httpx
 
-from router.http.app import AppOptions, create_app
+from router.app import AppOptions, create_app
 from router.snapshot.atomic import exchange_files
 from router.snapshot.holder import ConfigHolder
 from tests.fakes.servers import serve

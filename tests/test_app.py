@@ -1,4 +1,4 @@
-"""The store heartbeat: it survives the database being out of reach, and resumes after."""
+"""The composition root: the store heartbeat survives the database being out of reach."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from router.app import Services
+from router.app import AppOptions, assemble
+from router.services.metrics import Metrics
 from router.snapshot.holder import ConfigHolder
 from tests.conftest import MINIMAL
 
@@ -30,13 +31,16 @@ async def test_a_locked_database_never_stops_the_heartbeat(
 ) -> None:
     config = tmp_path / "nexus.yaml"
     config.write_text(MINIMAL + 'storage: "sqlite:///nexus.db"\n')
-    services = Services(ConfigHolder.open(config), probe=False, heartbeat_s=0.05)
-    await services.start()
+    options = AppOptions(health_probes=False, heartbeat_s=0.05)
+    async with assemble(ConfigHolder.open(config), Metrics.create(), options):
+        await _locked_then_released(tmp_path, caplog)
+
+
+async def _locked_then_released(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     db = sqlite3.connect(tmp_path / "nexus.db", isolation_level=None)
 
     def seen_at() -> float:
-        row = db.execute("SELECT seen_at FROM replicas WHERE id = ?", (services.instance,))
-        return float(row.fetchone()[0])
+        return float(db.execute("SELECT max(seen_at) FROM replicas").fetchone()[0])
 
     try:
         caplog.set_level(logging.WARNING, logger="nexus")
@@ -49,4 +53,3 @@ async def test_a_locked_database_never_stops_the_heartbeat(
         await until(lambda: seen_at() > released, "the heartbeat to resume")
     finally:
         db.close()
-        await services.stop()

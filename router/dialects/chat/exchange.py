@@ -1,0 +1,101 @@
+"""The OpenAI APIs' exchanges (chat, embeddings, images) with any provider kind."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import msgspec
+
+from router.dialects import adapter_for
+from router.dialects.base import ImageAdapter, StreamTranslator, UpstreamRequest, Usage
+from router.dialects.chat.answers import Completion, Embeddings
+from router.dialects.chat.chunks import ResponseContext
+from router.routing.table import ProviderEntry
+
+__all__ = ["ChatExchange", "EmbeddingsExchange", "ImagesExchange", "sse_error"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+def sse_error(message: str, code: str) -> bytes:
+    """A terminal SSE event the openai SDKs raise as an APIError."""
+    error = {"message": message, "type": "upstream_error", "code": code, "param": None}
+    return b"data: " + _encode({"error": error}) + b"\n\n"
+
+
+def _context(model: str) -> ResponseContext:
+    # A completion id is not a secret: no getrandom() syscall for it on the hot path.
+    return ResponseContext(f"chatcmpl-{random.getrandbits(96):024x}", int(time.time()), model)
+
+
+def _usage(shape: Completion | Embeddings) -> Usage | None:
+    usage = shape.usage
+    return None if usage is None else Usage(usage.prompt_tokens, usage.completion_tokens)
+
+
+@attrs.frozen
+class ChatExchange:
+    """A Chat Completions body (our internal dialect), to any provider kind."""
+
+    body: Mapping[str, Any]
+    stream: bool = False
+    include_usage: bool = False
+
+    def request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
+        return adapter_for(entry.kind).chat_request(entry, model, self.body, stream=self.stream)
+
+    def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
+        body = adapter_for(entry.kind).chat_response(data, _context(model))
+        return body, _usage(msgspec.json.decode(body, type=Completion))
+
+    def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
+        adapter = adapter_for(entry.kind)
+        return adapter.chat_stream(_context(model), include_usage=self.include_usage)
+
+    def error_event(self, message: str, code: str) -> bytes:
+        return sse_error(message, code)
+
+
+@attrs.frozen
+class EmbeddingsExchange:
+    body: Mapping[str, Any]
+    stream: bool = False
+
+    def request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
+        return adapter_for(entry.kind).embeddings_request(entry, model, self.body)
+
+    def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
+        body = adapter_for(entry.kind).embeddings_response(data, model, self.body)
+        return body, _usage(msgspec.json.decode(body, type=Embeddings))
+
+    def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
+        raise NotImplementedError("embeddings do not stream")
+
+    def error_event(self, message: str, code: str) -> bytes:
+        return sse_error(message, code)
+
+
+@attrs.frozen
+class ImagesExchange:
+    body: Mapping[str, Any]
+    stream: bool = False
+
+    def request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
+        adapter = adapter_for(entry.kind)
+        assert isinstance(adapter, ImageAdapter), "compile allows images on openai only"
+        return adapter.images_request(entry, model, self.body)
+
+    def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
+        if not isinstance(msgspec.json.decode(data), dict):
+            raise ValueError("the answer is not a JSON object")
+        return data, None
+
+    def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
+        raise NotImplementedError("image generation does not stream here")
+
+    def error_event(self, message: str, code: str) -> bytes:
+        return sse_error(message, code)
