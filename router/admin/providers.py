@@ -5,11 +5,11 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import time
+import urllib.parse
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import urllib.parse
 import msgspec
 
 from router.config.converter import unstructure_provider
