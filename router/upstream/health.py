@@ -131,6 +131,11 @@ class HealthMonitor:
             return Health.UNKNOWN  # routable: not probed yet, or the next request is a trial
         return Health.HEALTHY
 
+    def refresh(self) -> None:
+        """Recompute every provider's state at the clock's now (timers do it when circuits end)."""
+        for name in list(self._trackers):
+            self._refresh(name)
+
     def _refresh(self, name: str) -> None:
         """Recompute the provider's state, and wake up when an open circuit half-opens."""
         tracker = self._trackers.get(name)
