@@ -446,6 +446,8 @@ class ConfigWriteFailed(AdminError):
 class ModelListError(AdminError):
     """Asking a provider for its models failed."""
 
+    kind = "model_list_failed"
+
 
 class ProviderTimeout(ModelListError):
     """The provider accepted the connection but did not answer in time."""

@@ -12,6 +12,7 @@ from typing import ClassVar
 import attrs
 
 __all__ = [
+    "PROVIDER_KINDS",
     "AdminConfig",
     "AnthropicProvider",
     "AuthConfig",
@@ -107,6 +108,12 @@ class AnthropicProvider(_ProviderBase):
 
 
 ProviderConfig = OllamaProvider | OpenAIProvider | AnthropicProvider
+
+#: Every provider kind, declared once (its config class): the schema's enum, the
+#: adapters and the admin API follow it, and tests/test_declared_once.py checks they do.
+PROVIDER_KINDS: tuple[str, ...] = tuple(
+    c.kind for c in (OllamaProvider, OpenAIProvider, AnthropicProvider)
+)
 
 
 @attrs.frozen

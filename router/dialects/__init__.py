@@ -1,4 +1,11 @@
-"""Provider adapters, one module per wire dialect."""
+"""The wire dialects we speak, each in its own package, in both directions.
+
+``chat/`` is OpenAI Chat Completions, our internal dialect (and the OpenAI-kind
+providers' own, so their bodies pass through); ``responses/`` the OpenAI
+Responses API; ``anthropic/`` the Messages API; ``ollama/`` Ollama's native API;
+``framing`` the SSE and NDJSON framing they share. `adapter_for` gives the
+provider side of each provider kind.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,14 @@ from router.dialects.base import Adapter
 from router.dialects.chat.openai import OpenAIAdapter
 from router.dialects.ollama.provider import OllamaAdapter
 
-__all__ = ["adapter_for"]
+__all__ = ["ADAPTERS", "adapter_for"]
 
-_ADAPTERS: dict[str, Adapter] = {
-    "openai": OpenAIAdapter(),
-    "ollama": OllamaAdapter(),
-    "anthropic": AnthropicAdapter(),
+#: One adapter per provider kind (`router.config.model.PROVIDER_KINDS`; a test checks).
+ADAPTERS: dict[str, Adapter] = {
+    adapter.kind: adapter for adapter in (OpenAIAdapter(), OllamaAdapter(), AnthropicAdapter())
 }
 
 
 def adapter_for(kind: str) -> Adapter:
     """Return the adapter for a provider kind (every kind the schema allows has one)."""
-    return _ADAPTERS[kind]
+    return ADAPTERS[kind]

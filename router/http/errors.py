@@ -29,6 +29,7 @@ from router.errors import (
     InvalidProviderResponse,
     InvalidUrl,
     MissingField,
+    ModelListError,
     ModelNotFound,
     NexusError,
     NoProvidersFound,
@@ -115,6 +116,7 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     ProviderConfigInvalid: ErrorSpec(422, "upstream_error"),
     InvalidProviderResponse: ErrorSpec(502, "upstream_error"),
     ProviderUnavailable: ErrorSpec(503, "upstream_error"),
+    ModelListError: ErrorSpec(502, "upstream_error"),
     AdminError: ErrorSpec(500, "server_error"),
     NexusError: ErrorSpec(500, "server_error"),
 }

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 from litestar import Request, Response, post
 
+from router.auth.access import require_model_access
 from router.dialects.chat.exchange import ChatExchange, ImagesExchange
 from router.dialects.requests import (
     ChatRequest,
@@ -20,12 +21,11 @@ from router.errors import RequestInvalid
 from router.http.body import json_object
 from router.http.deps import ContextDep, RequestContext
 from router.http.fast import inference_route
-from router.http.headers import routing_headers
-from router.http.security import require_model_access
 from router.http.sse import event_stream
 from router.routing.decision import RequestFacts
 from router.routing.explain import explain
 from router.routing.facts import chat_facts, preference_from_headers
+from router.upstream.headers import routing_headers
 
 __all__ = [
     "chat_completions",
@@ -63,37 +63,21 @@ async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext)
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    model = body["model"]
-    owner = identity.name if identity is not None else None
-    key = None if stream else services.cache.key(owner, table.routes.get(model), body)
-    if key is not None and (hit := services.cache.get(key)) is not None:
-        cached_body, cached_headers = hit
-        return Response(
-            cached_body,
-            media_type="application/json",
-            headers={
-                **cached_headers,
-                "x-nexus-cache": "hit",
-                "x-nexus-config-version": table.version,
-            },
-        )
-    served = await services.runner.serve(
+    exchange = ChatExchange(body, stream=stream, include_usage=include_usage)
+    answer = await services.cache.through(
+        identity.name if identity is not None else None,
         table,
-        chat_facts(body, request.headers),
-        request.headers,
-        lambda decision: services.dispatcher.run(
-            table, decision, ChatExchange(body, stream=stream, include_usage=include_usage)
+        body,
+        lambda: services.runner.serve(
+            table,
+            chat_facts(body, request.headers),
+            request.headers,
+            lambda decision: services.dispatcher.run(table, decision, exchange),
         ),
     )
-    headers = routing_headers(table, served)
-    if served.stream is not None:
-        return event_stream(served.stream, headers)
-    route_cache = table.routes[model].cache if key is not None else None
-    if route_cache is not None and served.body is not None:
-        assert key is not None
-        services.cache.put(key, served.body, headers, route_cache.ttl_s)
-        headers["x-nexus-cache"] = "miss"
-    return Response(served.body, media_type="application/json", headers=headers)
+    if answer.served is not None and answer.served.stream is not None:
+        return event_stream(answer.served.stream, answer.headers)
+    return Response(answer.body, media_type="application/json", headers=answer.headers)
 
 
 @inference_route("/v1/images/generations", "/images/generations")

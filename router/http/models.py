@@ -9,22 +9,10 @@ from litestar.params import FromPath
 
 from router.errors import ModelNotFound
 from router.http.deps import ContextDep
-from router.routing.decision import Health, ProviderState
+from router.routing.decision import routable
 from router.routing.table import Route, RoutingTable
 
 __all__ = ["MODEL_HANDLERS"]
-
-
-def _routable(table: RoutingTable, route: Route, live: dict[str, ProviderState]) -> bool:
-    """At least one target's provider is enabled, not unhealthy and has the model."""
-    for target in route.targets:
-        state = live.get(target.provider, ProviderState())
-        if not table.providers[target.provider].enabled or state.status is Health.UNHEALTHY:
-            continue
-        if state.models is not None and target.model not in state.models:
-            continue
-        return True
-    return False
 
 
 def _model(table: RoutingTable, route: Route) -> dict[str, Any]:
@@ -38,22 +26,22 @@ async def list_models(ctx: ContextDep) -> dict[str, Any]:
     table, services, identity = ctx.table, ctx.services, ctx.identity
     live = services.health.states
     data = [
-        _model(table, r)
+        _model(table, table.routes[name])
         for name in table.public_models
-        if (identity is None or identity.may_use(name))
-        and _routable(table, r := table.routes[name], live)
+        if (identity is None or identity.may_use(name)) and routable(table, name, live)
     ]
     return {"object": "list", "data": data}
 
 
 @get(["/v1/models/{model_id:path}", "/models/{model_id:path}"])
 async def retrieve_model(model_id: FromPath[str], ctx: ContextDep) -> dict[str, Any]:
-    table, identity = ctx.table, ctx.identity
+    """The same rule as the list: a model that cannot be routed now is not found."""
+    table, identity, live = ctx.table, ctx.identity, ctx.services.health.states
     name = model_id.lstrip("/")
-    route = table.routes.get(name)
-    if route is None or (identity is not None and not identity.may_use(name)):
-        raise ModelNotFound(name, table.public_models)
-    return _model(table, route)
+    if not routable(table, name, live) or (identity is not None and not identity.may_use(name)):
+        available = [n for n in table.public_models if routable(table, n, live)]
+        raise ModelNotFound(name, available)
+    return _model(table, table.routes[name])
 
 
 MODEL_HANDLERS = [list_models, retrieve_model]

@@ -8,7 +8,7 @@ from litestar import Response, get
 
 from router import __version__
 from router.http.deps import ContextDep
-from router.routing.decision import Health
+from router.routing.decision import Verdict, availability
 
 __all__ = ["OPS_HANDLERS"]
 
@@ -29,12 +29,11 @@ async def ready(ctx: ContextDep) -> Response[dict[str, Any]]:
     """
     table, services = ctx.table, ctx.services
     pings = {name: await ping() for name, ping in services.pings}
+    live = services.health.states
     routable = [
         name
         for name, e in table.providers.items()
-        if e.enabled
-        and services.health.states.get(name) is not None
-        and services.health.states[name].status is not Health.UNHEALTHY
+        if name in live and availability(e, live[name], None) in {Verdict.USABLE, Verdict.FULL}
     ]
     checks: dict[str, dict[str, Any]] = {
         "config": {"ok": True, "version": table.version},

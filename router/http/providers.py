@@ -17,6 +17,7 @@ from router.admin.providers import (
     update_edit,
     view,
 )
+from router.config.model import PROVIDER_KINDS
 from router.errors import ConfigReadOnly, NoProvidersFound, ProviderNotFound
 from router.http.body import ADMIN_BODY_LIMIT, json_object
 from router.http.deps import ContextDep
@@ -24,7 +25,7 @@ from router.routing.table import RoutingTable
 
 __all__ = ["provider_router"]
 
-KINDS = frozenset({"openai", "ollama", "anthropic"})
+KINDS = frozenset(PROVIDER_KINDS)
 
 
 def _kind(kind: str) -> str:

@@ -7,14 +7,13 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery
 
+from router.auth.access import require_model_access
 from router.dialects.requests import ResponsesRequest, check, check_metadata
 from router.http.body import json_object
 from router.http.deps import ContextDep, RequestContext
 from router.http.fast import inference_route
-from router.http.headers import routing_headers
 from router.http.inference import require_model
 from router.http.pages import page_body, page_params
-from router.http.security import require_model_access
 from router.http.sse import event_stream
 
 __all__ = ["RESPONSE_HANDLERS"]
@@ -29,16 +28,7 @@ async def create_response(request: Request[Any, Any, Any], ctx: RequestContext) 
     check(body, ResponsesRequest)
     check_metadata(body.get("metadata"))
     created = await services.responses.create(table, body, request.headers, identity)
-    if created.served is not None:
-        headers = routing_headers(table, created.served)
-    elif created.cached_headers is not None:
-        headers = {
-            **created.cached_headers,
-            "x-nexus-cache": "hit",
-            "x-nexus-config-version": table.version,
-        }
-    else:
-        headers = {"x-nexus-config-version": table.version}
+    headers = dict(created.headers)
     if created.events is not None:
         return event_stream(created.events, headers)
     return Response(created.body, headers=headers)

@@ -23,7 +23,6 @@ __all__ = [
     "SHARED_STATE_KEY",
     "assert_every_route_authorizes",
     "authorize",
-    "require_model_access",
 ]
 
 #: Where the app's state keeps the shared state (per-key rate limits span processes).
@@ -63,11 +62,6 @@ async def authorize(connection: Request[Any, Any, Any]) -> None:
                     retry_after=RateLimiter.retry_after(wait),
                 )
     connection.scope["state"]["nexus.identity"] = identity
-
-
-def require_model_access(identity: Identity | None, model: str) -> None:
-    if identity is not None and not identity.may_use(model):
-        raise PermissionDenied(f"This key may not use model '{model}'", code="model_not_allowed")
 
 
 def assert_every_route_authorizes(app: Litestar) -> None:

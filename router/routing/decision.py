@@ -34,6 +34,8 @@ __all__ = [
     "RouteReason",
     "UnknownModel",
     "Verdict",
+    "availability",
+    "routable",
     "route",
 ]
 
@@ -191,15 +193,36 @@ def _verdict(
             return Verdict.OUT_OF_ZONE
         if overflow is Overflow.FRESH_ONLY and facts.has_history:
             return Verdict.HISTORY_BLOCKED
+    return availability(entry, state, t.model)
+
+
+def availability(entry: ProviderEntry, state: ProviderState, model: str | None) -> Verdict:
+    """Whether `entry` can serve `model` right now (any of its models, for None).
+
+    The one rule: routing, /v1/models, /v1/models/{id}, the 404's list of available
+    models and /ready all ask it.
+    """
     if not entry.enabled:
         return Verdict.DISABLED
-    if state.status is Health.UNHEALTHY or t.model in state.open_models:
+    if state.status is Health.UNHEALTHY or model in state.open_models:
         return Verdict.UNHEALTHY
-    if state.models is not None and t.model not in state.models:
+    if model is not None and state.models is not None and model not in state.models:
         return Verdict.NOT_PULLED
     if entry.max_concurrency is not None and state.in_flight >= entry.max_concurrency:
         return Verdict.FULL
     return Verdict.USABLE
+
+
+def routable(table: RoutingTable, name: str, live: Mapping[str, ProviderState]) -> bool:
+    """At least one target of route `name` can serve now (a full one counts: it frees up)."""
+    route_ = table.routes.get(name)
+    if route_ is None:
+        return False
+    return any(
+        availability(table.providers[t.provider], live.get(t.provider, _UNKNOWN), t.model)
+        in {Verdict.USABLE, Verdict.FULL}
+        for t in route_.targets
+    )
 
 
 def _alternatives(
@@ -380,7 +403,8 @@ def route(
     """Decide which candidates may serve `facts`, best first, or why none may."""
     r = table.routes.get(facts.model)
     if r is None:
-        return UnknownModel(facts.model, table.public_models)
+        names = tuple(name for name in table.public_models if routable(table, name, live))
+        return UnknownModel(facts.model, names)
     preference = facts.preference or table.settings.preference
     need = r.min_tiers
     considered: list[tuple[Target, Verdict, bool]] = []

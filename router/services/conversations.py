@@ -8,13 +8,13 @@ from typing import Any
 
 import attrs
 
+from router.auth.access import visible
 from router.auth.keys import Identity
 from router.dialects.requests import check_metadata
 from router.dialects.responses.translate import input_items
 from router.errors import NotFound, RequestInvalid
-from router.services.responses import visible
+from router.ids import new_id
 from router.store.base import ItemPage, Order, Store, StoredConversation
-from router.store.ids import new_id
 
 __all__ = ["ConversationsService", "conversation_object", "seed_message"]
 

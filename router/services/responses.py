@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import msgspec
 
+from router.auth.access import visible
 from router.auth.keys import Identity
 from router.dialects.chat.exchange import ChatExchange
 from router.dialects.responses.stream import ResponsesStream
@@ -24,7 +25,6 @@ from router.dialects.responses.translate import (
     usage_of,
 )
 from router.errors import Conflict, NotFound, RequestInvalid, UpstreamError
-from router.http.headers import routing_headers
 from router.routing.decision import RouteDecision
 from router.routing.facts import responses_facts
 from router.routing.table import RoutingTable
@@ -32,9 +32,10 @@ from router.services.locks import KeyedLocks
 from router.store.base import ItemPage, Order, Store, StoredResponse
 from router.upstream.cache import ResponseCache
 from router.upstream.dispatch import Dispatcher, Served
+from router.upstream.headers import routing_headers
 from router.upstream.runner import RouteRunner
 
-__all__ = ["Created", "ResponsesService", "visible"]
+__all__ = ["Created", "ResponsesService"]
 
 log = logging.getLogger("nexus.responses")
 _decode = msgspec.json.decode
@@ -47,14 +48,10 @@ class Created:
     """What `create` produced: a response object, or a stream of events, plus routing facts."""
 
     served: Served | None
+    #: What the answer carries: the routing headers, or the cache's.
+    headers: Mapping[str, str]
     body: dict[str, Any] | None = None
     events: AsyncIterator[bytes] | None = None
-    cached_headers: Mapping[str, str] | None = None  # answered from the cache
-
-
-def visible(owner: str | None, who: Identity | None) -> bool:
-    """Without auth everything is visible; admins see all; a user key sees what it created."""
-    return who is None or who.admin or owner == who.name
 
 
 @attrs.frozen
@@ -215,7 +212,7 @@ class ResponsesService:
                 self._background(table, decision, chat, body, queued, turn),
                 name=f"nexus-{response_id}",
             )
-            return Created(None, body=queued)
+            return Created(None, {"x-nexus-config-version": table.version}, body=queued)
         if store:
             # A provider call is paid for; learn that the answer cannot be stored (503
             # store_unavailable) before making it, not after.
@@ -230,26 +227,22 @@ class ResponsesService:
                 ),
             )
             translator = ResponsesStream(body, response_id, created_at, self.clock)
-            return Created(served, events=self._relay(served, translator, body, store, turn))
-        key = self.cache.key(owner, table.routes.get(body["model"]), chat)
-        hit = self.cache.get(key) if key is not None else None
-        if hit is not None:
-            response = self._completed(body, response_id, created_at, hit[0])
-            await self._finish_turn(turn, response, body, store=store)
-            return Created(None, body=response, cached_headers=hit[1])
-        served = await self.runner.serve(
+            events = self._relay(served, translator, body, store, turn)
+            return Created(served, routing_headers(table, served), events=events)
+        answer = await self.cache.through(
+            owner,
             table,
-            facts,
-            headers,
-            lambda decision: self.dispatcher.run(table, decision, ChatExchange(chat)),
+            chat,
+            lambda: self.runner.serve(
+                table,
+                facts,
+                headers,
+                lambda decision: self.dispatcher.run(table, decision, ChatExchange(chat)),
+            ),
         )
-        route_cache = table.routes[body["model"]].cache if key is not None else None
-        if route_cache is not None and served.body is not None:
-            assert key is not None
-            self.cache.put(key, served.body, routing_headers(table, served), route_cache.ttl_s)
-        response = self._completed(body, response_id, created_at, served.body)
+        response = self._completed(body, response_id, created_at, answer.body)
         await self._finish_turn(turn, response, body, store=store)
-        return Created(served, body=response)
+        return Created(answer.served, answer.headers, body=response)
 
     async def _finish_turn(
         self, turn: _Turn, response: Mapping[str, Any], body: Mapping[str, Any], *, store: bool

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from router.ids import new_id
 from router.store.base import ItemPage, Order
-from router.store.ids import new_id
 
 __all__ = ["assign_ids", "page_query", "to_page"]
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
 import msgspec
 
-from router.routing.table import Route
+from router.routing.table import Route, RoutingTable
+from router.upstream.dispatch import Served
+from router.upstream.headers import routing_headers
 
-__all__ = ["ResponseCache"]
+__all__ = ["Lookup", "ResponseCache"]
 
 _canonical = msgspec.json.Encoder(order="sorted").encode
 _UNCACHED_KEYS = frozenset({"stream", "stream_options", "user", "metadata"})
@@ -83,3 +85,36 @@ class ResponseCache:
     @property
     def size_bytes(self) -> int:
         return self._bytes
+
+    async def through(
+        self,
+        owner: str | None,
+        table: RoutingTable,
+        body: Mapping[str, Any],
+        fetch: Callable[[], Awaitable[Served]],
+    ) -> Lookup:
+        """Cache-aside: the cached answer to `body`, or `fetch`'s (kept when the route caches).
+
+        The answer's headers are the routing headers it was served with, plus
+        ``x-nexus-cache: hit`` or ``miss`` where the route caches.
+        """
+        route = table.routes.get(str(body.get("model")))
+        key = None if body.get("stream") else self.key(owner, route, body)
+        if key is not None and (hit := self.get(key)) is not None:
+            headers = {**hit[1], "x-nexus-cache": "hit", "x-nexus-config-version": table.version}
+            return Lookup(hit[0], headers, None)
+        served = await fetch()
+        headers = routing_headers(table, served)
+        if key is not None and route is not None and route.cache is not None and served.body:
+            self.put(key, served.body, headers, route.cache.ttl_s)
+            headers["x-nexus-cache"] = "miss"
+        return Lookup(served.body, headers, served)
+
+
+@attrs.frozen
+class Lookup:
+    """An answer from the cache (`served` None) or from a provider."""
+
+    body: bytes | None
+    headers: dict[str, str]
+    served: Served | None

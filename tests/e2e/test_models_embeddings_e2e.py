@@ -78,7 +78,11 @@ def test_models_lists_what_is_routable_now(tmp_path: Path) -> None:
         model = client.models.retrieve("meta-llama/Llama-3.1-8B")
         assert (model.id, model.owned_by) == ("meta-llama/Llama-3.1-8B", "oa")
         assert client.models.retrieve("embed").owned_by == "nexus"
-        assert client.models.retrieve("gone").id == "gone"  # known, though not routable now
+        # one rule for the list, the lookup and the 404's list: not routable now, not found
+        with pytest.raises(openai.NotFoundError) as gone:
+            client.models.retrieve("gone")
+        assert "Available models: embed, llama3," in str(gone.value)
+        assert "gone" not in str(gone.value).split("Available models:")[1]
         with pytest.raises(openai.NotFoundError):
             client.models.retrieve("nope")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from router.dialects.requests import InputItem, check
 from router.errors import RequestInvalid
-from router.store.ids import new_id
+from router.ids import new_id
 
 __all__ = [
     "chat_request",

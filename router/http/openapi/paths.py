@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.config.model import PROVIDER_KINDS
 from router.http.openapi.schemas import ref
 
 __all__ = ["PATHS", "with_aliases"]
@@ -134,7 +135,7 @@ _INCLUDE = _query("include", {"type": "array", "items": {"type": "string"}}, "Ac
 _RESPONSE_ID = _path("response_id", "A stored response's id (`resp_…`)")
 _CONVERSATION_ID = _path("conversation_id", "A conversation's id (`conv_…`)")
 _ITEM_ID = _path("item_id", "An item's id (`msg_…`, `fc_…`)")
-_KIND = _path("kind", "The provider kind", enum=["openai", "ollama", "anthropic"])
+_KIND = _path("kind", "The provider kind", enum=list(PROVIDER_KINDS))
 _PROVIDER_ID = _path("provider_id", "The provider's id (a UUID)")
 _IF_MATCH = _header("If-Match", "An ETag from a previous answer: refuse (412) if it changed")
 _STORE_ERRORS = ("401", "404", "429", "503")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from router.config.model import PROVIDER_KINDS
+
 __all__ = ["SCHEMAS", "ref"]
 
 Schema = dict[str, Any]
@@ -440,7 +442,7 @@ _PROVIDER = _obj(
     ("id", "name", "kind", "base_url", "enabled", "models"),
     id=_STR,
     name=_STR,
-    kind=_enum("openai", "ollama", "anthropic"),
+    kind=_enum(*PROVIDER_KINDS),
     base_url=_STR,
     api_key=_NULL_STR,
     description=_NULL_STR,
