@@ -4,7 +4,9 @@ Each route `via-<kind>` has one target, on the fake of that kind, so a client ru
 against every route exercises every adapter. `private-only` may only be served in
 the `restricted` zone, whose one provider is disabled, and its other target is in
 `open`: every request to it is refused by policy (503 `privacy_zone_mismatch`),
-the permanent error whose retries the stall tests time.
+the permanent error whose retries the stall tests time. The disabled model
+offers tools, so a request with tools (Codex's) is refused for its zone too,
+not for a missing capability.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tests.fakes.servers import serve
 
 __all__ = [
     "API_KEY",
+    "BUDGET_S",
     "CODEX_MODEL",
     "KINDS",
     "REFUSED",
@@ -39,6 +42,8 @@ __all__ = [
 KINDS = ("openai", "ollama", "anthropic")
 #: The route nothing may serve (privacy zone), for the permanent-error tests.
 REFUSED = "private-only"
+#: Seconds a client may take to give up on a request `REFUSED` (nothing can serve it).
+BUDGET_S = 5.0
 #: A model name Codex CLI knows (its catalog): for it Codex offers its freeform `apply_patch`.
 CODEX_MODEL = "gpt-5.5"
 #: What clients send as their key (the router has no `auth` section, so any key works).
@@ -70,7 +75,7 @@ providers:
     base_url: "{ol}"
     zone: restricted
     enabled: false
-    models: [{{name: llama3-vault}}]
+    models: [{{name: llama3-vault, tools: true}}]
 routes:
   - {{model: via-openai, targets: [oa/gpt-x]}}
   - {{model: via-ollama, targets: [ol/llama3]}}

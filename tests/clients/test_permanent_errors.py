@@ -21,13 +21,10 @@ from typing import Any
 import openai
 import pytest
 
-from tests.clients.matrix import API_KEY, REFUSED, Matrix
+from tests.clients.matrix import API_KEY, BUDGET_S, REFUSED, Matrix
 from tests.clients.node_scripts import run_script
 
 pytestmark = pytest.mark.clients
-
-#: Seconds an SDK may take to give up on a request nothing can serve.
-BUDGET_S = 5.0
 
 STALL = pytest.mark.xfail(
     strict=True,
