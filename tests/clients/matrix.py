@@ -58,12 +58,12 @@ providers:
     kind: openai
     base_url: "{oa}/v1"
     zone: open
-    models: [{{name: gpt-x, tools: true, vision: true}}]
+    models: [{{name: gpt-x, tools: true, vision: true, embeddings: true}}]
   - name: ol
     kind: ollama
     base_url: "{ol}"
     zone: open
-    models: [{{name: llama3, tools: true}}]
+    models: [{{name: llama3, tools: true, embeddings: true}}]
   - name: an
     kind: anthropic
     base_url: "{an}"
@@ -113,6 +113,11 @@ class Matrix:
         self.openai.tool_call = None
         self.ollama.tool_call = None
         self.anthropic.tool_use = None
+
+    def answer(self, text: str) -> None:
+        """Every fake answers with `text`."""
+        for fake in (self.openai, self.ollama, self.anthropic):
+            fake.reply = text
 
     def call_tool(self, name: str, arguments: dict[str, Any], *, then: str | None = None) -> None:
         """Every fake answers with a call of `name`; once it sees the result, with `then`."""

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import openai
+import pydantic
 import pytest
 
 from tests.clients.matrix import API_KEY, REPLIES, Matrix
@@ -25,6 +26,10 @@ WEATHER = {
 }
 
 
+class Person(pydantic.BaseModel):
+    name: str
+
+
 def client(matrix: Matrix) -> openai.OpenAI:
     return openai.OpenAI(base_url=matrix.base_url, api_key=API_KEY)
 
@@ -38,6 +43,20 @@ def test_chat_completion_sync(matrix: Matrix, kind: str, model: str) -> None:
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None
     assert completion.usage.total_tokens > 0
+
+
+def test_models_list(matrix: Matrix) -> None:
+    """models.list names every route a client may ask for."""
+    ids = {m.id for m in client(matrix).models.list()}
+    assert {"via-openai", "via-ollama", "via-anthropic"} <= ids
+
+
+@pytest.mark.parametrize("kind", ["openai", "ollama"])  # Anthropic serves no embeddings
+def test_embeddings(matrix: Matrix, kind: str, model: str) -> None:
+    """embeddings.create returns one vector per input, in order (the SDK asks for base64)."""
+    result = client(matrix).embeddings.create(model=model, input=["a", "bb"])
+    assert [d.index for d in result.data] == [0, 1]
+    assert [d.embedding[0] for d in result.data] == [1.0, 2.0]  # the fakes' vector(): length first
 
 
 def test_chat_completion_async(matrix: Matrix, kind: str, model: str) -> None:
@@ -91,6 +110,22 @@ def test_chat_tool_call_round_trip(matrix: Matrix, kind: str, model: str) -> Non
     ]
     final = sdk.chat.completions.create(model=model, messages=messages, tools=tools)  # type: ignore[arg-type]
     assert final.choices[0].message.content == "Sunny in Oslo"
+
+
+def test_chat_structured_output(matrix: Matrix, model: str) -> None:
+    """chat.completions.parse with a pydantic model: json_schema out, parsed object back."""
+    matrix.answer('{"name": "Ada"}')
+    completion = client(matrix).chat.completions.parse(
+        model=model, messages=[{"role": "user", "content": "who?"}], response_format=Person
+    )
+    assert completion.choices[0].message.parsed == Person(name="Ada")
+
+
+def test_responses_structured_output(matrix: Matrix, model: str) -> None:
+    """responses.parse with text_format: the parsed object back."""
+    matrix.answer('{"name": "Ada"}')
+    response = client(matrix).responses.parse(model=model, input="who?", text_format=Person)
+    assert response.output_parsed == Person(name="Ada")
 
 
 def test_responses_create(matrix: Matrix, kind: str, model: str) -> None:

@@ -80,6 +80,20 @@ def test_openai_responses(matrix: Matrix) -> None:
 
 
 @STALL
+def test_openai_sdk_missing_capability(matrix: Matrix) -> None:
+    """Embeddings from a route without them (Anthropic): as permanent, and as fast."""
+
+    async def call() -> object:
+        async with openai.AsyncOpenAI(base_url=matrix.base_url, api_key=API_KEY) as client:
+            return await client.embeddings.create(model="via-anthropic", input="hi")
+
+    seconds, error = seconds_to_error(call)
+    assert isinstance(error, openai.APIStatusError)
+    assert "embeddings" in error.message
+    assert seconds < BUDGET_S
+
+
+@STALL
 def test_openai_agents(matrix: Matrix) -> None:
     """openai-agents' Runner raises instead of retrying."""
     agents = pytest.importorskip("agents")
