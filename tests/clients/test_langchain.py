@@ -55,3 +55,34 @@ def test_tool_call_round_trip(matrix: Matrix, kind: str, model: str, responses: 
     call = first.tool_calls[0]
     history += [first, ToolMessage(weather.invoke(call["args"]), tool_call_id=call["id"])]
     assert bound.invoke(history).text == "Sunny in Oslo"
+
+
+@API
+def test_multi_turn(matrix: Matrix, kind: str, model: str, responses: bool) -> None:
+    """The answer goes back as history (with its item ids on Responses); turn two sees turn one."""
+    llm = chat(matrix, model, responses)
+    history: list[HumanMessage | AIMessage] = [HumanMessage("my name is Ada")]
+    first = llm.invoke(history)
+    assert isinstance(first, AIMessage)
+    history += [first, HumanMessage("what is my name?")]
+    assert llm.invoke(history).text == REPLIES[kind]
+    sent = str(matrix.last_messages(kind))
+    assert "my name is Ada" in sent
+    assert REPLIES[kind] in sent
+
+
+def test_use_previous_response_id(matrix: Matrix, kind: str, model: str) -> None:
+    """use_previous_response_id: only the new message is sent; the router adds the chain."""
+    llm = ChatOpenAI(
+        model=model,
+        base_url=matrix.base_url,
+        api_key=API_KEY,  # type: ignore[arg-type]
+        use_responses_api=True,
+        use_previous_response_id=True,
+    )
+    history: list[HumanMessage | AIMessage] = [HumanMessage("my name is Ada")]
+    first = llm.invoke(history)
+    assert isinstance(first, AIMessage)
+    history += [first, HumanMessage("what is my name?")]
+    assert llm.invoke(history).text == REPLIES[kind]
+    assert "my name is Ada" in str(matrix.last_messages(kind))

@@ -89,6 +89,28 @@ def test_runner_streamed_with_a_tool(matrix: Matrix, kind: str, model: str) -> N
     assert str(asyncio.run(main())).strip() == "It is sunny in Oslo"
 
 
+def test_runner_multi_turn(matrix: Matrix, kind: str, model: str) -> None:
+    """Turn two from to_input_list(), turn three chained by previous_response_id."""
+
+    async def main() -> tuple[object, object]:
+        run = agent(matrix, model)
+        first = await Runner.run(run, "my name is Ada", run_config=NO_TRACES)
+        second = await Runner.run(
+            run,
+            [*first.to_input_list(), {"role": "user", "content": "what is my name?"}],
+            run_config=NO_TRACES,
+        )
+        third = await Runner.run(
+            run, "again?", previous_response_id=second.last_response_id, run_config=NO_TRACES
+        )
+        return second.final_output, third.final_output
+
+    assert asyncio.run(main()) == (REPLIES[kind], REPLIES[kind])
+    sent = json.dumps(matrix.last_messages(kind))
+    assert "my name is Ada" in sent
+    assert "what is my name?" in sent
+
+
 def test_runner_on_a_conversation(matrix: Matrix, kind: str, model: str) -> None:
     """With conversation_id the router keeps the history: turn two sees turn one."""
 

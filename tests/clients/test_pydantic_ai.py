@@ -41,6 +41,16 @@ def test_run_sync(matrix: Matrix, kind: str, model: str, responses: bool) -> Non
 
 
 @API
+def test_multi_turn(matrix: Matrix, kind: str, model: str, responses: bool) -> None:
+    """message_history carries turn one into turn two."""
+    run = agent(matrix, model, responses)
+    first = run.run_sync("my name is Ada")
+    second = run.run_sync("what is my name?", message_history=first.all_messages())
+    assert second.output == REPLIES[kind]
+    assert "my name is Ada" in str(matrix.last_messages(kind))
+
+
+@API
 def test_tool_round_trip(matrix: Matrix, kind: str, model: str, responses: bool) -> None:
     """The agent runs its tool and returns the model's answer to the tool's result."""
     matrix.call_tool("weather", {"city": "Oslo"}, then="Sunny in Oslo")
