@@ -8,6 +8,7 @@ import json
 import openai
 import pydantic
 import pytest
+from openai.types.responses import Response
 
 from tests.clients.matrix import API_KEY, REPLIES, Matrix
 from tests.conftest import wait_for
@@ -181,10 +182,12 @@ def test_background_then_retrieve(matrix: Matrix, kind: str, model: str) -> None
     sdk = client(matrix)
     queued = sdk.responses.create(model=model, input="hi", background=True)
     assert queued.status in {"queued", "in_progress"}
-    done = wait_for(
-        lambda: (r := sdk.responses.retrieve(queued.id)).status == "completed" and r,
-        what="the background response",
-    )
+
+    def completed() -> Response | None:
+        response = sdk.responses.retrieve(queued.id)
+        return response if response.status == "completed" else None
+
+    done = wait_for(completed, what="the background response")
     assert done.output_text == REPLIES[kind]
 
 
