@@ -21,6 +21,8 @@ class FakeAnthropic:
     api_key: str = "sk-ant-test"
     reply: str = "Hello from Claude"
     tool_use: dict[str, Any] | None = None
+    #: With `tool_use`: a request ending in a tool_result block gets `reply` instead.
+    answer_tool_results: bool = False
     error_mid_stream: bool = False
     requests: list[dict[str, Any]] = attrs.Factory(list)
 
@@ -57,29 +59,39 @@ class FakeAnthropic:
                     },
                 )
                 return
+            tool_use = self._tool_use(body)
             if body.get("stream"):
-                await send_stream(send, "text/event-stream", self._events(body["model"]))
+                await send_stream(send, "text/event-stream", self._events(body["model"], tool_use))
             else:
-                await send_json(send, 200, self._message(body["model"]))
+                await send_json(send, 200, self._message(body["model"], tool_use))
             return
         await send_json(
             send, 404, {"type": "error", "error": {"type": "not_found_error", "message": "no"}}
         )
 
-    def _content(self) -> list[dict[str, Any]]:
+    def _tool_use(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.tool_use or not self.answer_tool_results:
+            return self.tool_use
+        last = (body.get("messages") or [{}])[-1]
+        content = last.get("content")
+        blocks = content if isinstance(content, list) else []
+        answered = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
+        return None if answered else self.tool_use
+
+    def _content(self, tool_use: dict[str, Any] | None) -> list[dict[str, Any]]:
         content: list[dict[str, Any]] = [{"type": "text", "text": self.reply}]
-        if self.tool_use:
-            content.append({"type": "tool_use", "id": "toolu_1", **self.tool_use})
+        if tool_use:
+            content.append({"type": "tool_use", "id": "toolu_1", **tool_use})
         return content
 
-    def _message(self, model: str) -> dict[str, Any]:
+    def _message(self, model: str, tool_use: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "id": "msg_1",
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": self._content(),
-            "stop_reason": "tool_use" if self.tool_use else "end_turn",
+            "content": self._content(tool_use),
+            "stop_reason": "tool_use" if tool_use else "end_turn",
             "stop_sequence": None,
             "usage": {
                 "input_tokens": 12,
@@ -89,8 +101,8 @@ class FakeAnthropic:
             },
         }
 
-    async def _events(self, model: str) -> AsyncIterator[bytes]:
-        start = self._message(model) | {"content": [], "stop_reason": None}
+    async def _events(self, model: str, tool_use: dict[str, Any] | None) -> AsyncIterator[bytes]:
+        start = self._message(model, tool_use) | {"content": [], "stop_reason": None}
         start["usage"] = {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 3}
         yield _event("message_start", {"message": start})
         yield _event(
@@ -109,7 +121,7 @@ class FakeAnthropic:
                 )
                 return
         yield _event("content_block_stop", {"index": 0})
-        if self.tool_use:
+        if tool_use:
             yield _event(
                 "content_block_start",
                 {
@@ -117,19 +129,19 @@ class FakeAnthropic:
                     "content_block": {
                         "type": "tool_use",
                         "id": "toolu_1",
-                        "name": self.tool_use["name"],
+                        "name": tool_use["name"],
                         "input": {},
                     },
                 },
             )
-            args = json.dumps(self.tool_use["input"])
+            args = json.dumps(tool_use["input"])
             for part in (args[: len(args) // 2], args[len(args) // 2 :]):
                 yield _event(
                     "content_block_delta",
                     {"index": 1, "delta": {"type": "input_json_delta", "partial_json": part}},
                 )
             yield _event("content_block_stop", {"index": 1})
-        reason = "tool_use" if self.tool_use else "end_turn"
+        reason = "tool_use" if tool_use else "end_turn"
         yield _event(
             "message_delta",
             {

@@ -17,6 +17,8 @@ class FakeOllama:
     reply: str = "Hello from Ollama"
     models: tuple[str, ...] = ("llama3:latest",)
     tool_call: dict[str, Any] | None = None
+    #: With `tool_call`: a request whose last message is a tool result gets `reply` instead.
+    answer_tool_results: bool = False
     done_reason: str = "stop"
     requests: list[dict[str, Any]] = attrs.Factory(list)
 
@@ -38,10 +40,11 @@ class FakeOllama:
                     send, 404, {"error": f"model '{name}' not found, try pulling it first"}
                 )
                 return
+            call = self._calls_tool(body)
             if body.get("stream", True):
-                await send_stream(send, "application/x-ndjson", self._lines(name))
+                await send_stream(send, "application/x-ndjson", self._lines(name, call))
             else:
-                await send_json(send, 200, self._final(name, self.reply))
+                await send_json(send, 200, self._final(name, self.reply, call))
             return
         if path == "/api/embed" and scope["method"] == "POST":
             body = json.loads(await read_body(receive))
@@ -59,9 +62,15 @@ class FakeOllama:
             return
         await send_json(send, 404, {"error": "not found"})
 
-    def _final(self, model: str, content: str) -> dict[str, Any]:
+    def _calls_tool(self, body: dict[str, Any]) -> bool:
+        if not self.tool_call:
+            return False
+        messages = body.get("messages") or [{}]
+        return not (self.answer_tool_results and messages[-1].get("role") == "tool")
+
+    def _final(self, model: str, content: str, call_tool: bool = True) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content}
-        if self.tool_call:
+        if self.tool_call and call_tool:
             message["tool_calls"] = [{"function": self.tool_call}]
         return {
             "model": model,
@@ -73,7 +82,7 @@ class FakeOllama:
             "eval_count": 5,
         }
 
-    async def _lines(self, model: str) -> AsyncIterator[bytes]:
+    async def _lines(self, model: str, call_tool: bool = True) -> AsyncIterator[bytes]:
         for word in self.reply.split(" "):
             line = {
                 "model": model,
@@ -82,4 +91,4 @@ class FakeOllama:
                 "done": False,
             }
             yield (json.dumps(line) + "\n").encode()
-        yield (json.dumps(self._final(model, "")) + "\n").encode()
+        yield (json.dumps(self._final(model, "", call_tool)) + "\n").encode()

@@ -56,6 +56,9 @@ class FakeOpenAI:
     fail_after_chunks: int | None = None
     malformed: bool = False
     tool_call: dict[str, Any] | None = None
+    #: With `tool_call`: a request whose last message is a tool result gets `reply` instead,
+    #: as a model does once it has what it asked for (a function-call round trip).
+    answer_tool_results: bool = False
     probe_status: int = 200
     set_cookie: str | None = None  # a Set-Cookie header on every chat answer
     requests: list[dict[str, Any]] = attrs.Factory(list)
@@ -138,12 +141,18 @@ class FakeOpenAI:
                 gone.cancel()
             return
         cookie = {"set-cookie": self.set_cookie} if self.set_cookie else None
-        await send_json(send, 200, self.completion(body["model"]), cookie)
+        await send_json(send, 200, self.completion(body["model"], self._calls_tool(body)), cookie)
 
-    def completion(self, model: str) -> dict[str, Any]:
+    def _calls_tool(self, body: dict[str, Any]) -> bool:
+        if not self.tool_call:
+            return False
+        messages = body.get("messages") or [{}]
+        return not (self.answer_tool_results and messages[-1].get("role") == "tool")
+
+    def completion(self, model: str, call_tool: bool = True) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self.reply}
         finish = "stop"
-        if self.tool_call:
+        if self.tool_call and call_tool:
             message = {
                 "role": "assistant",
                 "content": None,
@@ -183,6 +192,9 @@ class FakeOpenAI:
         words = self.reply.split(" ")
         deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
         deltas += [{"content": w if i == 0 else " " + w} for i, w in enumerate(words)]
+        finish = "stop"
+        if self._calls_tool(body):
+            deltas, finish = self._tool_deltas(), "tool_calls"
         for i, delta in enumerate(deltas):
             if self.fail_after_chunks is not None and i >= self.fail_after_chunks:
                 raise MidStreamFailure("the fake upstream died")
@@ -193,7 +205,7 @@ class FakeOpenAI:
             if gone.done():
                 self.disconnects += 1
                 return
-        yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n".encode()
+        yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': finish}]})}\n\n".encode()
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {
                 "prompt_tokens": 9,
@@ -202,3 +214,19 @@ class FakeOpenAI:
             }
             yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode()
         yield b"data: [DONE]\n\n"
+
+    def _tool_deltas(self) -> list[dict[str, Any]]:
+        """The tool call as OpenAI streams it: id and name first, then the arguments in pieces."""
+        assert self.tool_call is not None
+        args = json.dumps(self.tool_call["arguments"])
+        first = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": self.tool_call["name"], "arguments": ""},
+        }
+        pieces = (args[: len(args) // 2], args[len(args) // 2 :])
+        return [
+            {"role": "assistant", "content": None, "tool_calls": [first]},
+            *({"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces),
+        ]
