@@ -16,6 +16,10 @@ fail with EMFILE). `GuardedHttpToolsProtocol` adds what is missing:
 - **connection budget**: past ``max_connections`` open connections a new one gets
   an immediate 503 and is closed, so the descriptors left stay available to the
   upstream connections of the requests in flight.
+- **clients that leave**: when a connection is lost mid-request, the inference
+  request's task (left in its scope state by router.http.fast) is cancelled, so
+  its upstream call ends at once — whether it waits for headers, for a whole
+  answer, or relays a stream.
 
 The hot path pays no timer per request: what a connection waits for is checked
 once per read, a request that arrives whole only marks the connection idle, and
@@ -43,6 +47,7 @@ from uvicorn.server import ServerState
 
 from router.config.model import ServerConfig
 from router.http.body import BODY_TIMED_OUT
+from router.http.fast import CLIENT_GONE_KEY, REQUEST_TASK_KEY
 
 __all__ = [
     "FD_RESERVE",
@@ -191,6 +196,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # The client left mid-request: cancel its inference task, so the upstream call
+            # (waiting for headers, an answer, or mid-stream) ends and the GPU stops.
+            state = cycle.scope.get("state") or {}
+            task = state.get(REQUEST_TASK_KEY)
+            if task is not None and not task.done():
+                state[CLIENT_GONE_KEY] = True
+                task.cancel()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:

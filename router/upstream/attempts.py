@@ -8,15 +8,13 @@ first byte. Hooks are handed in by the composition root (`router.app`).
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import attrs
+from typing import NamedTuple
 
 __all__ = ["Attempt", "AttemptHook"]
 
 
-@attrs.frozen
-class Attempt:
-    """One try of one provider for one request."""
+class Attempt(NamedTuple):
+    """One try of one provider for one request (a tuple: one is made per request)."""
 
     route: str
     provider: str

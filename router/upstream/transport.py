@@ -152,7 +152,11 @@ class Pool:
         """One whole exchange, or a mapped `UpstreamError` (a body over `limit` included)."""
         try:
             async with self._request(up, timeouts) as response:
-                body = await _read_capped(response, limit, entry)
+                length = response.content_length
+                if length is not None and length <= limit:  # nearly every answer
+                    body = await response.read()
+                else:
+                    body = await _read_capped(response, limit, entry)
                 return Answer(response.status, response.headers, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise failure(exc, entry, timeouts) from exc

@@ -12,6 +12,7 @@ import attrs
 import httpx
 
 from router.app import AppOptions, create_app
+from router.http.server import http_protocol
 from router.snapshot.atomic import exchange_files
 from router.snapshot.holder import ConfigHolder
 from tests.fakes.servers import serve
@@ -46,5 +47,10 @@ def run_router(
     options.setdefault("handle_sighup", False)
     holder = ConfigHolder.open(config, env=env or {}, replace=replace, exchange=exchange)
     app = create_app(holder, options=AppOptions(**options))
-    with serve(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=30) as http:
+    # The router runs under its own server protocol, as `nexus serve` runs it.
+    protocol = http_protocol(holder.current.config.server)
+    with (
+        serve(app, lifespan="on", http=protocol) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
         yield RouterHandle(url, holder, http)

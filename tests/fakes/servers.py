@@ -14,7 +14,9 @@ from tests.conftest import free_port, wait_for
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, port: int | None = None, lifespan: str = "off") -> Iterator[str]:
+def serve(
+    app: Any, *, port: int | None = None, lifespan: str = "off", http: Any = "h11"
+) -> Iterator[str]:
     """Serve `app` with uvicorn in a background thread; yield its base URL."""
     port = port or free_port()
     config = uvicorn.Config(
@@ -24,7 +26,7 @@ def serve(app: Any, *, port: int | None = None, lifespan: str = "off") -> Iterat
         log_level="warning",
         lifespan=lifespan,
         loop="asyncio",
-        http="h11",
+        http=http,
         timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)

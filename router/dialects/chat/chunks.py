@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import attrs
@@ -12,13 +14,30 @@ __all__ = ["ChunkWriter", "ResponseContext", "completion_body"]
 _encode = msgspec.json.Encoder().encode
 
 
-@attrs.frozen
 class ResponseContext:
-    """What a translation needs that is not in the upstream answer (chosen by the caller)."""
+    """What a translation needs that is not in the upstream answer: the completion's id,
+    its time and the model name. The id and time are made on first use: a pass-through
+    answer never needs them (a completion id is no secret: no getrandom() for it).
+    """
 
-    id: str
-    created: int
-    model: str
+    __slots__ = ("_created", "_id", "model")
+
+    def __init__(self, id: str | None = None, created: int | None = None, model: str = "") -> None:
+        self._id = id
+        self._created = created
+        self.model = model
+
+    @property
+    def id(self) -> str:
+        if self._id is None:
+            self._id = f"chatcmpl-{random.getrandbits(96):024x}"
+        return self._id
+
+    @property
+    def created(self) -> int:
+        if self._created is None:
+            self._created = int(time.time())
+        return self._created
 
 
 def completion_body(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,11 +25,6 @@ def sse_error(message: str, code: str) -> bytes:
     return b"data: " + _encode({"error": error}) + b"\n\n"
 
 
-def _context(model: str) -> ResponseContext:
-    # A completion id is not a secret: no getrandom() syscall for it on the hot path.
-    return ResponseContext(f"chatcmpl-{random.getrandbits(96):024x}", int(time.time()), model)
-
-
 def _usage(shape: Completion | Embeddings) -> Usage | None:
     usage = shape.usage
     return None if usage is None else Usage(usage.prompt_tokens, usage.completion_tokens)
@@ -49,12 +42,12 @@ class ChatExchange:
         return adapter_for(entry.kind).chat_request(entry, model, self.body, stream=self.stream)
 
     def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
-        body = adapter_for(entry.kind).chat_response(data, _context(model))
+        body = adapter_for(entry.kind).chat_response(data, ResponseContext(model=model))
         return body, _usage(msgspec.json.decode(body, type=Completion))
 
     def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
         adapter = adapter_for(entry.kind)
-        return adapter.chat_stream(_context(model), include_usage=self.include_usage)
+        return adapter.chat_stream(ResponseContext(model=model), include_usage=self.include_usage)
 
     def error_event(self, message: str, code: str) -> bytes:
         return sse_error(message, code)
