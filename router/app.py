@@ -126,9 +126,21 @@ async def _beat(store: Store, heartbeat_s: float) -> None:
             log.warning("failed %d response(s) of a router process that stopped", stale)
 
 
-async def _stop_task(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+@contextlib.asynccontextmanager
+async def _running_store(
+    holder: ConfigHolder, instance: str, heartbeat_s: float
+) -> AsyncIterator[Store]:
+    """The store, open and beating; it says goodbye and closes when the block ends."""
+    store = await _open_store(holder, instance, heartbeat_s)
+    heartbeat = asyncio.create_task(_beat(store, heartbeat_s), name="nexus-heartbeat")
+    try:
+        yield store
+    finally:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+        with contextlib.suppress(StoreUnavailable):
+            await store.leave()
+        await store.close()
 
 
 async def _ping(store: Store) -> bool:
@@ -147,16 +159,7 @@ async def assemble(
     table = holder.current
     instance = new_instance_id()
     async with contextlib.AsyncExitStack() as stack:
-        store = await _open_store(holder, instance, opts.heartbeat_s)
-        stack.push_async_callback(store.close)
-
-        async def leave() -> None:
-            with contextlib.suppress(StoreUnavailable):
-                await store.leave()
-
-        stack.push_async_callback(leave)
-        heartbeat = asyncio.create_task(_beat(store, opts.heartbeat_s), name="nexus-heartbeat")
-        stack.push_async_callback(_stop_task, heartbeat)
+        store = await stack.enter_async_context(_running_store(holder, instance, opts.heartbeat_s))
 
         shared = _shared_state(holder, instance)
         queues = CapacityQueues()
@@ -175,6 +178,7 @@ async def assemble(
         cache = ResponseCache(max_bytes=int(table.settings.cache_max_mb * 1024 * 1024))
         runner = RouteRunner(health, queues)
         dispatcher = Dispatcher(pool, health, shared, hooks=(metrics.attempt, record_attempt))
+        stack.push_async_callback(dispatcher.deadlines.close)
 
         async def broadcast_cancel(response_id: str) -> None:
             shared.publish({"type": "cancel", "id": response_id})

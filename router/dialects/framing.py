@@ -144,12 +144,13 @@ class SsePassThrough:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if (
-            self._valid
-            and self._lines.idle
+            self._lines.idle
             and not self._event
             and chunk.endswith(b"\n\n")
             and b"\r" not in chunk
+            and (self._valid or chunk.startswith((b"data: {", b"data:{")))
         ):
+            self._valid = True
             return [chunk]  # whole events, as nearly every upstream read is
         out: list[bytes] = []
         for line in self._lines.feed(chunk):

@@ -8,27 +8,50 @@ first byte. Hooks are handed in by the composition root (`router.app`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 __all__ = ["Attempt", "AttemptHook"]
 
 
-class Attempt(NamedTuple):
-    """One try of one provider for one request (a tuple: one is made per request)."""
+class Attempt:
+    """One try of one provider for one request.
 
-    route: str
-    provider: str
-    model: str
-    zone: str
-    number: int
-    #: Seconds waiting on the provider, from sending to the end of its answer.
-    upstream_s: float
-    #: The error's code (its ``kind``, e.g. ``upstream_timeout``) when it failed, else None.
-    error: str | None = None
-    #: Seconds to the first byte of a stream.
-    ttfb_s: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
+    Filled in by the dispatcher as the attempt goes and handed to the hooks when it
+    ends; hooks read it and must not keep it (one is made per request, so it is a
+    plain slotted class rather than a frozen value copied at the end).
+    """
+
+    __slots__ = (
+        "completion_tokens",
+        "error",
+        "model",
+        "number",
+        "prompt_tokens",
+        "provider",
+        "route",
+        "started",
+        "ttfb_s",
+        "upstream_s",
+        "zone",
+    )
+
+    def __init__(
+        self, route: str, provider: str, model: str, zone: str, number: int, started: float
+    ) -> None:
+        self.route = route
+        self.provider = provider
+        self.model = model
+        self.zone = zone
+        self.number = number
+        #: ``time.perf_counter()`` when it was sent.
+        self.started = started
+        #: Seconds waiting on the provider, from sending to the end of its answer.
+        self.upstream_s = 0.0
+        #: The error's code (its ``kind``, e.g. ``upstream_timeout``) when it failed.
+        self.error: str | None = None
+        #: Seconds to the first byte of a stream.
+        self.ttfb_s: float | None = None
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
 
 
 AttemptHook = Callable[[Attempt], None]

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import msgspec
@@ -111,8 +111,7 @@ class ResponseCache:
         return Lookup(served.body, headers, served)
 
 
-@attrs.frozen
-class Lookup:
+class Lookup(NamedTuple):
     """An answer from the cache (`served` None) or from a provider."""
 
     body: bytes | None

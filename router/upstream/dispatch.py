@@ -11,6 +11,7 @@ first translated chunk has arrived, and never fails over after that.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -23,7 +24,6 @@ from router.dialects.base import (
     Exchange,
     StreamTranslator,
     UpstreamStreamError,
-    Usage,
     error_message,
 )
 from router.dialects.framing import StreamFramingError
@@ -37,6 +37,7 @@ from router.errors import (
 from router.routing.decision import Candidate, RouteDecision
 from router.routing.table import ProviderEntry, RoutingTable
 from router.upstream.attempts import Attempt, AttemptHook
+from router.upstream.deadlines import Deadlines
 from router.upstream.failover import Consequence, after_failure, giving_up
 from router.upstream.health import HealthMonitor
 from router.upstream.shared import LocalState, SharedState
@@ -97,16 +98,27 @@ def _malformed(exc: Exception, entry: ProviderEntry, what: str) -> UpstreamProto
     )
 
 
-def _whole_timeouts(entry: ProviderEntry) -> Timeouts:
-    """A whole answer: ``timeout_s`` is a deadline however the provider trickles."""
-    return Timeouts(
-        connect=min(entry.timeout_s, 10.0), total=entry.timeout_s, idle=entry.first_byte_timeout_s
+@functools.cache
+def _timeouts(timeout_s: float, first_byte_s: float | None) -> tuple[Timeouts, Timeouts]:
+    """(whole, stream) timeouts of a provider, made once per pair of settings.
+
+    A whole answer: ``timeout_s`` is a deadline however the provider trickles. A
+    stream: ``timeout_s`` is the longest silence (its first data is bounded apart).
+    """
+    connect = min(timeout_s, 10.0)
+    # The whole answer's deadline (timeout_s) is kept by Deadlines, not by aiohttp.
+    return (
+        Timeouts(connect=connect, total=None, idle=first_byte_s or timeout_s),
+        Timeouts(connect=connect, idle=timeout_s),
     )
 
 
+def _whole_timeouts(entry: ProviderEntry) -> Timeouts:
+    return _timeouts(entry.timeout_s, entry.first_byte_timeout_s)[0]
+
+
 def _stream_timeouts(entry: ProviderEntry) -> Timeouts:
-    """A stream: ``timeout_s`` is the longest silence (its first data is bounded apart)."""
-    return Timeouts(connect=min(entry.timeout_s, 10.0), idle=entry.timeout_s)
+    return _timeouts(entry.timeout_s, entry.first_byte_timeout_s)[1]
 
 
 @attrs.define
@@ -116,6 +128,7 @@ class Dispatcher:
     shared: SharedState = attrs.Factory(LocalState)
     #: Called with every attempt when it ends (metrics, the request's log line).
     hooks: tuple[AttemptHook, ...] = ()
+    deadlines: Deadlines = attrs.Factory(Deadlines)
 
     async def run(self, table: RoutingTable, decision: RouteDecision, exchange: Exchange) -> Served:
         """Try candidates in order; fail over on retryable errors, at most max_attempts times."""
@@ -136,11 +149,18 @@ class Dispatcher:
                 full += 1  # at max_concurrency counting every router process: try the next
                 continue
             attempts += 1
-            attempt = _Attempt(decision.route.name, candidate, entry, attempts, time.perf_counter())
+            attempt = Attempt(
+                decision.route.name,
+                entry.name,
+                candidate.model,
+                entry.zone,
+                attempts,
+                time.perf_counter(),
+            )
             try:
                 if exchange.stream:
-                    return await self._open_stream(table, attempt, exchange)
-                return await self._whole(table, attempt, exchange)
+                    return await self._open_stream(table, candidate, entry, attempt, exchange)
+                return await self._whole(table, candidate, entry, attempt, exchange)
             except UpstreamError as exc:
                 if not self._failed(entry, candidate.model, exc).fail_over:
                     raise
@@ -168,107 +188,151 @@ class Dispatcher:
             self.health.record_failure(entry.name, error.message, model)
         return consequence
 
-    def _report(self, attempt: _Attempt, error: UpstreamError | None, *, ok: bool) -> None:
+    def _report(
+        self, entry: ProviderEntry, attempt: Attempt, error: UpstreamError | None, *, ok: bool
+    ) -> None:
         """The attempt ended: give back its slot and tell the hooks."""
-        entry = attempt.entry
         self.health.release(entry.name)
         if entry.max_concurrency is not None:
             self.shared.release(entry.name)
         if ok:
-            self.health.record_success(entry.name, attempt.candidate.model)
-        value = attempt.value(error)
+            self.health.record_success(entry.name, attempt.model)
+        attempt.upstream_s = time.perf_counter() - attempt.started
+        if error is not None:
+            attempt.error = error.kind
         for hook in self.hooks:
-            hook(value)
+            hook(attempt)
 
-    async def _whole(self, table: RoutingTable, attempt: _Attempt, exchange: Exchange) -> Served:
+    async def _whole(
+        self,
+        table: RoutingTable,
+        candidate: Candidate,
+        entry: ProviderEntry,
+        attempt: Attempt,
+        exchange: Exchange,
+    ) -> Served:
         """One whole-body attempt; the answer must be what the exchange expects (else 502)."""
-        entry, model = attempt.entry, attempt.candidate.model
+        model = candidate.model
         self.health.acquire(entry.name)
         error: UpstreamError | None = None
         ok = False
+        task = asyncio.current_task()
+        assert task is not None
         try:
-            answer = await self.pool.send(
-                exchange.request(entry, model),
-                entry,
-                _whole_timeouts(entry),
-                table.config.server.max_upstream_bytes,
-            )
+            self.deadlines.watch(task, entry.timeout_s)
+            try:
+                answer = await self.pool.send(
+                    exchange.request(entry, model),
+                    entry,
+                    _whole_timeouts(entry),
+                    table.config.server.max_upstream_bytes,
+                )
+            except asyncio.CancelledError:
+                if not self.deadlines.forget(task):
+                    raise  # the client left, or the router stops
+                task.uncancel()
+                raise UpstreamTimeout(
+                    f"Provider '{entry.name}' at {entry.display_url}: timed out after "
+                    f"{entry.timeout_s:g}s",
+                    provider=entry.name,
+                ) from None
+            finally:  # never leave a deadline behind: it would cancel the next attempt
+                self.deadlines.forget(task)
             if answer.status >= 400:
                 raise _status_error(answer.status, answer.headers, answer.body, entry)
             try:
-                body, attempt.usage = exchange.answer(entry, model, answer.body)
+                body, usage = exchange.answer(entry, model, answer.body)
             except _MALFORMED as exc:
                 raise _malformed(exc, entry, "body") from exc
             body = entry.secrets.bytes(body)
+            if usage is not None:
+                attempt.prompt_tokens = usage.prompt_tokens
+                attempt.completion_tokens = usage.completion_tokens
             ok = True
         except UpstreamError as exc:
             error = exc
             raise
         finally:
-            self._report(attempt, error, ok=ok)
-        return Served(attempt.candidate, entry, attempt.number, attempt.route, body=body)
+            self._report(entry, attempt, error, ok=ok)
+        return Served(candidate, entry, attempt.number, attempt.route, body=body)
 
     async def _open_stream(
-        self, table: RoutingTable, attempt: _Attempt, exchange: Exchange
+        self,
+        table: RoutingTable,
+        candidate: Candidate,
+        entry: ProviderEntry,
+        attempt: Attempt,
+        exchange: Exchange,
     ) -> Served:
         """Open a stream and read to its first translated chunk: the point of no failover."""
-        entry, model = attempt.entry, attempt.candidate.model
+        model = candidate.model
         self.health.acquire(entry.name)
         stream: Stream | None = None
         first_byte = entry.first_byte_timeout_s or entry.timeout_s
-        deadline = asyncio.timeout(first_byte)
+        task = asyncio.current_task()
+        assert task is not None
         try:
+            self.deadlines.watch(task, first_byte)
             try:
-                async with deadline:
-                    stream = await self.pool.open(
-                        exchange.request(entry, model), entry, _stream_timeouts(entry)
+                stream = await self.pool.open(
+                    exchange.request(entry, model), entry, _stream_timeouts(entry)
+                )
+                if stream.status >= 400:
+                    limit = table.config.server.max_upstream_bytes
+                    body = await stream.read(limit, entry)
+                    raise _status_error(stream.status, stream.headers, body, entry)
+                if stream.content_type in _NOT_A_STREAM:
+                    raise UpstreamProtocolError(
+                        f"Provider '{entry.name}' answered a stream request with "
+                        f"{stream.content_type}, not an event stream",
+                        provider=entry.name,
                     )
-                    if stream.status >= 400:
-                        limit = table.config.server.max_upstream_bytes
-                        body = await stream.read(limit, entry)
-                        raise _status_error(stream.status, stream.headers, body, entry)
-                    if stream.content_type in _NOT_A_STREAM:
-                        raise UpstreamProtocolError(
-                            f"Provider '{entry.name}' answered a stream request with "
-                            f"{stream.content_type}, not an event stream",
-                            provider=entry.name,
-                        )
-                    translator = exchange.translator(entry, model)
-                    first: list[bytes] = []
-                    while not first:
-                        data = await anext(stream.chunks, None)
-                        if data is None:
-                            first = translator.close()
-                            break
-                        first = translator.feed(data)
-            except TimeoutError as exc:
-                if not deadline.expired():
-                    raise failure(exc, entry, _stream_timeouts(entry)) from exc
+                translator = exchange.translator(entry, model)
+                first: list[bytes] = []
+                while not first:
+                    data = await anext(stream.chunks, None)
+                    if data is None:
+                        first = translator.close()
+                        break
+                    first = translator.feed(data)
+            except asyncio.CancelledError:
+                if not self.deadlines.forget(task):
+                    raise  # the client left, or the router stops
+                task.uncancel()
                 raise UpstreamTimeout(
                     f"Provider '{entry.name}' at {entry.display_url}: no answer within "
                     f"{first_byte:g}s",
                     provider=entry.name,
-                ) from exc
+                ) from None
             except UpstreamError:
                 raise
             except _MALFORMED as exc:
                 raise _malformed(exc, entry, "stream") from exc
             except Exception as exc:  # aiohttp, while reading the first chunks
                 raise failure(exc, entry, _stream_timeouts(entry)) from exc
+            finally:  # never leave a deadline behind: it would cancel the relay
+                self.deadlines.forget(task)
         except BaseException as exc:
             if stream is not None:
                 stream.close()  # drops the connection: the provider stops generating
-            self._report(attempt, exc if isinstance(exc, UpstreamError) else None, ok=False)
+            self._report(entry, attempt, exc if isinstance(exc, UpstreamError) else None, ok=False)
             raise
         attempt.ttfb_s = time.perf_counter() - attempt.started
         relay = self._relay(
-            attempt, stream, translator, first, exchange, table.config.server.max_upstream_bytes
+            entry,
+            attempt,
+            stream,
+            translator,
+            first,
+            exchange,
+            table.config.server.max_upstream_bytes,
         )
-        return Served(attempt.candidate, entry, attempt.number, attempt.route, stream=relay)
+        return Served(candidate, entry, attempt.number, attempt.route, stream=relay)
 
     async def _relay(
         self,
-        attempt: _Attempt,
+        entry: ProviderEntry,
+        attempt: Attempt,
         stream: Stream,
         translator: StreamTranslator,
         first: list[bytes],
@@ -276,7 +340,6 @@ class Dispatcher:
         limit: int,
     ) -> AsyncIterator[bytes]:
         """Yield translated chunks as they arrive; end with an error event if the upstream dies."""
-        entry = attempt.entry
         scrub = entry.secrets.bytes
         finished = False
         error: UpstreamError | None = None
@@ -302,39 +365,11 @@ class Dispatcher:
                 error = failure(exc, entry, _stream_timeouts(entry))
             if error is not None:
                 log.warning("stream from %s ended early: %s", entry.name, error.message)
-                self._failed(entry, attempt.candidate.model, error)
+                self._failed(entry, attempt.model, error)
                 yield exchange.error_event(error.message, error.kind)
         finally:
             if finished:
                 stream.release()  # read to the end: the connection goes back to the pool
             else:
                 stream.close()  # a client that left, or a broken stream: drop the connection
-            self._report(attempt, error, ok=finished)
-
-
-@attrs.define
-class _Attempt:
-    """One attempt in progress (the mutable side of an `Attempt`)."""
-
-    route: str
-    candidate: Candidate
-    entry: ProviderEntry
-    number: int
-    started: float
-    ttfb_s: float | None = None
-    usage: Usage | None = None
-
-    def value(self, error: UpstreamError | None) -> Attempt:
-        usage = self.usage or Usage()
-        return Attempt(
-            route=self.route,
-            provider=self.entry.name,
-            model=self.candidate.model,
-            zone=self.entry.zone,
-            number=self.number,
-            upstream_s=time.perf_counter() - self.started,
-            error=error.kind if error is not None else None,
-            ttfb_s=self.ttfb_s,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
+            self._report(entry, attempt, error, ok=finished)

@@ -18,7 +18,7 @@ import asyncio
 import errno
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import attrs
@@ -37,9 +37,11 @@ USER_AGENT = f"nexus/{__version__}"
 CONNECT, READ = "connect", "read"
 
 
-@attrs.frozen
-class Timeouts:
-    """`total` bounds the whole exchange; `idle` any silence; `connect` the connection."""
+class Timeouts(NamedTuple):
+    """`total` bounds the whole exchange; `idle` any silence; `connect` the connection.
+
+    A tuple: it keys the pool's cache of aiohttp timeouts on every request.
+    """
 
     connect: float
     total: float | None = None
