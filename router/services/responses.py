@@ -17,7 +17,6 @@ from router.dialects.chat.exchange import ChatExchange
 from router.dialects.responses.stream import ResponsesStream
 from router.dialects.responses.translate import (
     chat_request,
-    input_items,
     new_id,
     output_items,
     response_object,
@@ -28,6 +27,7 @@ from router.errors import Conflict, NotFound, RequestInvalid, UpstreamError
 from router.routing.decision import RouteDecision
 from router.routing.facts import responses_facts
 from router.routing.table import RoutingTable
+from router.services.create_plan import CreatePlan, Mode, plan_create
 from router.services.locks import KeyedLocks
 from router.store.base import ItemPage, Order, Store, StoredResponse
 from router.upstream.cache import ResponseCache
@@ -61,19 +61,6 @@ class _Turn:
     conversation: str | None
     items: list[dict[str, Any]]
     owner: str | None = None
-
-
-def _conversation_id(body: Mapping[str, Any]) -> str | None:
-    ref = body.get("conversation")
-    if ref is None:
-        return None
-    if isinstance(ref, Mapping):
-        ref = ref.get("id")
-    if not isinstance(ref, str) or not ref:
-        raise RequestInvalid(
-            "'conversation' must be a conversation id or {\"id\": ...}", param="conversation"
-        )
-    return ref
 
 
 async def _nobody(response_id: str) -> None:
@@ -134,48 +121,20 @@ class ResponsesService:
         headers: Mapping[str, str],
         who: Identity | None = None,
     ) -> Created:
-        stream = body.get("stream") is True
-        store = body.get("store", True) is not False
-        background = body.get("background") is True
-        if "input" not in body:
-            raise RequestInvalid(
-                "Missing required parameter: 'input'",
-                param="input",
-                code="missing_required_parameter",
-            )
-        if background and not store:
-            raise RequestInvalid(
-                "background responses must be stored (store: true)", param="background"
-            )
-        if background and stream:
-            raise RequestInvalid(
-                "streaming a background response is not supported; "
-                "create it without stream and poll GET /v1/responses/{id}",
-                param="stream",
-            )
-        conversation = _conversation_id(body)
-        if conversation is not None and body.get("previous_response_id") is not None:
-            raise RequestInvalid(
-                "'conversation' and 'previous_response_id' cannot be used together",
-                param="conversation",
-            )
-        owner = who.name if who is not None else None
+        plan = plan_create(body, who)  # everything the body alone decides, before any I/O
+        conversation = plan.conversation
         if conversation is None:
-            return await self._create(
-                table, body, headers, None, stream, store, background, owner, who
-            )
+            return await self._create(table, body, headers, plan, who)
         found = await self.store.get_conversation(conversation)
         if found is None or not visible(found.owner, who):
             raise NotFound(f"Conversation with id '{conversation}' not found.")
         await self._turns.acquire(conversation)
         try:
-            created = await self._create(
-                table, body, headers, conversation, stream, store, background, owner, who
-            )
+            created = await self._create(table, body, headers, plan, who)
         except BaseException:
             self._turns.release(conversation)
             raise
-        if created.events is None and not background:
+        if plan.mode is Mode.JSON:
             self._turns.release(conversation)  # streams and background tasks release when done
         return created
 
@@ -184,25 +143,21 @@ class ResponsesService:
         table: RoutingTable,
         body: dict[str, Any],
         headers: Mapping[str, str],
-        conversation: str | None,
-        stream: bool,
-        store: bool,
-        background: bool,
-        owner: str | None,
+        plan: CreatePlan,
         who: Identity | None,
     ) -> Created:
-        items = input_items(body["input"])
-        if conversation is not None:
-            prior = list((await self.store.conversation_items(conversation)).items)
-            body = {**body, "conversation": {"id": conversation}}
+        items = list(plan.items)
+        if plan.conversation is not None:
+            prior = list((await self.store.conversation_items(plan.conversation)).items)
+            body = {**body, "conversation": {"id": plan.conversation}}
         else:
             prior = await self._context(body, who)
         facts = responses_facts(body, headers, prior_items=prior)
-        chat = chat_request(body, [*prior, *items], stream=stream)
+        chat = chat_request(body, [*prior, *items], stream=plan.mode is Mode.STREAM)
         response_id = new_id("resp")
         created_at = int(self.clock())
-        turn = _Turn(conversation, items, owner)
-        if background:
+        turn = _Turn(plan.conversation, items, plan.owner)
+        if plan.mode is Mode.BACKGROUND:
             decision = self.runner.decide(table, facts)  # rejections answer the create call
             queued = response_object(
                 body, response_id=response_id, created_at=created_at, status="queued"
@@ -213,11 +168,11 @@ class ResponsesService:
                 name=f"nexus-{response_id}",
             )
             return Created(None, {"x-nexus-config-version": table.version}, body=queued)
-        if store:
+        if plan.store:
             # A provider call is paid for; learn that the answer cannot be stored (503
             # store_unavailable) before making it, not after.
             await self.store.ping()
-        if stream:
+        if plan.mode is Mode.STREAM:
             served = await self.runner.serve(
                 table,
                 facts,
@@ -227,10 +182,10 @@ class ResponsesService:
                 ),
             )
             translator = ResponsesStream(body, response_id, created_at, self.clock)
-            events = self._relay(served, translator, body, store, turn)
+            events = self._relay(served, translator, body, plan.store, turn)
             return Created(served, routing_headers(table, served), events=events)
         answer = await self.cache.through(
-            owner,
+            plan.owner,
             table,
             chat,
             lambda: self.runner.serve(
@@ -241,7 +196,7 @@ class ResponsesService:
             ),
         )
         response = self._completed(body, response_id, created_at, answer.body)
-        await self._finish_turn(turn, response, body, store=store)
+        await self._finish_turn(turn, response, body, store=plan.store)
         return Created(answer.served, answer.headers, body=response)
 
     async def _finish_turn(

@@ -29,6 +29,7 @@ from router.routing.decision import (
     route,
 )
 from router.routing.table import RoutingTable
+from router.upstream.admission import Queueing, Step, admit, after_busy
 
 __all__ = ["CapacityQueues", "priority_from_headers"]
 
@@ -97,51 +98,63 @@ class CapacityQueues:
         priority: int,
         attempt: Callable[[RouteDecision], Awaitable[T]],
     ) -> T:
-        """Route and `attempt`, waiting in the route's queue while capacity is exhausted."""
+        """Route and `attempt`, waiting in the route's queue while capacity is exhausted.
+
+        What to do at each turn is `admission.admit`'s decision; this loop only routes,
+        attempts, waits and keeps the queue.
+        """
         settings = table.settings.queue
         started = self.clock()
         waiter: _Waiter | None = None
+
+        def where(name: str) -> Queueing:
+            queue = self._queues.get(name, [])
+            return Queueing(
+                size=settings.size,
+                depth=len(queue),
+                waiting=waiter is not None,
+                at_head=waiter is not None and bool(queue) and queue[0] is waiter,
+                remaining_s=started + settings.max_wait_s - self.clock(),
+            )
+
         try:
             while True:
                 result = route(table, facts, live)
                 if isinstance(result, UnknownModel):
                     raise ModelNotFound(result.model, result.available)
+                name = facts.model if isinstance(result, Rejection) else result.route.name
+                rejection = result if isinstance(result, Rejection) else None
                 retry_in: float | None = None
-                if isinstance(result, Rejection):
-                    if result.reason != "capacity_exhausted" or settings.size == 0:
-                        raise RoutingRejected(result)
-                    rejection = result
-                elif waiter is None and self.depth(result.route.name) and settings.size:
-                    rejection = None  # others are waiting: no jumping the queue
-                elif waiter is None or self._queues[waiter.route][0] is waiter:
+                step = admit(result, where(name))
+                if step is Step.ATTEMPT:
+                    assert isinstance(result, RouteDecision)
                     try:
                         return await attempt(result)
                     except (RateLimited, ProvidersBusy) as exc:
-                        remaining = started + settings.max_wait_s - self.clock()
-                        if settings.size == 0 or exc.retry_after > remaining:
-                            if isinstance(exc, ProvidersBusy):  # full everywhere: the contract
-                                waited = self.clock() - started
-                                raise RoutingRejected(
-                                    self._exhausted(table, exc.route, None, 1, waited)
-                                ) from exc
-                            raise  # no budget comes back before the wait would end anyway
+                        step = after_busy(exc.retry_after, where(name))
+                        if step is Step.REFUSE:
+                            if isinstance(exc, RateLimited):
+                                raise  # no budget comes back before the wait would end
+                            waited = self.clock() - started  # full everywhere: the contract
+                            raise RoutingRejected(
+                                self._exhausted(table, exc.route, None, 1, waited)
+                            ) from exc
                         retry_in = exc.retry_after
-                        rejection = None
-                else:
-                    rejection = None
-                name = facts.model if isinstance(result, Rejection) else result.route.name
+                if step is Step.REFUSE:
+                    assert rejection is not None
+                    raise RoutingRejected(rejection)
+                if step is Step.FULL:
+                    raise RoutingRejected(
+                        self._exhausted(table, name, rejection, self.depth(name) + 1, 0.0)
+                    )
                 if waiter is None:
-                    if self.depth(name) >= settings.size:
-                        raise RoutingRejected(
-                            self._exhausted(table, name, rejection, self.depth(name) + 1, 0.0)
-                        )
                     waiter = self._join(name, priority)
-                remaining = started + settings.max_wait_s - self.clock()
-                if remaining <= 0:
+                if step is Step.EXPIRED:
                     waited = self.clock() - started
                     raise RoutingRejected(
                         self._exhausted(table, name, rejection, self._position(waiter), waited)
                     )
+                remaining = where(name).remaining_s
                 waiter.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
