@@ -177,6 +177,17 @@ class Dispatcher:
             return await self.shared.take(f"provider:{entry.name}", entry.rpm)
         return 0.0
 
+    def _overdue(
+        self, task: asyncio.Task[Any], entry: ProviderEntry, what: str
+    ) -> UpstreamTimeout | None:
+        """The timeout a cancellation means when the deadline caused it (else None: re-raise)."""
+        if not self.deadlines.forget(task):
+            return None
+        task.uncancel()
+        return UpstreamTimeout(
+            f"Provider '{entry.name}' at {entry.display_url}: {what}", provider=entry.name
+        )
+
     def _failed(self, entry: ProviderEntry, model: str, error: UpstreamError) -> Consequence:
         """Apply what a failure means for its provider (failover.after_failure decides)."""
         consequence = after_failure(error)
@@ -228,14 +239,9 @@ class Dispatcher:
                     table.config.server.max_upstream_bytes,
                 )
             except asyncio.CancelledError:
-                if not self.deadlines.forget(task):
-                    raise  # the client left, or the router stops
-                task.uncancel()
-                raise UpstreamTimeout(
-                    f"Provider '{entry.name}' at {entry.display_url}: timed out after "
-                    f"{entry.timeout_s:g}s",
-                    provider=entry.name,
-                ) from None
+                if late := self._overdue(task, entry, f"timed out after {entry.timeout_s:g}s"):
+                    raise late from None
+                raise  # the client left, or the router stops
             finally:  # never leave a deadline behind: it would cancel the next attempt
                 self.deadlines.forget(task)
             if answer.status >= 400:
@@ -296,14 +302,9 @@ class Dispatcher:
                         break
                     first = translator.feed(data)
             except asyncio.CancelledError:
-                if not self.deadlines.forget(task):
-                    raise  # the client left, or the router stops
-                task.uncancel()
-                raise UpstreamTimeout(
-                    f"Provider '{entry.name}' at {entry.display_url}: no answer within "
-                    f"{first_byte:g}s",
-                    provider=entry.name,
-                ) from None
+                if late := self._overdue(task, entry, f"no answer within {first_byte:g}s"):
+                    raise late from None
+                raise  # the client left, or the router stops
             except UpstreamError:
                 raise
             except _MALFORMED as exc:
