@@ -177,6 +177,7 @@ async def assemble(
         stack.push_async_callback(health.close)
         cache = ResponseCache(max_bytes=int(table.settings.cache_max_mb * 1024 * 1024))
         runner = RouteRunner(health, queues)
+        queues.retry_hint = runner.retry_hint
         dispatcher = Dispatcher(pool, health, shared, hooks=(metrics.attempt, record_attempt))
         stack.push_async_callback(dispatcher.deadlines.close)
 

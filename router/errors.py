@@ -122,6 +122,9 @@ class Refusal(Protocol):
     """Why routing refused a request (``router.routing.decision.Rejection``)."""
 
     @property
+    def permanent(self) -> bool: ...
+
+    @property
     def message(self) -> str: ...
 
     @property
@@ -232,7 +235,14 @@ class RoutingRejected(NexusError):
         return {"context": self.rejection.context()}
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.rejection.retry_after_s)}
+        retry = {"Retry-After": str(self.rejection.retry_after_s)}  # the seed contract's
+        if self.rejection.permanent:
+            # No retry can fix it: the OpenAI and Anthropic SDKs obey x-should-retry, the
+            # Vercel AI SDK retry-after-ms; without these every client waited Retry-After
+            # twice (60 s) before it raised.
+            retry["x-should-retry"] = "false"
+            retry["retry-after-ms"] = "0"
+        return retry
 
 
 class UpstreamError(NexusError):

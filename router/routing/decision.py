@@ -25,6 +25,7 @@ from router.config.model import Overflow, Preference, Tiers
 from router.routing.table import ProviderEntry, Route, RoutingTable, Target
 
 __all__ = [
+    "TRANSIENT",
     "Candidate",
     "Health",
     "ProviderState",
@@ -145,12 +146,21 @@ class Rejection:
     fields: Mapping[str, Any]
     considered: tuple[tuple[Target, Verdict, bool], ...] = ()
 
+    @property
+    def permanent(self) -> bool:
+        """No retry can fix it (a capability, a tier, a zone, the history rule, strictness)."""
+        return self.reason not in TRANSIENT
+
     def context(self) -> dict[str, Any]:
         return {
             "rejection_reason": self.reason,
             **self.fields,
             "retry_after_seconds": self.retry_after_s,
         }
+
+
+#: The rejections that pass by themselves: an outage, or providers at capacity.
+TRANSIENT = frozenset({"no_healthy_backend", "capacity_exhausted"})
 
 
 @attrs.frozen

@@ -203,12 +203,12 @@ class Dispatcher:
         self, entry: ProviderEntry, attempt: Attempt, error: UpstreamError | None, *, ok: bool
     ) -> None:
         """The attempt ended: give back its slot and tell the hooks."""
-        self.health.release(entry.name)
+        attempt.upstream_s = time.perf_counter() - attempt.started
+        self.health.release(entry.name, attempt.upstream_s)
         if entry.max_concurrency is not None:
             self.shared.release(entry.name)
         if ok:
             self.health.record_success(entry.name, attempt.model)
-        attempt.upstream_s = time.perf_counter() - attempt.started
         if error is not None:
             attempt.error = error.kind
         for hook in self.hooks:

@@ -18,7 +18,7 @@ import collections
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -61,6 +61,9 @@ class _Tracker:
     cooling_until: float = 0.0
     last_error: str | None = None
     listed: frozenset[str] | None = None  # what the provider's own list says it serves
+    next_probe_at: float | None = None  # the clock's time of the next probe, when probing
+    #: How long its requests take (exponentially weighted), for a queue's estimate.
+    typical_s: float | None = None
     task: asyncio.Task[None] | None = None
     timer: asyncio.TimerHandle | None = None
     outcomes: collections.deque[bool] = attrs.Factory(lambda: collections.deque(maxlen=100))
@@ -174,7 +177,12 @@ class HealthMonitor:
             state.status, state.in_flight + 1, state.models, state.open_models
         )
 
-    def release(self, name: str) -> None:
+    def release(self, name: str, seconds: float | None = None) -> None:
+        """A request on `name` ended (after `seconds`, when it reached the provider)."""
+        tracker = self._trackers.get(name)
+        if seconds is not None and tracker is not None:
+            old = tracker.typical_s
+            tracker.typical_s = seconds if old is None else 0.8 * old + 0.2 * seconds
         state = self.states.get(name)
         if state is not None:
             self.states[name] = ProviderState(
@@ -244,6 +252,30 @@ class HealthMonitor:
         tracker = self._trackers.get(name)
         return max(0.0, tracker.cooling_until - self.clock()) if tracker else 0.0
 
+    def back_in(self, names: Iterable[str]) -> float | None:
+        """Seconds until the first of these providers may serve again, as far as we know.
+
+        An open circuit half-opens when its cool-down ends, a provider that asked us to
+        wait said for how long, one that probes found down is probed again on schedule,
+        and one at capacity frees a slot in about one of its typical requests.
+        """
+        now = self.clock()
+        times = []
+        for name in names:
+            tracker = self._trackers.get(name)
+            if tracker is None:
+                continue
+            ends = [c.open_until for c in (tracker.circuit, *tracker.models.values())]
+            times += [end - now for end in ends if end is not None and end > now]
+            if tracker.cooling_until > now:
+                times.append(tracker.cooling_until - now)
+            if tracker.probed_down and tracker.next_probe_at is not None:
+                times.append(max(0.0, tracker.next_probe_at - now))
+            state = self.states.get(name)
+            if state is not None and state.in_flight and tracker.typical_s is not None:
+                times.append(tracker.typical_s)
+        return min(times) if times else None
+
     def apply(self, event: Event) -> None:
         """Adopt what another router process observed (an `Event` from shared state)."""
         name = event.get("provider")
@@ -304,7 +336,11 @@ class HealthMonitor:
                 return
             error, listed = await self._probe_once(entry)
             self._probe_result(name, error, listed)
-            await asyncio.sleep(self.settings.interval_s * random.uniform(0.9, 1.1))
+            pause = self.settings.interval_s * random.uniform(0.9, 1.1)
+            tracker = self._trackers.get(name)
+            if tracker is not None:
+                tracker.next_probe_at = self.clock() + pause
+            await asyncio.sleep(pause)
 
     async def _probe_once(self, entry: ProviderEntry) -> tuple[str | None, frozenset[str] | None]:
         """Probe once: (error or None, the models the provider lists or None)."""

@@ -26,6 +26,7 @@ from router.routing.decision import (
     RequestFacts,
     RouteDecision,
     UnknownModel,
+    Verdict,
     route,
 )
 from router.routing.table import RoutingTable
@@ -57,6 +58,8 @@ class _Waiter:
 class CapacityQueues:
     clock: Callable[[], float] = time.monotonic
     on_wait: Callable[[str, float], None] = lambda route, seconds: None
+    #: A rejection's Retry-After from live state (`RouteRunner.retry_hint`, wired in app.py).
+    retry_hint: Callable[[Rejection], Rejection] = lambda rejection: rejection
     _queues: dict[str, list[_Waiter]] = attrs.Factory(dict)
     _seq: itertools.count[int] = attrs.Factory(itertools.count)
 
@@ -142,7 +145,7 @@ class CapacityQueues:
                         retry_in = exc.retry_after
                 if step is Step.REFUSE:
                     assert rejection is not None
-                    raise RoutingRejected(rejection)
+                    raise RoutingRejected(self.retry_hint(rejection))
                 if step is Step.FULL:
                     raise RoutingRejected(
                         self._exhausted(table, name, rejection, self.depth(name) + 1, 0.0)
@@ -179,9 +182,20 @@ class CapacityQueues:
         fields["queue_position"] = position
         fields["waited_ms"] = round(waited * 1000)
         full = "the queue is full" if waited == 0 else f"waited {waited * 1000:.0f} ms"
-        return Rejection(
-            "capacity_exhausted",
-            f"All backends for model '{name}' are at capacity ({full})",
-            table.settings.retry_after_s,
-            fields,
+        route_ = table.routes.get(name)
+        considered = (
+            rejection.considered
+            if rejection is not None
+            else tuple((t, Verdict.FULL, False) for t in route_.targets)
+            if route_ is not None
+            else ()
+        )
+        return self.retry_hint(
+            Rejection(
+                "capacity_exhausted",
+                f"All backends for model '{name}' are at capacity ({full})",
+                table.settings.retry_after_s,
+                fields,
+                considered,
+            )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
@@ -31,8 +32,25 @@ class RouteRunner:
         if isinstance(result, UnknownModel):
             raise ModelNotFound(result.model, result.available)
         if isinstance(result, Rejection):
-            raise RoutingRejected(result)
+            raise RoutingRejected(self.retry_hint(result))
         return result
+
+    def retry_hint(self, rejection: Rejection) -> Rejection:
+        """A transient rejection's Retry-After from what is known of its providers.
+
+        The next probe of a provider found down, the end of a cool-down or an open
+        circuit, a typical request of a provider at capacity — at least 1 s, at most
+        ``routing.retry_after_s``. A permanent rejection keeps the configured value (and
+        says no retry will fix it: x-should-retry false).
+        """
+        if rejection.permanent:
+            return rejection
+        names = {target.provider for target, _, _ in rejection.considered}
+        seconds = self.health.back_in(names)
+        if seconds is None:
+            return rejection
+        hint = max(1, min(rejection.retry_after_s, math.ceil(seconds)))
+        return attrs.evolve(rejection, retry_after_s=hint)
 
     def serve(
         self,

@@ -26,10 +26,9 @@ from tests.clients.node_scripts import run_script
 
 pytestmark = pytest.mark.clients
 
-STALL = pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 (3): a permanent 503 carries Retry-After: 30, so SDKs retry it twice (~60 s)",
-)
+#: The issue's promise: with default retries, a permanent refusal reaches the caller in
+#: under a second (it was ~60 s: each SDK waited Retry-After: 30 twice).
+PERMANENT_S = 1.0
 
 
 def seconds_to_error(call: Callable[[], Awaitable[Any]]) -> tuple[float, BaseException]:
@@ -52,7 +51,6 @@ def messages() -> list[dict[str, str]]:
     return [{"role": "user", "content": "hi"}]
 
 
-@STALL
 def test_openai_sdk(matrix: Matrix) -> None:
     """openai (async; the sync client shares its retry policy) raises the 503 at once."""
 
@@ -63,10 +61,9 @@ def test_openai_sdk(matrix: Matrix) -> None:
     seconds, error = seconds_to_error(call)
     assert isinstance(error, openai.APIStatusError)
     assert "privacy zone" in error.message
-    assert seconds < BUDGET_S
+    assert seconds < PERMANENT_S
 
 
-@STALL
 def test_openai_responses(matrix: Matrix) -> None:
     """The Responses API of the same SDK: the same refusal, as fast."""
 
@@ -76,10 +73,9 @@ def test_openai_responses(matrix: Matrix) -> None:
 
     seconds, error = seconds_to_error(call)
     assert isinstance(error, openai.APIStatusError)
-    assert seconds < BUDGET_S
+    assert seconds < PERMANENT_S
 
 
-@STALL
 def test_openai_sdk_missing_capability(matrix: Matrix) -> None:
     """Embeddings from a route without them (Anthropic): as permanent, and as fast."""
 
@@ -90,10 +86,9 @@ def test_openai_sdk_missing_capability(matrix: Matrix) -> None:
     seconds, error = seconds_to_error(call)
     assert isinstance(error, openai.APIStatusError)
     assert "embeddings" in error.message
-    assert seconds < BUDGET_S
+    assert seconds < PERMANENT_S
 
 
-@STALL
 def test_openai_agents(matrix: Matrix) -> None:
     """openai-agents' Runner raises instead of retrying."""
     agents = pytest.importorskip("agents")
@@ -106,20 +101,18 @@ def test_openai_agents(matrix: Matrix) -> None:
         return await agents.Runner.run(agent, "hi", run_config=config)
 
     seconds, _ = seconds_to_error(call)
-    assert seconds < BUDGET_S
+    assert seconds < PERMANENT_S
 
 
-@STALL
 def test_langchain_openai(matrix: Matrix) -> None:
     """ChatOpenAI (its default max_retries) raises at once."""
     langchain_openai = pytest.importorskip("langchain_openai")
     chat = langchain_openai.ChatOpenAI(model=REFUSED, base_url=matrix.base_url, api_key=API_KEY)
 
     seconds, _ = seconds_to_error(lambda: chat.ainvoke("hi"))
-    assert seconds < BUDGET_S
+    assert seconds < PERMANENT_S
 
 
-@STALL
 @pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
 def test_litellm(matrix: Matrix) -> None:
     """litellm.acompletion raises at once."""
@@ -137,10 +130,9 @@ def test_litellm(matrix: Matrix) -> None:
         )
 
     seconds, _ = seconds_to_error(call)
-    assert seconds < BUDGET_S
+    assert seconds < PERMANENT_S
 
 
-@STALL
 def test_pydantic_ai(matrix: Matrix) -> None:
     """pydantic-ai's Agent raises at once."""
     pytest.importorskip("pydantic_ai")
@@ -152,10 +144,9 @@ def test_pydantic_ai(matrix: Matrix) -> None:
     agent: Agent[None, str] = Agent(OpenAIChatModel(REFUSED, provider=provider))
 
     seconds, _ = seconds_to_error(lambda: agent.run("hi"))
-    assert seconds < BUDGET_S
+    assert seconds < PERMANENT_S
 
 
-@STALL
 def test_vercel_ai_sdk(node_modules: Path, node_env: dict[str, str], matrix: Matrix) -> None:
     """The AI SDK's generateText (maxRetries 2, honouring Retry-After) raises at once."""
     try:
@@ -172,7 +163,7 @@ def test_vercel_ai_sdk(node_modules: Path, node_env: dict[str, str], matrix: Mat
     except subprocess.TimeoutExpired:
         pytest.fail(f"still retrying {BUDGET_S:.0f} s after a permanent refusal")
     assert result["ok"], result
-    assert result["seconds"] < BUDGET_S
+    assert result["seconds"] < PERMANENT_S
 
 
 def test_the_refusal_is_permanent(matrix: Matrix) -> None:

@@ -192,12 +192,21 @@ def _rejection(
         json={"model": model, "messages": messages, **extra},
     )
     assert response.status_code == 503, response.text
-    assert response.headers["retry-after"] == "17"
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
+    retry = int(response.headers["retry-after"])
+    assert retry == body["error"]["context"]["retry_after_seconds"]
+    if body["error"]["context"]["rejection_reason"] in {"no_healthy_backend", "capacity_exhausted"}:
+        # transient: when the next probe runs (every 0.05 s here), at least 1 s
+        assert retry == 1
+        assert "x-should-retry" not in response.headers
+    else:
+        # no retry can fix it: the configured value, and clients are told not to retry
+        assert retry == 17
+        assert response.headers["x-should-retry"] == "false"
+        assert response.headers["retry-after-ms"] == "0"
     assert body["error"]["type"] == "insufficient_capacity"
     assert body["error"]["code"] == 503
-    assert body["error"]["context"]["retry_after_seconds"] == 17
     return body["error"]
 
 
