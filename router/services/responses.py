@@ -114,6 +114,34 @@ class ResponsesService:
             items += stored.body.get("output") or []
         return items
 
+    async def _resolve(
+        self, items: list[dict[str, Any]], who: Identity | None
+    ) -> list[dict[str, Any]]:
+        """Replace each ``item_reference`` by the stored item it names (owner-checked).
+
+        The Vercel AI SDK sends an earlier answer back this way on every later turn.
+        A reference to an item that does not exist, or that another key owns, is a 400
+        naming it (no existence leak: both read the same).
+        """
+        wanted = [item["id"] for item in items if item.get("type") == "item_reference"]
+        if not wanted:
+            return items
+        found = await self.store.find_items(wanted)
+        out = []
+        for i, item in enumerate(items):
+            if item.get("type") != "item_reference":
+                out.append(item)
+                continue
+            hit = found.get(item["id"])
+            if hit is None or not visible(hit[0], who):
+                raise RequestInvalid(
+                    f"input[{i}]: item with id '{item['id']}' not found",
+                    param=f"input[{i}].id",
+                    code="item_not_found",
+                )
+            out.append(dict(hit[1]))
+        return out
+
     async def create(
         self,
         table: RoutingTable,
@@ -146,7 +174,7 @@ class ResponsesService:
         plan: CreatePlan,
         who: Identity | None,
     ) -> Created:
-        items = list(plan.items)
+        items = await self._resolve(list(plan.items), who)
         if plan.conversation is not None:
             prior = list((await self.store.conversation_items(plan.conversation)).items)
             body = {**body, "conversation": {"id": plan.conversation}}

@@ -71,7 +71,14 @@ def fetchval(sql: str, *args: Any) -> Op:
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 #: The tables every dialect has; templates name them in braces: ``{responses}``.
-TABLES = ("responses", "response_items", "conversations", "conversation_items", "replicas")
+TABLES = (
+    "responses",
+    "response_items",
+    "output_items",
+    "conversations",
+    "conversation_items",
+    "replicas",
+)
 
 
 @attrs.frozen

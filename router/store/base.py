@@ -107,6 +107,12 @@ class ResponseStore(Protocol):
         """A page of a response's input items (all of them when `limit` is None)."""
         ...
 
+    async def find_items(
+        self, ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, Mapping[str, Any]]]:
+        """Stored items by id (inputs, outputs, conversation items), each with its owner."""
+        ...
+
     async def fail_unfinished(self, message: str, *, stale_after_s: float = 30.0) -> int:
         """Fail unfinished responses of this process or of one that stopped.
 

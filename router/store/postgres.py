@@ -82,6 +82,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE nexus_replicas
         ADD COLUMN pid_space TEXT, ADD COLUMN pid INTEGER, ADD COLUMN pid_started BIGINT;
     """,
+    # Items a later request may name in an item_reference: a response's output items,
+    # and every stored item looked up by its id alone.
+    """
+    CREATE TABLE nexus_output_items (
+        response_id TEXT NOT NULL REFERENCES nexus_responses(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        body JSON NOT NULL,
+        PRIMARY KEY (response_id, seq)
+    );
+    CREATE INDEX nexus_output_items_by_id ON nexus_output_items (id);
+    CREATE INDEX nexus_response_items_by_id ON nexus_response_items (id);
+    CREATE INDEX nexus_conversation_items_by_id ON nexus_conversation_items (id);
+    """,
 )
 
 #: What a database outage looks like from asyncpg: the call fails, nothing is committed,

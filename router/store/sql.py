@@ -33,6 +33,20 @@ T = TypeVar("T")
 _decode = msgspec.json.decode
 
 
+#: Statuses whose output is final, and so may be referenced.
+_FINAL = frozenset({"completed", "incomplete"})
+
+#: Where an item_reference may point, most likely first: an earlier answer's output.
+_ITEM_QUERIES = (
+    "SELECT r.owner, i.body FROM {output_items} i JOIN {responses} r ON r.id = i.response_id"
+    " WHERE i.id = $1 LIMIT 1",
+    "SELECT r.owner, i.body FROM {response_items} i JOIN {responses} r ON r.id = i.response_id"
+    " WHERE i.id = $1 LIMIT 1",
+    "SELECT c.owner, i.body FROM {conversation_items} i"
+    " JOIN {conversations} c ON c.id = i.conversation_id WHERE i.id = $1 LIMIT 1",
+)
+
+
 def _one(op: Op) -> Program[Any]:
     """A program of one statement: its result."""
     return (yield op)
@@ -144,8 +158,8 @@ class SqlStore:
         return await self._run(finish())
 
     async def finish_response(self, response: StoredResponse) -> bool:
-        changed = await self._run_one(
-            execute(
+        def finish() -> Program[bool]:
+            changed = yield execute(
                 self._sql(
                     "UPDATE {responses} SET status = $2, body = $3"
                     " WHERE id = $1 AND status IN ('queued', 'in_progress')"
@@ -154,8 +168,11 @@ class SqlStore:
                 response.status,
                 self._json(response.body),
             )
-        )
-        return bool(changed > 0)
+            if changed:
+                yield from self._outputs(response)
+            return bool(changed > 0)
+
+        return await self._run(finish())
 
     async def get_response(self, response_id: str) -> StoredResponse | None:
         def get() -> Program[StoredResponse | None]:
@@ -387,7 +404,43 @@ class SqlStore:
                     for i, item in enumerate(input_items)
                 ],
             )
+        yield from self._outputs(response)
         return True
+
+    def _outputs(self, response: StoredResponse) -> Program[None]:
+        """Index a finished response's output items by id, for later item_references."""
+        output = response.body.get("output") if response.status in _FINAL else None
+        if not output:
+            return
+        yield execute(self._sql("DELETE FROM {output_items} WHERE response_id = $1"), response.id)
+        yield executemany(
+            self._sql(
+                "INSERT INTO {output_items} (response_id, seq, id, body) VALUES ($1, $2, $3, $4)"
+            ),
+            [
+                (response.id, i, item["id"], self._json(item))
+                for i, item in enumerate(output)
+                if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+            ],
+        )
+
+    async def find_items(
+        self, ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, Mapping[str, Any]]]:
+        """Stored items by id — responses' inputs and outputs, conversations' items — each
+        with the key that owns it (None without auth); ids not found are left out."""
+
+        def find() -> Program[dict[str, tuple[str | None, Mapping[str, Any]]]]:
+            found: dict[str, tuple[str | None, Mapping[str, Any]]] = {}
+            for item_id in dict.fromkeys(ids):
+                for query in _ITEM_QUERIES:
+                    row = yield fetchrow(self._sql(query), item_id)
+                    if row is not None:
+                        found[item_id] = (row[0], _decode(row[1]))
+                        break
+            return found
+
+        return await self._run(find())
 
     def _conversation(self, conversation_id: str) -> Program[StoredConversation | None]:
         row = yield fetchrow(

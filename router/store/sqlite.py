@@ -78,6 +78,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE replicas ADD COLUMN pid INTEGER;
     ALTER TABLE replicas ADD COLUMN pid_started INTEGER;
     """,
+    # Items a later request may name in an item_reference: a response's output items,
+    # and every stored item looked up by its id alone.
+    """
+    CREATE TABLE output_items (
+        response_id TEXT NOT NULL REFERENCES responses(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (response_id, seq)
+    );
+    CREATE INDEX output_items_by_id ON output_items(id);
+    CREATE INDEX response_items_by_id ON response_items(id);
+    CREATE INDEX conversation_items_by_id ON conversation_items(id);
+    """,
 )
 
 DIALECT = Dialect(

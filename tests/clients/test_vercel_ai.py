@@ -13,14 +13,6 @@ from tests.clients.node_scripts import run_script
 
 pytestmark = pytest.mark.clients
 
-ITEM_REFERENCE = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 18 (1): turn two sends the first answer back as "
-        '{"type": "item_reference", "id": "msg_..."} -> 400'
-    ),
-)
-
 
 @pytest.fixture
 def ai_sdk(
@@ -45,7 +37,6 @@ def test_single_call(ai_sdk: Any, kind: str, scenario: str) -> None:
     assert result["finishReason"] == "stop"
 
 
-@ITEM_REFERENCE
 def test_multi_turn_with_defaults(ai_sdk: Any, matrix: Matrix, kind: str) -> None:
     """Turn two (response.messages sent back) answers, and the provider sees turn one."""
     result = ok(ai_sdk("multiturn"))
@@ -56,16 +47,14 @@ def test_multi_turn_with_defaults(ai_sdk: Any, matrix: Matrix, kind: str) -> Non
     assert "what is my name?" in sent
 
 
-@ITEM_REFERENCE
 def test_multi_turn_streamed_with_defaults(ai_sdk: Any, kind: str) -> None:
     """The same two turns with streamText."""
     result = ok(ai_sdk("multiturnStream"))
     assert [t.strip() for t in result["texts"]] == [REPLIES[kind]] * 2
 
 
-# Step two sends step one's function_call inline but its text as an item_reference:
-# only the OpenAI fake answers a tool call without text.
-@kinds(ollama=ITEM_REFERENCE, anthropic=ITEM_REFERENCE)
+# Step two sends step one's function_call inline but its text as an item_reference.
+@kinds()
 def test_tool_steps(ai_sdk: Any, matrix: Matrix, kind: str) -> None:
     """A tool the SDK runs, then the answer (step two sends step one's output back)."""
     matrix.call_tool("weather", {"city": "Oslo"}, then="Sunny in Oslo")

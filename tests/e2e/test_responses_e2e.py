@@ -344,3 +344,30 @@ def test_stored_responses_survive_a_restart_and_shutdown_fails_unfinished_ones(
             assert failed.error is not None
             assert "shut down" in failed.error.message
     assert (tmp_path / "nexus.db").exists()
+
+
+def test_item_references_are_resolved_from_the_store(tmp_path: Path) -> None:
+    """The Vercel AI SDK's turn two names turn one's answer by id; it broke with a 400."""
+    oa = FakeOpenAI(reply="openai says hi", models=("gpt-x",))
+    with stack(tmp_path, oa=oa) as (_, client, _oa):
+        first = client.responses.create(model="gpt-x", input="my name is Ada")
+        answer = first.output[0]
+        second = client.responses.create(
+            model="gpt-x",
+            input=[
+                {"role": "user", "content": "my name is Ada"},
+                {"type": "item_reference", "id": answer.id},
+                {"role": "user", "content": "what is my name?"},
+            ],
+        )
+        assert second.status == "completed"
+        sent = oa.requests[-1]["messages"]
+        assert sent[1] == {"role": "assistant", "content": "openai says hi"}
+        stored = client.responses.input_items.list(second.id).data
+        assert [item.id for item in stored][1] == answer.id  # the referenced item, resolved
+        with pytest.raises(openai.BadRequestError) as missing:
+            client.responses.create(
+                model="gpt-x", input=[{"type": "item_reference", "id": "msg_nope"}]
+            )
+        assert "msg_nope" in str(missing.value)
+        assert len(oa.requests) == 2  # nothing sent upstream for the bad one

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from router.store import Store, open_store
@@ -332,3 +333,38 @@ async def test_work_of_a_process_killed_on_this_machine_is_failed_without_waitin
         assert failed.body["error"] == {"code": "server_error", "message": "gone"}
         assert (await store.get_response("resp_alive")).status == "in_progress"  # type: ignore[union-attr]
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_items_are_found_by_id_with_their_owner(opener: Opener) -> None:
+    """What an item_reference names: an answer's output, a request's input, a conversation's."""
+    store = opener()
+    await store.open()
+    answer = {"id": "msg_out", "type": "message", "role": "assistant", "content": "hi"}
+    finished = attrs.evolve(
+        response("resp_1"),
+        owner="alice",
+        body={"id": "resp_1", "status": "completed", "output": [answer]},
+    )
+    await store.put_response(finished, ITEMS[:1])
+    background = attrs.evolve(response("resp_2", status="in_progress"), owner="bob")
+    await store.put_response(background)
+    later = {"id": "msg_bg", "type": "message", "role": "assistant", "content": "done"}
+    await store.finish_response(
+        attrs.evolve(
+            background, status="completed", body={"status": "completed", "output": [later]}
+        )
+    )
+    await store.create_conversation(
+        StoredConversation(id="conv_1", created_at=1.0, metadata={}, owner="carol"), [ITEMS[3]]
+    )
+    found = await store.find_items(["msg_out", "msg_0", "msg_bg", "msg_3", "msg_missing"])
+    assert found == {
+        "msg_out": ("alice", answer),
+        "msg_0": ("alice", ITEMS[0]),
+        "msg_bg": ("bob", later),
+        "msg_3": ("carol", ITEMS[3]),
+    }
+    await store.delete_response("resp_1")
+    assert "msg_out" not in await store.find_items(["msg_out"])
+    await store.close()

@@ -50,7 +50,10 @@ def _normalize_content(content: Any, role: str, where: str) -> list[dict[str, An
 
 
 def input_items(given: Any) -> list[dict[str, Any]]:
-    """Validate a request's ``input`` and return it as typed items with ids (as stored)."""
+    """Validate a request's ``input`` and return it as typed items with ids (as stored).
+
+    An ``item_reference`` stays a reference: the caller resolves it from the store.
+    """
     if isinstance(given, str):
         given = [{"role": "user", "content": given}]
     if not isinstance(given, list):
@@ -115,6 +118,11 @@ def input_items(given: Any) -> list[dict[str, Any]]:
             )
         elif kind == "reasoning":
             continue  # provider-specific; nothing to forward to another provider
+        elif kind == "item_reference":
+            if not isinstance(item.get("id"), str) or not item["id"]:
+                raise RequestInvalid(f"{where}.id is required", param=f"{where}.id")
+            # Resolved from the store by the service (owner-checked) before translation.
+            items.append({"type": "item_reference", "id": item["id"]})
         else:
             raise RequestInvalid(f"{where}.type {kind!r} is not supported", param=f"{where}.type")
     return items
