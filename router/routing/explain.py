@@ -53,6 +53,7 @@ def _considered(
                 "target": t.key,
                 "zone": t.zone,
                 "tiers": {"reasoning": t.spec.tiers.reasoning, "coding": t.spec.tiers.coding},
+                "discovered": t.spec.discovered,
                 "alternative": alternative,
                 "verdict": verdict.value,
                 "chosen_as": chosen.get(t.key),
