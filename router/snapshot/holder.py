@@ -322,7 +322,9 @@ class ConfigHolder:
                 )
             )
         routable = len(old.routable_models())
-        if not self.allow_empty and routable and not new.routable_models():
+        # A provider that discovers may list models once it is probed: not "empty".
+        discovering = any(e.discover and e.enabled for e in new.providers.values())
+        if not self.allow_empty and routable and not new.routable_models() and not discovering:
             out.append(
                 Diagnostic(
                     "error",
