@@ -311,6 +311,26 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except ConfigUnavailable as exc:
         print(f"nexus: {exc.message}", file=sys.stderr)
         return 1
+    if args.discover:
+        import asyncio
+
+        import attrs
+
+        from router.routing.compile import compile_config
+        from router.upstream.discovery import discover_once
+
+        found = asyncio.run(discover_once(table, timeout_s=table.settings.health.timeout_s))
+        table = attrs.evolve(
+            compile_config(
+                table.config,
+                env=os.environ,
+                digest=table.digest,
+                loaded_at=table.loaded_at,
+                source=table.source,
+                discovered=found,
+            ),
+            warnings=table.warnings,
+        )
     unknown = [name for name in args.down if name not in table.providers]
     if unknown:
         print(f"nexus: --down names unknown provider(s): {', '.join(unknown)}", file=sys.stderr)
@@ -468,6 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-zone",
         metavar="ZONE",
         help="fail (exit 3) if any candidate is less private than ZONE",
+    )
+    exp.add_argument(
+        "--discover",
+        action="store_true",
+        help="first ask the providers with 'discover: true' which models they serve "
+        "(contacts them; without it only the file's models are known)",
     )
     exp.add_argument("--format", choices=["text", "json"], default="text")
     exp.set_defaults(func=cmd_explain)

@@ -150,3 +150,19 @@ def test_a_server_that_answers_without_a_model_list_is_reported_not_added(
         capsys.readouterr().out
     )
     assert "providers: []" in path.read_text()
+
+
+def test_explain_discover_asks_the_backends_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --discover only the file's models exist; with it the backend's list is used."""
+    path = tmp_path / "nexus.yaml"
+    with serve(FakeOllama(models=("qwen3:8b",))) as url:
+        path.write_text(
+            "version: 1\nproviders:\n"
+            f"  - {{name: box, kind: ollama, base_url: '{url}', discover: true}}\n"
+        )
+        assert main(["explain", "-c", str(path), "--model", "qwen3:8b"]) == 1
+        capsys.readouterr()
+        assert main(["explain", "-c", str(path), "--model", "qwen3:8b", "--discover"]) == 0
+    assert "+ box/qwen3:8b [discovered]" in capsys.readouterr().out

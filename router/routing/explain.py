@@ -140,5 +140,6 @@ def format_explanation(report: Mapping[str, Any]) -> str:
     for row in report["considered"]:
         mark = "+" if row["chosen_as"] else "-"
         kind = " [alternative]" if row["alternative"] else ""
+        kind += " [discovered]" if row.get("discovered") else ""
         lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}")
     return "\n".join(lines)

@@ -9,23 +9,28 @@ nothing: an unreachable backend keeps its last known list (and is unhealthy).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 import attrs
 
 from router.dialects import adapter_for
+from router.dialects.base import UpstreamRequest
 from router.errors import UpstreamError
 from router.routing.discovered import DiscoveredModel, Discovery
-from router.routing.table import ProviderEntry
+from router.routing.table import ProviderEntry, RoutingTable
 from router.upstream.transport import Pool, Timeouts
 
-__all__ = ["Discoverer", "Publish"]
+__all__ = ["Discoverer", "Publish", "discover_once"]
 
 log = logging.getLogger("nexus.discovery")
 
 #: The most one model's details may be (Ollama's answer carries the template and license).
 _DETAIL_LIMIT = 4 * 1024 * 1024
+
+#: The most a model list may be.
+_LIST = 8 * 1024 * 1024
 
 #: Where a provider's discovered models go (`ConfigHolder.adiscovered`).
 Publish = Callable[[str, Discovery], Awaitable[object]]
@@ -95,3 +100,34 @@ class Discoverer:
         for key in [k for k in self._details if k[0] == name]:
             del self._details[key]
         self._last.pop(name, None)
+
+
+async def discover_once(table: RoutingTable, *, timeout_s: float) -> dict[str, Discovery]:
+    """Ask every enabled discovering provider of `table` once (``nexus explain --discover``).
+
+    A provider that does not answer with a model list is left out, as a failed probe is.
+    """
+    found: dict[str, Discovery] = {}
+
+    async def publish(name: str, discovery: Discovery) -> None:
+        found[name] = discovery
+
+    pool = Pool.create()
+    discoverer = Discoverer(pool, publish)
+    timeouts = Timeouts(connect=timeout_s, idle=timeout_s)
+
+    async def one(entry: ProviderEntry) -> None:
+        url, headers = adapter_for(entry.kind).probe(entry)
+        try:
+            answer = await pool.send(UpstreamRequest("GET", url, headers), entry, timeouts, _LIST)
+            if answer.status < 400:
+                await discoverer.listed(entry, answer.body, timeouts)
+        except (UpstreamError, ValueError, TypeError, AttributeError) as exc:
+            log.warning("provider %s: no model list: %s", entry.name, exc)
+
+    try:
+        wanted = [e for e in table.providers.values() if e.discover and e.enabled]
+        await asyncio.gather(*(one(e) for e in wanted))
+    finally:
+        await pool.close()
+    return found
