@@ -70,7 +70,11 @@ class Discoverer:
             del known[key]  # removed from the backend: ask again if it comes back
         discovery = Discovery(entry.base_url, tuple(models))
         if self._last.get(entry.name) != discovery:
-            await self.publish(entry.name, discovery)
+            try:
+                await self.publish(entry.name, discovery)
+            except Exception:  # the probe loop must outlive any failure to serve a list
+                log.exception("provider %s: the discovered models could not be served", entry.name)
+                return
             self._last[entry.name] = discovery
 
     async def _detail(

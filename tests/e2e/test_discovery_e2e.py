@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from tests.conftest import wait_for
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.ollama_upstream import FakeOllama
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.outage import Cuttable
@@ -184,3 +185,37 @@ def test_openai_compatible_discovery_with_globs_and_declared_values(tmp_path: Pa
             _within_interval(lambda: "mistral-7b" in _ids(client), "a new model")
             # A declared model the backend stopped listing is still the file's to remove.
             assert "nomic-embed" in router.holder.current.providers["lab"].models
+
+
+ANTHROPIC_CONFIG = """\
+version: 1
+providers:
+  - name: claude
+    kind: anthropic
+    base_url: "{url}"
+    api_key: ${{ANTHROPIC_KEY}}
+    discover: true
+    model_defaults: {{tools: true, context_window: 200000, tiers: {{reasoning: 9}}}}
+routing:
+  health: {{interval_s: {interval}, timeout_s: 1}}
+"""
+
+
+def test_anthropic_models_are_discovered_with_their_defaults(tmp_path: Path) -> None:
+    """Anthropic's list says ids only: everything else comes from model_defaults."""
+    fake = FakeAnthropic(models=("claude-x-20250101",))
+    with serve(fake) as upstream:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(ANTHROPIC_CONFIG.format(url=upstream, interval=INTERVAL))
+        with run_router(path, env={"ANTHROPIC_KEY": fake.api_key}) as router:
+            client = openai.OpenAI(base_url=f"{router.url}/v1", api_key="x", max_retries=0)
+            _within_interval(lambda: "claude-x-20250101" in _ids(client), "the first discovery")
+            answer = client.chat.completions.create(
+                model="claude-x-20250101", messages=[{"role": "user", "content": "hi"}]
+            )
+            assert answer.choices[0].message.content == "Hello from Claude"
+            [row] = _explain(router, "claude-x-20250101")["considered"]
+            assert (row["discovered"], row["tiers"]["reasoning"]) == (True, 9)
+            assert "limit=1000" in fake.listings[0]  # the whole list, not its first page
+            fake.models = ("claude-x-20250101", "claude-y-20251201")
+            _within_interval(lambda: "claude-y-20251201" in _ids(client), "a new model")
