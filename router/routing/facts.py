@@ -11,7 +11,15 @@ from router.routing.decision import RequestFacts
 __all__ = ["chat_facts", "preference_from_headers", "responses_facts"]
 
 _HISTORY_ROLES = frozenset({"assistant", "tool", "function"})
-_HISTORY_ITEMS = frozenset({"function_call", "function_call_output", "reasoning"})
+_HISTORY_ITEMS = frozenset(
+    {
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "reasoning",
+    }
+)
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _CHARS_PER_TOKEN = 4  # the usual rough estimate; errs towards a larger window
 
