@@ -232,3 +232,19 @@ def test_response_object_has_every_required_field() -> None:
         "auto",
         True,
     )
+
+
+def test_shapes_a_strict_client_requires() -> None:
+    """OpenAI's schema requires annotations on output_text, parameters/strict on function
+    tools and cache_write_tokens in input_tokens_details; a strict client rejects less."""
+    [item] = input_items([{"role": "assistant", "content": [{"type": "output_text", "text": "x"}]}])
+    assert item["content"][0]["annotations"] == []
+    obj = response_object(
+        {"model": "m", "tools": [{"type": "function", "name": "f"}]},
+        response_id="resp_1",
+        created_at=1,
+        status="completed",
+        usage=usage_of({"prompt_tokens": 1, "completion_tokens": 1}),
+    )
+    assert obj["tools"] == [{"type": "function", "name": "f", "parameters": None, "strict": None}]
+    assert obj["usage"]["input_tokens_details"] == {"cached_tokens": 0, "cache_write_tokens": 0}
