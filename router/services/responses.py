@@ -20,6 +20,7 @@ from router.dialects.responses.translate import (
     chat_request,
     new_id,
     output_items,
+    response_error,
     response_object,
     status_of,
     usage_of,
@@ -351,7 +352,7 @@ class ResponsesService:
             final = {
                 **queued,
                 "status": "failed",
-                "error": {"code": "upstream_error", "message": exc.message},
+                "error": response_error(exc.kind, exc.message),
             }
         except Exception:
             log.exception("background response %s failed", response_id)

@@ -305,6 +305,20 @@ def test_background_response_can_be_cancelled(tmp_path: Path) -> None:
             client.responses.cancel(foreground.id)
 
 
+def test_a_failed_background_response_carries_a_code_clients_decode(tmp_path: Path) -> None:
+    failing = FakeOpenAI(models=("gpt-x",), status=500)
+    with stack(tmp_path, oa=failing) as (_, client, _):
+        queued = client.responses.create(model="gpt-x", input="hi", background=True)
+        failed = wait_for(
+            lambda: (r := client.responses.retrieve(queued.id)).status == "failed" and r,
+            what="background failure",
+        )
+        assert failed.error is not None
+        assert failed.error.code == "server_error"  # OpenAI's enum, not ours
+        assert (failed.error.model_extra or {})["nexus_code"] == "provider_api_error"
+        assert "answered HTTP 500" in failed.error.message
+
+
 def test_rejections_and_bad_requests(tmp_path: Path) -> None:
     with stack(tmp_path) as (router, client, _):
         with pytest.raises(openai.NotFoundError, match="Available models"):

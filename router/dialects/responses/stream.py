@@ -11,7 +11,13 @@ import msgspec
 
 from router.dialects.framing import SseDecoder
 from router.dialects.responses.tools import ToolNames, custom_input
-from router.dialects.responses.translate import new_id, response_object, status_of, usage_of
+from router.dialects.responses.translate import (
+    new_id,
+    response_error,
+    response_object,
+    status_of,
+    usage_of,
+)
 
 __all__ = ["ResponsesStream"]
 
@@ -204,10 +210,10 @@ class ResponsesStream:
     def _chunk(self, chunk: Mapping[str, Any]) -> list[bytes]:
         if chunk.get("error"):
             error = chunk["error"]
-            self.error = {
-                "code": str(error.get("code") or "upstream_error"),
-                "message": str(error.get("message") or "the provider failed"),
-            }
+            self.error = response_error(
+                str(error.get("code") or "upstream_error"),
+                str(error.get("message") or "the provider failed"),
+            )
             return []
         if chunk.get("usage"):
             self.usage = usage_of(chunk["usage"])

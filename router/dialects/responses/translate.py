@@ -26,6 +26,7 @@ __all__ = [
     "input_items",
     "new_id",
     "output_items",
+    "response_error",
     "response_object",
     "status_of",
     "usage_of",
@@ -382,3 +383,21 @@ def _echoed(tool: Any) -> Any:
     if isinstance(tool, Mapping) and tool.get("type") == "function" and "function" not in tool:
         return {"parameters": None, "strict": None, **tool}
     return tool
+
+
+#: Our error kinds that OpenAI's ``ResponseError.code`` enum has a word for; the rest
+#: are ``server_error`` there.
+_RESPONSE_CODES = {
+    "rate_limit_exceeded": "rate_limit_exceeded",
+    "provider_rate_limit_error": "rate_limit_exceeded",
+}
+
+
+def response_error(kind: str, message: str) -> dict[str, str]:
+    """The ``error`` of a failed response: a ``code`` from OpenAI's enum, so clients can
+    decode it, and our own classification as ``nexus_code``."""
+    return {
+        "code": _RESPONSE_CODES.get(kind, "server_error"),
+        "message": message,
+        "nexus_code": kind,
+    }
