@@ -69,6 +69,7 @@ class ModelConfig:
     tools: bool = False
     embeddings: bool = False
     images: bool = False
+    documents: bool = False
     description: str | None = None
 
 

@@ -122,6 +122,11 @@ def _provider(
                 "only OpenAI-compatible providers serve image generation",
                 (*path, "models", j, "images"),
             )
+        if m.documents and p.kind == "ollama":
+            report.error(
+                "Ollama's API has no document input: a PDF cannot reach this model",
+                (*path, "models", j, "documents"),
+            )
         if m.embeddings and p.kind == "anthropic":
             report.error(
                 "anthropic providers do not serve embeddings", (*path, "models", j, "embeddings")
@@ -135,6 +140,7 @@ def _provider(
             m.embeddings,
             m.description,
             m.images,
+            m.documents,
         )
     if not p.models:
         report.warn(f"provider {p.name!r} lists no models, so no request can reach it", path)

@@ -26,6 +26,7 @@ class ModelSpec:
     embeddings: bool
     description: str | None = None
     images: bool = False
+    documents: bool = False
 
 
 @attrs.frozen

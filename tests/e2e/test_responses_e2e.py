@@ -30,7 +30,7 @@ providers:
     base_url: "{an}"
     api_key: ${{ANTHROPIC_KEY}}
     zone: cloud
-    models: [{{name: claude-x, tools: true}}]
+    models: [{{name: claude-x, tools: true, documents: true}}]
 routes:
   - {{model: private, targets: [ol/llama3, oa/gpt-x], zone: home, overflow: fresh-only}}
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from router.dialects.chat.files import chat_file_part
 from router.dialects.requests import InputItem, check
 from router.dialects.responses.tools import (
     ToolNames,
@@ -194,6 +195,8 @@ def _chat_content(parts: Sequence[Mapping[str, Any]]) -> str | list[dict[str, An
             out.append({"type": "image_url", "image_url": image})
         elif kind == "refusal":
             out.append({"type": "text", "text": part.get("refusal", "")})
+        elif kind == "input_file":
+            out.append(chat_file_part(part, "input"))
     if all(p["type"] == "text" for p in out):
         return "".join(p["text"] for p in out)
     return out
