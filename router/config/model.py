@@ -71,6 +71,7 @@ class ModelConfig:
     embeddings: bool = False
     reasoning: bool = False
     images: bool = False
+    documents: bool = False
     description: str | None = None
     #: The keys the file wrote for this model (the converter records them): with
     #: discovery, a declared value wins field by field over what the backend says.
@@ -91,6 +92,7 @@ class ModelDefaults:
     embeddings: bool | None = None
     reasoning: bool | None = None
     images: bool | None = None
+    documents: bool | None = None
     description: str | None = None
 
 

@@ -162,3 +162,19 @@ def error_message(body: Any) -> str | None:
     if not isinstance(message, str):
         return None
     return message[:500]
+
+
+_DETAIL_LIMIT = 100
+
+
+def error_details(body: Any) -> dict[str, str]:
+    """A provider's own error ``code``, ``param`` and ``type`` (OpenAI's and Anthropic's
+    error objects carry them; Ollama's does not), so a client can still decode them."""
+    err = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(err, Mapping):
+        return {}
+    return {
+        key: str(err[key])[:_DETAIL_LIMIT]
+        for key in ("code", "param", "type")
+        if isinstance(err.get(key), str | int) and not isinstance(err.get(key), bool)
+    }

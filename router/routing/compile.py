@@ -124,6 +124,11 @@ def _provider(
                 "only OpenAI-compatible providers serve image generation",
                 (*path, "models", j, "images"),
             )
+        if m.documents and p.kind == "ollama":
+            report.error(
+                "Ollama's API has no document input: a PDF cannot reach this model",
+                (*path, "models", j, "documents"),
+            )
         if m.embeddings and p.kind == "anthropic":
             report.error(
                 "anthropic providers do not serve embeddings", (*path, "models", j, "embeddings")
@@ -137,6 +142,7 @@ def _provider(
             m.embeddings,
             m.description,
             m.images,
+            m.documents,
             reasoning=m.reasoning,
         )
     _check_discovery_keys(p, path, report)
@@ -177,6 +183,11 @@ def _check_discovery_keys(p: ProviderConfig, path: JsonPath, report: _Report) ->
         report.error(
             "only OpenAI-compatible providers serve image generation",
             (*path, "model_defaults", "images"),
+        )
+    if defaults is not None and defaults.documents and p.kind == "ollama":
+        report.error(
+            "Ollama's API has no document input: a PDF cannot reach this model",
+            (*path, "model_defaults", "documents"),
         )
     if defaults is not None and defaults.embeddings and p.kind == "anthropic":
         report.error(

@@ -82,6 +82,7 @@ def _spec(
         flags["embeddings"],
         description if isinstance(description, str) else None,
         bool(pick("images", False)),
+        bool(pick("documents", False)),
         reasoning=flags["reasoning"],
         discovered=declared is None,
     )

@@ -26,6 +26,7 @@ class ModelSpec:
     embeddings: bool
     description: str | None = None
     images: bool = False
+    documents: bool = False
     reasoning: bool = False
     #: Served because the backend listed it, not because the file declares it.
     discovered: bool = False

@@ -15,10 +15,12 @@ from router.auth.access import visible
 from router.auth.keys import Identity
 from router.dialects.chat.exchange import ChatExchange
 from router.dialects.responses.stream import ResponsesStream
+from router.dialects.responses.tools import ToolNames
 from router.dialects.responses.translate import (
     chat_request,
     new_id,
     output_items,
+    response_error,
     response_object,
     status_of,
     usage_of,
@@ -52,6 +54,14 @@ class Created:
     headers: Mapping[str, str]
     body: dict[str, Any] | None = None
     events: AsyncIterator[bytes] | None = None
+
+
+#: Names the offered tool types the upstream request left out (Chat cannot carry them).
+DROPPED_TOOLS_HEADER = "x-nexus-tools-dropped"
+
+
+def _dropped_header(dropped: tuple[str, ...]) -> dict[str, str]:
+    return {DROPPED_TOOLS_HEADER: ", ".join(dict.fromkeys(dropped))} if dropped else {}
 
 
 @attrs.frozen
@@ -181,7 +191,8 @@ class ResponsesService:
         else:
             prior = await self._context(body, who)
         facts = responses_facts(body, headers, prior_items=prior)
-        chat = chat_request(body, [*prior, *items], stream=plan.mode is Mode.STREAM)
+        chat, tools = chat_request(body, [*prior, *items], stream=plan.mode is Mode.STREAM)
+        names, noted = tools.names, _dropped_header(tools.dropped)
         response_id = new_id("resp")
         created_at = int(self.clock())
         turn = _Turn(plan.conversation, items, plan.owner)
@@ -192,10 +203,10 @@ class ResponsesService:
             )
             await self.store.put_response(self._record(queued, body, turn.owner), items)
             self._tasks[response_id] = asyncio.create_task(
-                self._background(table, decision, chat, body, queued, turn),
+                self._background(table, decision, chat, body, queued, turn, names),
                 name=f"nexus-{response_id}",
             )
-            return Created(None, {"x-nexus-config-version": table.version}, body=queued)
+            return Created(None, {"x-nexus-config-version": table.version, **noted}, body=queued)
         if plan.store:
             # A provider call is paid for; learn that the answer cannot be stored (503
             # store_unavailable) before making it, not after.
@@ -209,9 +220,9 @@ class ResponsesService:
                     table, decision, ChatExchange(chat, stream=True, include_usage=True)
                 ),
             )
-            translator = ResponsesStream(body, response_id, created_at, self.clock)
+            translator = ResponsesStream(body, response_id, created_at, self.clock, names)
             events = self._relay(served, translator, body, plan.store, turn)
-            return Created(served, routing_headers(table, served), events=events)
+            return Created(served, {**routing_headers(table, served), **noted}, events=events)
         answer = await self.cache.through(
             plan.owner,
             table,
@@ -223,9 +234,9 @@ class ResponsesService:
                 lambda decision: self.dispatcher.run(table, decision, ChatExchange(chat)),
             ),
         )
-        response = self._completed(body, response_id, created_at, answer.body)
+        response = self._completed(body, response_id, created_at, answer.body, names)
         await self._finish_turn(turn, response, body, store=plan.store)
-        return Created(answer.served, answer.headers, body=response)
+        return Created(answer.served, {**answer.headers, **noted}, body=response)
 
     async def _finish_turn(
         self, turn: _Turn, response: Mapping[str, Any], body: Mapping[str, Any], *, store: bool
@@ -244,7 +255,12 @@ class ResponsesService:
             await self.store.append_items(turn.conversation, appended)
 
     def _completed(
-        self, body: Mapping[str, Any], response_id: str, created_at: int, answer: bytes | None
+        self,
+        body: Mapping[str, Any],
+        response_id: str,
+        created_at: int,
+        answer: bytes | None,
+        names: ToolNames,
     ) -> dict[str, Any]:
         assert answer is not None
         completion = _decode(answer)
@@ -255,7 +271,7 @@ class ResponsesService:
             response_id=response_id,
             created_at=created_at,
             status=status,
-            output=output_items(completion),
+            output=output_items(completion, names),
             usage=usage_of(completion.get("usage")),
             incomplete_details=details,
             completed_at=int(self.clock()),
@@ -305,6 +321,7 @@ class ResponsesService:
         body: Mapping[str, Any],
         queued: dict[str, Any],
         turn: _Turn,
+        names: ToolNames,
     ) -> None:
         response_id = queued["id"]
         try:
@@ -312,7 +329,7 @@ class ResponsesService:
                 self._record({**queued, "status": "in_progress"}, body, turn.owner)
             )
             served = await self.dispatcher.run(table, decision, ChatExchange(chat))
-            final = self._completed(body, response_id, queued["created_at"], served.body)
+            final = self._completed(body, response_id, queued["created_at"], served.body, names)
             # Written with its turn while this turn still holds the conversation; when a
             # cancel from another process finished it first, both are void.
             await self._finish_turn(turn, final, body, store=True)
@@ -335,7 +352,7 @@ class ResponsesService:
             final = {
                 **queued,
                 "status": "failed",
-                "error": {"code": "upstream_error", "message": exc.message},
+                "error": response_error(exc.kind, exc.message),
             }
         except Exception:
             log.exception("background response %s failed", response_id)

@@ -11,7 +11,13 @@ import msgspec
 
 from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
-from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
+from router.dialects.chat.content import (
+    arguments_object,
+    data_url,
+    document_urls,
+    image_urls,
+    text_of,
+)
 from router.dialects.framing import SseDecoder
 from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
@@ -69,6 +75,11 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
                     "source": {"type": "base64", "media_type": parsed[0], "data": parsed[1]},
                 }
             )
+    for name, url in document_urls(content):
+        parsed = data_url(url)
+        if parsed is not None:  # normalized on the way in: always a base64 data: URL
+            source = {"type": "base64", "media_type": parsed[0], "data": parsed[1]}
+            blocks.append({"type": "document", "source": source, "title": name})
     return blocks
 
 
