@@ -103,6 +103,17 @@ def test_ollama_models_follow_pulls_removals_and_outages(tmp_path: Path) -> None
                 False,
                 40960,
             )
+            listing = router.http.get(f"/api/v1/llm-provider/ollama/{box['id']}/models").json()
+            assert listing["models"][0] | {"description": ""} == {
+                "id": "qwen3:8b",
+                "name": "qwen3:8b",
+                "description": "",
+                "context_length": 40960,
+                "supports_streaming": True,
+                "supports_functions": True,
+                "configured": False,  # discovered, not declared in the file
+                "tiers": {"reasoning": 0, "coding": 4},
+            }
             with pytest.raises(openai.APIStatusError) as no_embeddings:
                 client.embeddings.create(model="qwen3:8b", input="x")
             # the 503 contract: no backend of this model has the capability
