@@ -60,6 +60,25 @@ def _within_interval(check: Any, what: str) -> None:
     wait_for(check, timeout=INTERVAL * 10 + 2, what=what)
 
 
+def _images_go_only_to_vision_models(client: openai.OpenAI, fake: FakeOllama) -> None:
+    """llava:7b says 'vision' in /api/show, qwen3:8b does not."""
+    picture: Any = [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]
+    seen = client.chat.completions.create(
+        model="llava:7b", messages=[{"role": "user", "content": picture}]
+    )
+    assert seen.choices[0].message.content == "Hello from Ollama"
+    assert fake.requests[-1]["messages"][0]["images"] == ["iVBORw0KGgo="]
+    with pytest.raises(openai.APIStatusError) as blind:
+        client.chat.completions.create(
+            model="qwen3:8b", messages=[{"role": "user", "content": picture}]
+        )
+    assert blind.value.status_code == 503  # the 503 contract: a capability is missing
+    assert "vision" in str(blind.value)
+
+
 def test_ollama_models_follow_pulls_removals_and_outages(tmp_path: Path) -> None:
     """Pulled models serve chat/embeddings, removed ones vanish, an outage keeps the list."""
     fake = FakeOllama(
@@ -67,6 +86,7 @@ def test_ollama_models_follow_pulls_removals_and_outages(tmp_path: Path) -> None
         capabilities={
             "qwen3:8b": ("completion", "tools", "thinking"),
             "nomic-embed-text:v1.5": ("embedding",),
+            "llava:7b": ("completion", "vision"),
         },
         context_length={"qwen3:8b": 40960},
     )
@@ -120,19 +140,21 @@ def test_ollama_models_follow_pulls_removals_and_outages(tmp_path: Path) -> None
             assert no_embeddings.value.status_code == 503
             assert "embeddings" in str(no_embeddings.value)
 
-            fake.models = ("qwen3:8b", "nomic-embed-text:v1.5")  # ollama pull
+            fake.models = ("qwen3:8b", "nomic-embed-text:v1.5", "llava:7b")  # ollama pull
             _within_interval(lambda: "nomic-embed-text:v1.5" in _ids(client), "a pulled model")
             vectors = client.embeddings.create(model="nomic-embed-text:v1.5", input=["a", "b"])
             assert len(vectors.data) == 2
+            _images_go_only_to_vision_models(client, fake)
             assert fake.shows.count("qwen3:8b") == 1  # details are asked once per model
 
-            fake.models = ("nomic-embed-text:v1.5",)  # ollama rm qwen3:8b
+            fake.models = ("nomic-embed-text:v1.5",)  # ollama rm qwen3:8b llava:7b
             _within_interval(lambda: "qwen3:8b" not in _ids(client), "a removed model")
             with pytest.raises(openai.NotFoundError):
                 client.chat.completions.create(
                     model="qwen3:8b", messages=[{"role": "user", "content": "hi"}]
                 )
             assert _provider(router, "box")["discovered"] == ["nomic-embed-text:v1.5"]
+            assert "llava:7b" not in _ids(client)
 
             link.cut()  # the box is switched off: unhealthy, not empty
             _within_interval(
