@@ -165,6 +165,11 @@ def test_ollama_models_follow_pulls_removals_and_outages(tmp_path: Path) -> None
             link.restore()
             _within_interval(lambda: "nomic-embed-text:v1.5" in _ids(client), "the recovery")
             assert fake.shows.count("nomic-embed-text:v1.5") == 1
+            # Discovery never writes the file: it stays what the human wrote.
+            assert path.read_text() == OLLAMA_CONFIG.format(
+                url=link.url_for(upstream), interval=INTERVAL
+            )
+            assert router.version() == router.holder.current.version
 
 
 OPENAI_CONFIG = """\
