@@ -274,8 +274,11 @@ class ConfigHolder:
                 log.error("models discovered at %s not served: %s", provider, exc.message)
                 return False
             self._discovered = known
-            # The file's own warnings (located at their line) stay what the reload found.
-            self._table = attrs.evolve(table, warnings=old.warnings)
+            # The same findings keep the file line and column the reload located them at;
+            # one that the new list settles ("does not serve ... now") goes away.
+            located = {(w.message, w.path): w for w in old.warnings}
+            warnings = tuple(located.get((w.message, w.path), w) for w in table.warnings)
+            self._table = attrs.evolve(table, warnings=warnings)
             before = old.providers.get(provider)
             after = table.providers.get(provider)
             names = set(after.models) if after else set()

@@ -39,7 +39,10 @@ def test_a_new_list_swaps_a_table_with_the_same_file_version(tmp_path: Path) -> 
     after = holder.current
     assert after is not before
     assert seen == [after]
-    assert (after.version, after.warnings) == (before.version, before.warnings)
+    assert after.version == before.version
+    [warning] = before.warnings
+    assert (warning.line, "does not serve model 'qwen3:8b' now" in warning.message) == (5, True)
+    assert after.warnings == ()  # the list settled it
     assert [t.key for t in after.routes["chat"].targets] == ["box/qwen3:8b"]
     assert set(after.public_models) == {"chat", "qwen3:8b", "llama3:latest"}
     assert before.routes["chat"].targets == ()  # a request holding the old table keeps it
@@ -50,6 +53,8 @@ def test_a_new_list_swaps_a_table_with_the_same_file_version(tmp_path: Path) -> 
 
     holder.discovered("box", _found("llama3:latest"))
     assert holder.current.routes["chat"].targets == ()
+    [again] = holder.current.warnings
+    assert again.message == warning.message
     assert "qwen3:8b" not in holder.current.public_models
 
 
