@@ -48,7 +48,7 @@ def _check_one(path: str) -> tuple[list[Diagnostic], bool]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate config files; exit 0 when all are valid, 1 otherwise."""
-    results = {path: _check_one(path) for path in args.paths}
+    results = {path: _check_one(path) for path in args.paths or [_default_config()]}
     if args.format == "json":
         out = [
             {"file": p, "valid": ok, "diagnostics": [d.to_dict() for d in ds]}
@@ -228,6 +228,34 @@ def worker_app() -> Litestar:
     return app
 
 
+def startup_summary(table: RoutingTable, host: str, port: int) -> list[str]:
+    """What a first run needs to see: the routes, each provider's zone, how to try it."""
+    lines = []
+    for route in table.routes.values():
+        if route.direct:
+            continue
+        targets = ", ".join(t.key for t in route.targets) or "no targets"
+        lines.append(
+            f"route {route.name} -> {targets} (zone {route.zone}, overflow {route.overflow.value})"
+        )
+    for entry in table.providers.values():
+        state = "" if entry.enabled else f" [disabled: {entry.disabled_reason or 'enabled: false'}]"
+        lines.append(
+            f"provider {entry.name} ({entry.kind}, zone {entry.zone}) at {entry.display_url}{state}"
+        )
+    model = next(iter(table.routable_models()), None)
+    if model is not None:
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        key = ' -H "Authorization: Bearer $NEXUS_API_KEY"' if table.auth is not None else ""
+        lines.append(
+            f"try: curl http://{shown}:{port}/v1/chat/completions{key} "
+            "-H 'content-type: application/json' "
+            f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "hi"}}]}}'"""
+        )
+    return lines
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load the config (failing fast with `check`'s messages) and serve it with uvicorn."""
     import uvicorn
@@ -281,12 +309,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             NEXUS_LOG_FORMAT=args.log_format,
         )
         log.info("serving %s with %d workers on http://%s:%d", store.path, args.workers, host, port)
+        for line in startup_summary(store.current, host, port):
+            log.info("%s", line)
         uvicorn.run("router.cli:worker_app", factory=True, workers=args.workers, **common)
         return 0
     app = create_app(store, options=AppOptions(watch=not args.no_watch))
     log.info(
         "serving %s (version %s) on http://%s:%d", store.path, store.current.version, host, port
     )
+    for line in startup_summary(store.current, host, port):
+        log.info("%s", line)
     tune_for_serving()
     uvicorn.run(app, **common)
     return 0
@@ -456,7 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", help="validate config files (for CI)")
-    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="config files (default: $NEXUS_CONFIG, then ./nexus.yaml)",
+    )
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.set_defaults(func=cmd_check)
 

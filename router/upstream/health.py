@@ -63,6 +63,7 @@ class _Tracker:
     last_error: str | None = None
     listed: frozenset[str] | None = None  # what the provider's own list says it serves
     next_probe_at: float | None = None  # the clock's time of the next probe, when probing
+    probed: bool = False  # its first probe has answered (and was logged)
     #: How long its requests take (exponentially weighted), for a queue's estimate.
     typical_s: float | None = None
     task: asyncio.Task[None] | None = None
@@ -330,9 +331,22 @@ class HealthMonitor:
             if tracker.probe_failures >= self.settings.failure_threshold:
                 tracker.probed_down = True
         self._refresh(name)
+        if not tracker.probed:
+            tracker.probed = True
+            self._first_probe(name, error, listed)
         now = self.states[name].status
         if now is not was and Health.UNHEALTHY in (now, was):
             self.publish({"type": "health", "provider": name, "status": now.value})
+
+    def _first_probe(self, name: str, error: str | None, listed: frozenset[str] | None) -> None:
+        """Say at start-up (and for each new provider) whether it answered, and why not."""
+        entry = self._entries.get(name)
+        where = f"{entry.display_url}, zone {entry.zone}" if entry is not None else "?"
+        if error is None:
+            served = f"lists {len(listed)} model(s)" if listed is not None else "answers"
+            log.info("provider %s (%s): first probe ok, %s", name, where, served)
+        else:
+            log.warning("provider %s (%s): first probe failed: %s", name, where, error)
 
     async def _probe_loop(self, name: str) -> None:
         while True:
