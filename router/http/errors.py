@@ -143,7 +143,8 @@ def spec_for(exc: NexusError) -> ErrorSpec:
 
 
 def is_admin_path(path: str) -> bool:
-    return path.startswith(("/api/", "/admin"))
+    """The admin envelope: the admin APIs and the dashboard's data endpoints."""
+    return path.startswith(("/api/", "/admin", "/ui"))
 
 
 def _openai(
