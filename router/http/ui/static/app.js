@@ -16,7 +16,7 @@ function el(tag, props, ...children) {
     else if (name === "cls") node.className = value;
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -29,7 +29,7 @@ function svg(tag, attrs, ...children) {
     if (name === "text") node.textContent = String(value);
     else node.setAttribute(name, String(value));
   }
-  for (const child of children.flat()) if (child) node.append(child);
+  for (const child of children.flat(Infinity)) if (child) node.append(child);
   return node;
 }
 
@@ -136,10 +136,11 @@ function renderConfig(config) {
   ];
   const error = config.last_error;
   if (error) {
-    const where = `${config.path}${error.line ? `:${error.line}` : ""}${error.column ? `:${error.column}` : ""}`;
+    const where = [error.line ? `line ${error.line}` : null, error.column ? `column ${error.column}` : null,
+      error.path ? `JSON path ${error.path}` : null].filter(Boolean).join(", ");
     rows.push(["last reload error", el("div", { cls: "error", id: "last-error" },
-      el("div", { text: `${error.at} — ${where}${error.path ? ` (at ${error.path})` : ""}` }),
-      el("div", { text: error.message }),
+      el("div", { text: `${error.at}${where ? ` — ${where}` : ""} (still serving the last good version)` }),
+      el("div", { cls: "mono", text: error.message }),
       (error.errors || []).slice(1).map((e) => el("div", { text: `line ${e.line}: ${e.message}` })))]);
   } else {
     rows.push(["last reload error", el("span", { cls: "muted", text: "none" })]);
@@ -240,7 +241,12 @@ function chart(title, starts, lines, unit) {
   for (const line of lines) {
     let run = [];
     const flush = () => {
-      if (run.length) polylines.push(svg("polyline", { class: `c${line.color}${line.dashed ? " dashed" : ""}`, points: run.join(" ") }));
+      if (run.length === 1) {  // a lone point draws no line: mark it
+        const [cx, cy] = run[0].split(",");
+        polylines.push(svg("circle", { class: `c${line.color}`, cx, cy, r: 2 }));
+      } else if (run.length) {
+        polylines.push(svg("polyline", { class: `c${line.color}${line.dashed ? " dashed" : ""}`, points: run.join(" ") }));
+      }
       run = [];
     };
     line.values.forEach((v, i) => { if (typeof v === "number") run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`); else flush(); });
