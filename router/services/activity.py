@@ -104,6 +104,8 @@ class Bucket:
 
 
 _BINS = len(LATENCY_BOUNDS_S)
+_UNSEEN = ""  # no API is named by the empty string
+_PATHS_KEPT = 256
 
 
 @attrs.define
@@ -115,10 +117,18 @@ class Activity:
         lambda: deque(maxlen=FEED_SIZE)
     )
     buckets: deque[Bucket] = attrs.Factory(lambda: deque(maxlen=WINDOW_BUCKETS))
+    #: `api_of` by path, for the paths seen first (splitting a path costs more than the
+    #: rest of `record`); bounded, since paths with ids are each new.
+    _apis: dict[str, str | None] = attrs.Factory(dict)
 
     def record(self, info: Recorded, method: str, path: str, status: int, elapsed: float) -> None:
         """Keep a finished request of one of the APIs; other paths (pages, probes) are not kept."""
-        api = api_of(path)
+        apis = self._apis
+        api = apis.get(path, _UNSEEN)
+        if api is _UNSEEN:
+            api = api_of(path)
+            if len(apis) < _PATHS_KEPT:
+                apis[path] = api
         if api is None:
             return
         now = self.clock()
