@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from router.errors import RequestInvalid
+
 __all__ = [
     "BUCKET_S",
     "FEED_SIZE",
@@ -32,6 +34,7 @@ __all__ = [
     "chart_series",
     "feed_rows",
     "quantile",
+    "status_filter",
 ]
 
 #: How many finished requests the feed keeps.
@@ -205,6 +208,17 @@ def feed_rows(
             }
         )
     return rows
+
+
+def status_filter(value: str | None) -> str | None:
+    """Check the feed's ``status`` filter: ``ok``, ``error``, ``rejected`` or a status code."""
+    if not value:
+        return None
+    if value in ("ok", "error", "rejected") or (value.isdigit() and len(value) == 3):
+        return value
+    raise RequestInvalid(
+        "'status' must be ok, error, rejected or a three-digit status code", param="status"
+    )
 
 
 def _status_matches(wanted: str, code: int, reason: str) -> bool:

@@ -281,6 +281,14 @@ def test_requests_reach_the_feed_and_charts_without_content_or_secrets(tmp_path:
         only_ok = router.http.get("/ui/api/state", params={"status": "ok"}).json()["feed"]
         assert only_ok
         assert all(row["status"] < 400 for row in only_ok)
+        bad = router.http.get("/ui/api/state", params={"status": "green"})
+        assert (bad.status_code, bad.json()) == (
+            400,
+            {
+                "message": "'status' must be ok, error, rejected or a three-digit status code",
+                "error_code": "INVALID_REQUEST",
+            },
+        )
 
 
 def test_a_provider_going_down_shows_in_the_topology(tmp_path: Path) -> None:

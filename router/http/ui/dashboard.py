@@ -32,7 +32,7 @@ from router.http.inference import explain_request
 from router.http.observe import current_info
 from router.http.ui.session import COOKIE, CSRF_HEADER, Session, Sessions
 from router.routing.table import RoutingTable
-from router.services.activity import Activity, chart_series, feed_rows
+from router.services.activity import Activity, chart_series, feed_rows, status_filter
 from router.services.dashboard import routes_view, topology_view
 
 __all__ = ["UI_STATE_KEY", "Dashboard", "ui_router"]
@@ -252,7 +252,7 @@ async def state(
         "config": ctx.holder.status(),
         "zones": topology_view(table, health.describe),
         "routes": routes_view(table, health.states),
-        "feed": feed_rows(activity.feed, status=status or None, route=route or None),
+        "feed": feed_rows(activity.feed, status=status_filter(status), route=route or None),
         "charts": chart_series(activity.buckets, activity.clock()),
         "probe_interval_s": table.settings.health.interval_s,
         "now": time.time(),
