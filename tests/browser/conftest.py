@@ -14,9 +14,13 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A launched headless Chromium for the session."""
+    """A launched headless Chromium for one test module.
+
+    Not for the session: Playwright's sync API keeps its event loop running on this
+    thread while it is open, and every later test that calls ``asyncio.run`` would fail.
+    """
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
         pytest.skip(
