@@ -294,11 +294,14 @@ class UpstreamStatusError(UpstreamError):
         status: int,
         body: Mapping[str, Any] | None = None,
         retry_after: float | None = None,
+        details: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, provider=provider, retryable=status == 429 or status >= 500)
         self.status = status
         self.body = body
         self.retry_after = retry_after
+        #: The provider's own error ``code`` / ``param`` / ``type``, redacted.
+        self.details: Mapping[str, str] = details or {}
 
     def headers(self) -> dict[str, str]:
         if self.status == 429 and self.retry_after:

@@ -177,6 +177,18 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     if is_admin_path(request.url.path):
         admin_code = spec.admin_code or (code if isinstance(code, str) else exc.kind)
         body = _admin(exc.message, admin_code, fields)
+    elif isinstance(exc, UpstreamStatusError) and status < 500 and exc.details:
+        # The client's own mistake as the provider saw it: its code and param stay
+        # decodable (context_length_exceeded, …); our classification rides beside them.
+        own = exc.details
+        body = _openai(
+            exc.message,
+            own.get("type", spec.type),
+            own.get("code", code),
+            own.get("param", exc.param),
+            nexus_code=exc.kind,
+            **fields,
+        )
     else:
         body = _openai(exc.message, spec.type, code, exc.param, **fields)
     return Response(body, status_code=status, headers=exc.headers())

@@ -10,6 +10,7 @@ from litestar import Request, Response, post
 
 from router.auth.access import require_model_access
 from router.dialects.chat.exchange import ChatExchange, ImagesExchange
+from router.dialects.chat.files import inline_files
 from router.dialects.requests import (
     ChatRequest,
     EmbeddingsRequest,
@@ -61,6 +62,9 @@ async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext)
             code="invalid_value",
         )
     check(body, ChatRequest)
+    files = inline_files(messages)
+    if files is not None:  # text inlined, images as images, PDFs for targets that read them
+        body = {**body, "messages": files}
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True

@@ -26,6 +26,10 @@ class ModelSpec:
     embeddings: bool
     description: str | None = None
     images: bool = False
+    documents: bool = False
+    reasoning: bool = False
+    #: Served because the backend listed it, not because the file declares it.
+    discovered: bool = False
 
 
 @attrs.frozen
@@ -54,6 +58,8 @@ class ProviderEntry:
     display_url: str = ""
     #: ``Basic ...`` for a base URL written with ``user:password@`` (taken out of the URL).
     basic_auth: str | None = attrs.field(default=None, repr=False)
+    #: ``discover: true``: the health probe also asks the backend what it serves.
+    discover: bool = False
 
     def authorization(self) -> str | None:
         """The Authorization header for OpenAI-style providers: the key, else URL credentials."""

@@ -24,6 +24,7 @@ from router.dialects.base import (
     Exchange,
     StreamTranslator,
     UpstreamStreamError,
+    error_details,
     error_message,
 )
 from router.dialects.framing import StreamFramingError
@@ -84,8 +85,13 @@ def _status_error(
     message = f"Provider '{entry.name}' answered HTTP {status}" + (
         f": {entry.secrets.text(own)}" if own else ""
     )
+    details = {k: entry.secrets.text(v) for k, v in error_details(parsed).items()}
     return provider_status_error(status)(
-        message, provider=entry.name, status=status, retry_after=_retry_after(headers)
+        message,
+        provider=entry.name,
+        status=status,
+        retry_after=_retry_after(headers),
+        details=details,
     )
 
 
