@@ -40,11 +40,15 @@ def _model(spec: ModelSpec) -> dict[str, Any]:
             for name, present in (
                 ("vision", spec.vision),
                 ("tools", spec.tools),
+                ("reasoning", spec.reasoning),
+                ("documents", spec.documents),
                 ("embeddings", spec.embeddings),
                 ("images", spec.images),
             )
             if present
         ],
+        #: Served because the backend listed it (``discover: true``), not declared in the file.
+        "discovered": spec.discovered,
     }
 
 
@@ -73,8 +77,9 @@ def provider_view(entry: ProviderEntry, state: Mapping[str, object]) -> dict[str
         "last_error": state.get("last_error"),
         "recent_error_rate": state.get("recent_error_rate"),
         "rpm": entry.rpm,
-        "declared_models": sorted(entry.models),
-        "discovered_models": discovered,
+        "declared_models": sorted(n for n, spec in entry.models.items() if not spec.discovered),
+        #: What the backend listed at its last probe (None: it does not list, or not yet).
+        "listed_models": discovered,
         "models": [_model(spec) for _, spec in sorted(entry.models.items())],
     }
 

@@ -85,6 +85,7 @@ def test_without_keys_the_dashboard_is_open_and_shows_the_topology(tmp_path: Pat
                 "tiers": {"reasoning": 8, "coding": 0},
                 "context_window": None,
                 "capabilities": ["tools"],
+                "discovered": False,
             }
         ]
         route = next(r for r in state.json()["routes"] if r["model"] == "chat")
@@ -321,3 +322,27 @@ def test_the_data_endpoint_answers_in_under_50_ms_with_a_full_feed(
             assert router.http.get("/ui/api/state").status_code == 200
             timings.append(time.perf_counter() - started)
         assert statistics.median(timings) < 0.050, timings
+
+
+def test_discovered_models_are_told_apart_from_declared_ones(tmp_path: Path) -> None:
+    backend = FakeOpenAI(reply="home", models=("declared-m", "pulled-m"))
+    with serve(backend) as url:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(
+            "version: 1\n"
+            "providers:\n"
+            f"  - {{name: box, kind: openai, base_url: '{url}/v1', discover: true,\n"
+            "     models: [{name: declared-m, tiers: {coding: 7}}]}\n"
+            "routing: {health: {interval_s: 0.05}}\n"
+        )
+        with run_router(path) as router:
+
+            def box() -> dict[str, object] | None:
+                provider = router.http.get("/ui/api/state").json()["zones"][0]["providers"][0]
+                names = {m["name"] for m in provider["models"]}
+                return provider if "pulled-m" in names else None
+
+            provider = wait_for(box, what="the discovered model in the topology")
+            assert provider["declared_models"] == ["declared-m"]
+            flags = {m["name"]: m["discovered"] for m in provider["models"]}  # type: ignore[attr-defined]
+            assert flags == {"declared-m": False, "pulled-m": True}

@@ -27,7 +27,8 @@ providers:
     api_key: ${CLOUD_KEY}
     zone: open
     rpm: 60
-    models: [{name: gpt, tiers: {reasoning: 9, coding: 9}, tools: true, embeddings: true}]
+    models: [{name: gpt, tiers: {reasoning: 9, coding: 9}, tools: true, embeddings: true,
+              reasoning: true}]
 routes:
   - {model: chat, targets: [gpu/llama3, cloud/gpt], zone: home, overflow: always,
      min_tiers: {reasoning: 5}}
@@ -60,11 +61,12 @@ def test_zones_come_most_private_first_with_their_providers_and_no_secret() -> N
             "tiers": {"reasoning": 6, "coding": 0},
             "context_window": 8192,
             "capabilities": ["vision"],
+            "discovered": False,
         }
     ]
     cloud = zones[2]["providers"][0]
     assert cloud["rpm"] == 60
-    assert cloud["models"][0]["capabilities"] == ["tools", "embeddings"]
+    assert cloud["models"][0]["capabilities"] == ["tools", "reasoning", "embeddings"]
     assert KEY not in repr(zones)
     assert "hunter2hunter2" not in repr(zones)  # URL credentials are masked
 

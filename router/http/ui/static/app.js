@@ -167,15 +167,17 @@ function providerCard(p) {
     `${circuit.consecutive_failures} consecutive failures`,
   ];
   if (p.recent_error_rate !== null && p.recent_error_rate !== undefined) facts.push(`error rate ${Math.round(p.recent_error_rate * 100)}%`);
-  const discovered = p.discovered_models;
+  const listedByBackend = p.listed_models;
   const models = p.models.map((m) => {
-    const listed = discovered ? (discovered.includes(m.name) ? "" : " · not listed by the provider") : "";
+    const listed = listedByBackend && !listedByBackend.includes(m.name) ? " · not listed by the provider" : "";
     const open = circuit.open_models[m.name] ? ` · circuit open ${circuit.open_models[m.name]}s` : "";
-    return el("li", { "data-model": m.name },
+    return el("li", { "data-model": m.name, "data-discovered": m.discovered ? "true" : "false" },
       el("code", { text: m.name }),
+      m.discovered ? el("span", { cls: "badge", text: "discovered" }) : null,
       ` ${tiers(m.tiers)}${m.context_window ? ` · ctx ${m.context_window}` : ""}${m.capabilities.length ? ` · ${m.capabilities.join(", ")}` : ""}${listed}${open}`);
   });
-  const extra = discovered ? discovered.filter((name) => !p.declared_models.includes(name)) : [];
+  const served = p.models.map((m) => m.name);
+  const extra = listedByBackend ? listedByBackend.filter((name) => !served.includes(name)) : [];
   return el("div", { cls: "provider", "data-provider": p.name, "data-status": p.status },
     el("h4", {}, el("span", { text: p.name }), badges),
     el("div", { cls: "facts mono", text: p.base_url }),
@@ -183,7 +185,7 @@ function providerCard(p) {
     p.disabled_reason ? el("div", { cls: "facts warning", text: p.disabled_reason }) : null,
     p.last_error ? el("div", { cls: "facts error", text: `last error: ${p.last_error}` }) : null,
     el("ul", { cls: "models" }, models),
-    extra.length ? el("div", { cls: "facts", text: `discovered, not declared: ${extra.join(", ")}` }) : null);
+    extra.length ? el("div", { cls: "facts", text: `listed by the backend, not served: ${extra.join(", ")}` }) : null);
 }
 
 function renderTopology(zones) {
