@@ -172,6 +172,7 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
         info = current_info()
         if info is not None:
             info.reason, info.rejection = exc.rejection.reason, exc.rejection
+            info.rejected_route = exc.route
     elif spec.status >= 500 and not isinstance(exc, UpstreamError):
         log.error("request failed: %s", exc.message)
     if is_admin_path(request.url.path):

@@ -49,6 +49,8 @@ class RequestInfo:
     client_gone: bool = False
     #: Why the provider that answered was chosen (``primary``, ``failover``...).
     route_reason: str | None = None
+    #: The model a rejected request named (``route`` is what an attempt was made for).
+    rejected_route: str | None = None
     #: What the request cost, when its model has a price (filled in by the spend ledger).
     cost_usd: float | None = None
 

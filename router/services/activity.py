@@ -70,6 +70,7 @@ class Recorded(Protocol):
     model: str | None
     zone: str | None
     route_reason: str | None
+    rejected_route: str | None
     reason: str
     ttfb_s: float | None
     prompt_tokens: int | None
@@ -181,7 +182,8 @@ def feed_rows(
     """
     rows = []
     for info, api, method, code, elapsed, at in reversed(list(feed)):
-        if route and info.route != route:
+        shown = info.route or info.rejected_route
+        if route and shown != route:
             continue
         if status and not _status_matches(status, code, info.reason):
             continue
@@ -193,7 +195,7 @@ def feed_rows(
                 "key": info.key,
                 "api": api,
                 "method": method,
-                "route": info.route,
+                "route": shown,
                 "provider": info.provider,
                 "model": info.model,
                 "zone": info.zone,

@@ -265,6 +265,16 @@ def test_requests_reach_the_feed_and_charts_without_content_or_secrets(tmp_path:
         assert (first["zone"], first["route_reason"], first["status"]) == ("home", "primary", 200)
         assert first["prompt_tokens"] is not None
         assert first["cost_usd"] is None
+        assert (feed[0]["route"], feed[0]["rejection_reason"]) == (
+            "chat",
+            "overflow_blocked_with_history",
+        )
+        assert [
+            r["request_id"]
+            for r in router.http.get(
+                "/ui/api/state", params={"route": "chat", "status": "rejected"}
+            ).json()["feed"]
+        ] == [rejected.headers["x-request-id"]]
         assert feed[1]["route_reason"] == "overflow"  # failed over to a less private zone
         assert feed[1]["provider"] == "cloud"
         charts = state.json()["charts"]

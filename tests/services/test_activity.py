@@ -58,8 +58,11 @@ def served(
     cost: float | None = None,
     reason: str = "",
 ) -> RequestInfo:
-    info = RequestInfo("req", 0.0, key="alice", route=route, zone=zone, reason=reason)
-    if not reason:
+    info = RequestInfo("req", 0.0, key="alice", zone=zone, reason=reason)
+    if reason:  # rejected before any attempt: the route is the one the request named
+        info.rejected_route = route
+    else:
+        info.route = route
         info.provider, info.model, info.route_reason = provider, "small", "primary"
         info.prompt_tokens, info.completion_tokens = tokens
         info.cost_usd = cost
