@@ -38,7 +38,9 @@ from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
 from router.http.security import SHARED_STATE_KEY, assert_every_route_authorizes, authorize
+from router.http.ui import UI_STATE_KEY, Dashboard, ui_router
 from router.routing.table import RoutingTable
+from router.services.activity import Activity
 from router.services.conversations import ConversationsService
 from router.services.metrics import Metrics
 from router.services.registry import Services
@@ -270,6 +272,7 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
     """Build the app around an already loaded config `holder` (tests run fake upstreams on loopback)."""
     opts = options or AppOptions()
     metrics = Metrics.create()
+    dashboard = Dashboard(Activity())
     built: list[Services] = []  # the lifespan's one value, read by every request
 
     @contextlib.asynccontextmanager
@@ -304,6 +307,7 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
             *RESPONSE_HANDLERS,
             *MODEL_HANDLERS,
             *CONVERSATION_HANDLERS,
+            ui_router,
         ],
         dependencies={"ctx": Provide(request_context, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
@@ -312,9 +316,11 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
         logging_config=None,  # logging is the process's business (router.logs), not the app's
         request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
         before_request=authorize,
-        state=State({CONTEXT_STATE_KEY: request_context}),
+        state=State({CONTEXT_STATE_KEY: request_context, UI_STATE_KEY: dashboard}),
     )
     assert_every_route_authorizes(app)
     # Outermost, so 404s and 405s get a request id and an access line too.
-    app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, holder, metrics))
+    app.asgi_handler = cast(
+        "Any", RequestObserver(app.asgi_handler, holder, metrics, dashboard.activity)
+    )
     return app

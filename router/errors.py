@@ -227,9 +227,11 @@ class RoutingRejected(NexusError):
 
     code = 503  # the seed contract's numeric code
 
-    def __init__(self, rejection: Refusal) -> None:
+    def __init__(self, rejection: Refusal, *, route: str | None = None) -> None:
         super().__init__(rejection.message)
         self.rejection = rejection
+        #: The model the request named (the dashboard's feed shows rejections by route).
+        self.route = route
 
     def fields(self) -> dict[str, Any]:
         return {"context": self.rejection.context()}

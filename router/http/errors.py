@@ -143,7 +143,8 @@ def spec_for(exc: NexusError) -> ErrorSpec:
 
 
 def is_admin_path(path: str) -> bool:
-    return path.startswith(("/api/", "/admin"))
+    """The admin envelope: the admin APIs and the dashboard's data endpoints."""
+    return path.startswith(("/api/", "/admin", "/ui"))
 
 
 def _openai(
@@ -171,6 +172,7 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
         info = current_info()
         if info is not None:
             info.reason, info.rejection = exc.rejection.reason, exc.rejection
+            info.rejected_route = exc.route
     elif spec.status >= 500 and not isinstance(exc, UpstreamError):
         log.error("request failed: %s", exc.message)
     if is_admin_path(request.url.path):

@@ -163,6 +163,7 @@ class Dispatcher:
                 attempts,
                 time.perf_counter(),
             )
+            attempt.route_reason = candidate.reason.value
             try:
                 if exchange.stream:
                     return await self._open_stream(table, candidate, entry, attempt, exchange)

@@ -16,6 +16,7 @@ import msgspec
 from litestar import Response, get
 
 from router import __version__
+from router.http.openapi.dashboard import DASHBOARD_PATHS
 from router.http.openapi.paths import PATHS, with_aliases
 from router.http.openapi.schemas import SCHEMAS
 
@@ -29,7 +30,8 @@ OpenAI-compatible servers and Anthropic. Every `/v1` path is also served without
 the prefix. With an `auth` section in the config every operation but the
 operational ones needs a key (`Authorization: Bearer` or `x-api-key`); the provider
 and admin APIs need an admin key. Errors use OpenAI's envelope on the inference API
-and `{message, error_code, details}` on `/api` and `/admin`.
+and `{message, error_code, details}` on `/api`, `/admin` and `/ui`. The dashboard
+(`/ui`) takes an admin key once, at `POST /ui/api/login`, for a session cookie.
 """
 
 
@@ -44,7 +46,9 @@ def document() -> dict[str, Any]:
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "security": [{"bearer": []}, {"apiKey": []}],
-        "paths": msgspec.json.decode(msgspec.json.encode(with_aliases(PATHS))),
+        "paths": msgspec.json.decode(
+            msgspec.json.encode(with_aliases({**PATHS, **DASHBOARD_PATHS}))
+        ),
         "components": {
             "securitySchemes": {
                 "bearer": {

@@ -73,7 +73,7 @@ def _op(
         success["content"] = _json(schema)
         if sse:
             success["content"]["text/event-stream"] = {"schema": _EVENT}
-    envelope = "SeedError" if tag in {"providers", "admin"} else "OpenAIError"
+    envelope = "SeedError" if tag in {"providers", "admin", "dashboard"} else "OpenAIError"
     codes = (*_BODY_ERRORS, *errors) if body else errors
     operation: Operation = {
         "operationId": operation_id,
