@@ -74,11 +74,20 @@ class Writer:
     wall: Callable[[], float] = time.time
     #: When the first piece was written (a stream): prompt evaluation ends there.
     first_ns: int | None = None
+    #: The last ``created_at`` written and its millisecond: a stream's lines mostly share one.
+    _stamp: tuple[int, str] = (-1, "")
+
+    def _created_at(self) -> str:
+        now = self.wall()
+        millisecond = int(now * 1000)
+        if millisecond != self._stamp[0]:
+            self._stamp = (millisecond, timestamp(now))
+        return self._stamp[1]
 
     def _object(
         self, content: str, thinking: str | None, calls: list[dict[str, Any]] | None, done: bool
     ) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": self.model, "created_at": timestamp(self.wall())}
+        out: dict[str, Any] = {"model": self.model, "created_at": self._created_at()}
         if self.endpoint == "chat":
             message: dict[str, Any] = {"role": "assistant", "content": content}
             if thinking:
@@ -103,6 +112,15 @@ class Writer:
         """A stream line that is not the last."""
         if self.first_ns is None:
             self.first_ns = self.clock_ns()
+        if thinking is None and not calls:  # nearly every line: text only, written directly
+            head = b'{"model":%b,"created_at":"%b",' % (
+                _encode(self.model),
+                self._created_at().encode(),
+            )
+            text = _encode(content)
+            if self.endpoint == "chat":
+                return head + b'"message":{"role":"assistant","content":%b},"done":false}\n' % text
+            return head + b'"response":%b,"done":false}\n' % text
         return _encode(self._object(content, thinking, calls, False)) + b"\n"
 
     def final(

@@ -16,7 +16,7 @@ import attrs
 import msgspec
 
 from router.dialects.base import StreamTranslator, UpstreamStreamError, Usage, error_message
-from router.dialects.framing import LineSplitter, SseDecoder
+from router.dialects.framing import LineSplitter
 from router.dialects.ollama.answers import Writer, tool_calls
 
 __all__ = ["ChatToNdjson", "NdjsonPassThrough"]
@@ -25,13 +25,68 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
 
 
+class _Function(msgspec.Struct):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class _CallDelta(msgspec.Struct):
+    index: int = 0
+    function: _Function | None = None
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[_CallDelta] | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class _Chunk(msgspec.Struct):
+    """The fields of a ``chat.completion.chunk`` (or an error event) the translation reads."""
+
+    choices: list[_Choice] = []
+    usage: _Usage | None = None
+    error: Any = None
+
+
+_chunk = msgspec.json.Decoder(_Chunk).decode
+
+
+def _data(events: bytes) -> list[bytes]:
+    """The ``data`` of each event in whole SSE events (what every chat translator emits)."""
+    out = []
+    for event in events.split(b"\n\n"):
+        if event.startswith(b"data: ") and b"\n" not in event:
+            out.append(event[6:])  # one data line: nearly every event
+            continue
+        data = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+        if data:
+            out.append(b"\n".join(data))
+    return out
+
+
 @attrs.define
 class ChatToNdjson:
-    """Internal chat chunks (from `inner`) in, Ollama NDJSON lines out."""
+    """Internal chat chunks (from `inner`) in, Ollama NDJSON lines out.
+
+    `inner` emits whole SSE events (an adapter's `ChunkWriter`, or `SsePassThrough`,
+    which holds a partial event back), so each piece splits into events directly.
+    The lines one upstream read produces go out as one piece: one write, not one
+    per line.
+    """
 
     inner: StreamTranslator
     writer: Writer
-    _events: SseDecoder = attrs.Factory(SseDecoder)
     #: Tool calls by their chunk index: [name, argument pieces].
     _calls: dict[int, list[Any]] = attrs.Factory(dict)
     _finish: str | None = None
@@ -43,56 +98,53 @@ class ChatToNdjson:
 
     def close(self) -> list[bytes]:
         out = self._translate(self.inner.close())
-        out += self._lines(event.data for event in self._events.close())
         if not self._done:
             if self._finish is None:
                 raise UpstreamStreamError("the stream ended before the model finished")
             out.append(self._final())
         return out
 
-    def _translate(self, chunks: list[bytes]) -> list[bytes]:
+    def _translate(self, pieces: list[bytes]) -> list[bytes]:
+        lines: list[bytes] = []
+        for piece in pieces:
+            for data in _data(piece):
+                if not self._done:
+                    lines += self._event(data)
+        joined = b"".join(lines)
+        return [joined] if joined else []
+
+    def _event(self, data: bytes) -> list[bytes]:
+        if data == b"[DONE]":
+            if self._finish is None:
+                raise UpstreamStreamError("the stream ended before the model finished")
+            return [self._final()]
+        chunk = _chunk(data)
+        if chunk.error is not None:
+            raise UpstreamStreamError(
+                error_message({"error": chunk.error}) or "the provider reported an error"
+            )
+        if chunk.usage is not None:
+            self._usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
         out: list[bytes] = []
-        for chunk in chunks:
-            out += self._lines(event.data for event in self._events.feed(chunk))
+        for choice in chunk.choices:
+            out += self._choice(choice)
         return out
 
-    def _lines(self, payloads: Any) -> list[bytes]:
+    def _choice(self, choice: _Choice) -> list[bytes]:
         out: list[bytes] = []
-        for data in payloads:
-            if self._done:
-                continue
-            if data == "[DONE]":
-                if self._finish is None:
-                    raise UpstreamStreamError("the stream ended before the model finished")
-                out.append(self._final())
-                continue
-            chunk = _decode(data)
-            if not isinstance(chunk, dict):
-                raise UpstreamStreamError("a stream event is not a JSON object")
-            if "error" in chunk:
-                raise UpstreamStreamError(error_message(chunk) or "the provider reported an error")
-            usage = chunk.get("usage")
-            if isinstance(usage, dict):
-                self._usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
-            for choice in chunk.get("choices") or ():
-                out += self._choice(choice)
-        return out
-
-    def _choice(self, choice: dict[str, Any]) -> list[bytes]:
-        out: list[bytes] = []
-        delta = choice.get("delta") or {}
-        text, thinking = delta.get("content") or "", delta.get("reasoning_content") or None
-        if text or thinking:
-            out.append(self.writer.piece(text, thinking))
-        for call in delta.get("tool_calls") or ():
-            held = self._calls.setdefault(call.get("index", 0), [None, []])
-            function = call.get("function") or {}
-            if function.get("name"):
-                held[0] = function["name"]
-            if function.get("arguments"):
-                held[1].append(function["arguments"])
-        if choice.get("finish_reason"):
-            self._finish = choice["finish_reason"]
+        delta = choice.delta
+        if delta is not None:
+            if delta.content or delta.reasoning_content:
+                out.append(self.writer.piece(delta.content or "", delta.reasoning_content or None))
+            for call in delta.tool_calls or ():
+                held = self._calls.setdefault(call.index, [None, []])
+                if call.function is not None:
+                    if call.function.name:
+                        held[0] = call.function.name
+                    if call.function.arguments:
+                        held[1].append(call.function.arguments)
+        if choice.finish_reason:
+            self._finish = choice.finish_reason
             if self._calls:
                 calls = tool_calls(
                     [(name, "".join(pieces)) for name, pieces in self._calls.values()]
