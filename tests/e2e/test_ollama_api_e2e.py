@@ -56,7 +56,7 @@ providers:
     kind: openai
     base_url: "{oa}/v1"
     zone: cloud
-    models: [{{name: gpt-x, tools: true, vision: true, context_window: 128000}}]
+    models: [{{name: gpt-x, tools: true, vision: true, reasoning: true, context_window: 128000}}]
 routes:
   - {{model: via-ollama, targets: [ol/llama3]}}
   - {{model: via-openai, targets: [oa/gpt-x]}}
@@ -434,6 +434,7 @@ def test_show_reports_capabilities_and_context_length_from_the_metadata(fresh: S
     assert shown["model_info"]["nexus.context_length"] == 8192
     legacy = post(fresh, "/api/show", {"name": "via-openai"}).json()
     assert legacy["model_info"]["nexus.context_length"] == 128000
+    assert legacy["capabilities"] == ["completion", "tools", "vision", "thinking"]
     assert post(fresh, "/api/show", {"model": "nope"}).status_code == 404
     hidden = post(
         fresh,

@@ -2,7 +2,8 @@
 
 A public model (a route, or a model served directly) is listed as Ollama lists a
 pulled model. What Ollama reads from a model file comes from our model metadata
-instead: the capabilities any of the route's targets declares, and the largest
+instead: the capabilities any of the route's targets declares (``tools``,
+``vision``, ``embeddings``, ``reasoning`` as ``thinking``), and the largest
 context window among them. Sizes and quantization are the backends' business and
 stay empty.
 """
@@ -54,7 +55,17 @@ def _context_length(route: Route) -> int | None:
     return max(windows) if windows else None
 
 
-def capabilities(route: Route) -> list[str]:
+def _reasons(table: RoutingTable, route: Route) -> bool:
+    """Whether a target is declared ``reasoning: true`` (read from the config's model list)."""
+    targets = {(t.provider, t.model) for t in route.targets}
+    return any(
+        model.reasoning and (provider.name, model.name) in targets
+        for provider in table.config.providers
+        for model in provider.models
+    )
+
+
+def capabilities(table: RoutingTable, route: Route) -> list[str]:
     """What at least one of the route's targets can do, in Ollama's words."""
     specs = [t.spec for t in route.targets]
     found = ["completion"]
@@ -64,6 +75,8 @@ def capabilities(route: Route) -> list[str]:
         found.append("vision")
     if any(s.embeddings for s in specs):
         found.append("embedding")
+    if _reasons(table, route):
+        found.append("thinking")
     return found
 
 
@@ -100,6 +113,6 @@ def shown(table: RoutingTable, name: str) -> dict[str, Any]:
         "template": "",
         "details": dict(_DETAILS),
         "model_info": info,
-        "capabilities": capabilities(route),
+        "capabilities": capabilities(table, route),
         "modified_at": timestamp(table.loaded_at),
     }
