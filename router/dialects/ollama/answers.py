@@ -74,15 +74,9 @@ class Writer:
     wall: Callable[[], float] = time.time
     #: When the first piece was written (a stream): prompt evaluation ends there.
     first_ns: int | None = None
-    #: The last ``created_at`` written and its millisecond: a stream's lines mostly share one.
-    _stamp: tuple[int, str] = (-1, "")
 
     def _created_at(self) -> str:
-        now = self.wall()
-        millisecond = int(now * 1000)
-        if millisecond != self._stamp[0]:
-            self._stamp = (millisecond, timestamp(now))
-        return self._stamp[1]
+        return timestamp(self.wall())
 
     def _object(
         self, content: str, thinking: str | None, calls: list[dict[str, Any]] | None, done: bool
