@@ -33,6 +33,7 @@ from router.http.fast import CONTEXT_STATE_KEY
 from router.http.inference import chat_completions, embeddings, images, route_explain
 from router.http.models import MODEL_HANDLERS
 from router.http.observe import RequestObserver, record_attempt
+from router.http.ollama import OLLAMA_HANDLERS
 from router.http.openapi import OPENAPI_HANDLERS
 from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
@@ -308,6 +309,7 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
             *MODEL_HANDLERS,
             *CONVERSATION_HANDLERS,
             ui_router,
+            *OLLAMA_HANDLERS,
         ],
         dependencies={"ctx": Provide(request_context, sync_to_thread=False)},
         exception_handlers=exception_handlers(),

@@ -15,6 +15,7 @@ maps each class to a status code and an error envelope in one place::
     ├── NotFound                an id the client named does not exist (404)
     │   └── ModelNotFound       no route or provider serves the requested model
     ├── Conflict                the resource's state forbids the operation (409)
+    ├── Unsupported             an operation this router does not offer (501)
     ├── RoutingRejected         no candidate may serve the request (503 contract)
     ├── ProvidersBusy           every candidate is at max_concurrency counting all router
     │                           processes (the capacity queue turns it into the 503 contract)
@@ -93,6 +94,7 @@ __all__ = [
     "RequestInvalid",
     "RoutingRejected",
     "StoreUnavailable",
+    "Unsupported",
     "UnsupportedMediaType",
     "UpstreamApiError",
     "UpstreamAuthError",
@@ -206,6 +208,12 @@ class Conflict(NexusError):
     """The resource is in a state that forbids the operation (e.g. cancelling a finished response)."""
 
     kind = "conflict"
+
+
+class Unsupported(NexusError):
+    """An operation of a client's API that the router does not offer, and why (501)."""
+
+    kind = "not_supported"
 
 
 class ModelNotFound(NotFound):

@@ -29,6 +29,7 @@ from router.dialects.base import (
 )
 from router.dialects.framing import StreamFramingError
 from router.errors import (
+    NexusError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatusError,
@@ -312,8 +313,8 @@ class Dispatcher:
                 if late := self._overdue(task, entry, f"no answer within {first_byte:g}s"):
                     raise late from None
                 raise  # the client left, or the router stops
-            except UpstreamError:
-                raise
+            except NexusError:
+                raise  # a provider's failure, or the client's request it cannot take (400)
             except _MALFORMED as exc:
                 raise _malformed(exc, entry, "stream") from exc
             except Exception as exc:  # aiohttp, while reading the first chunks

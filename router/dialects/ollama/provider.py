@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +14,7 @@ from router.dialects.chat.content import arguments_object, data_url, image_urls,
 from router.dialects.chat.embeddings import embedding_list, text_inputs
 from router.dialects.framing import NdjsonDecoder
 from router.dialects.ollama import models as listing
+from router.dialects.ollama.wire import OPTIONS, finish_reason, openai_tool_calls, server_headers
 from router.errors import RequestInvalid
 from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
@@ -24,25 +23,6 @@ __all__ = ["OllamaAdapter"]
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
-
-#: OpenAI sampling parameters and their names in Ollama's ``options``.
-_OPTIONS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "seed": "seed",
-    "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
-    "max_tokens": "num_predict",
-    "max_completion_tokens": "num_predict",
-}
-
-
-def _headers(entry: ProviderEntry) -> dict[str, str]:
-    headers = {"content-type": "application/json", "accept-encoding": "identity"}
-    authorization = entry.authorization()  # Ollama behind an authenticating proxy
-    if authorization:
-        headers["authorization"] = authorization
-    return headers
 
 
 def _message(message: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -93,12 +73,6 @@ def _format(response_format: Any) -> Any:
     return None
 
 
-def _finish(done_reason: Any, tool_calls: bool) -> str:
-    if tool_calls:
-        return "tool_calls"
-    return "length" if done_reason == "length" else "stop"
-
-
 def _usage(body: Mapping[str, Any]) -> dict[str, int]:
     prompt = int(body.get("prompt_eval_count") or 0)
     completion = int(body.get("eval_count") or 0)
@@ -107,29 +81,6 @@ def _usage(body: Mapping[str, Any]) -> dict[str, int]:
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-
-
-def _call_id() -> str:
-    """Ollama gives tool calls no ids; clients match results to calls by id across turns."""
-    return f"call_{random.getrandbits(96):024x}"
-
-
-def _tool_calls(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for call in message.get("tool_calls") or ():
-        function = call.get("function", {})
-        arguments = function.get("arguments", {})
-        out.append(
-            {
-                "id": _call_id(),
-                "type": "function",
-                "function": {
-                    "name": function.get("name"),
-                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
-                },
-            }
-        )
-    return out
 
 
 @attrs.define
@@ -148,7 +99,7 @@ class _Stream:
         message = body.get("message") or {}
         out = self.writer.start()
         out += self.writer.content(message.get("content") or "")
-        for call in _tool_calls(message):
+        for call in openai_tool_calls(message):
             out += self.writer.tool_call(
                 self.tools, call["id"], call["function"]["name"], call["function"]["arguments"]
             )
@@ -156,7 +107,7 @@ class _Stream:
         if body.get("done"):
             self.done = True
             out += self.writer.finish(
-                _finish(body.get("done_reason"), self.tools > 0), _usage(body)
+                finish_reason(body.get("done_reason"), self.tools > 0), _usage(body)
             )
         return out
 
@@ -214,7 +165,7 @@ class OllamaAdapter:
         }
         options = {
             target: body[source]
-            for source, target in _OPTIONS.items()
+            for source, target in OPTIONS.items()
             if body.get(source) is not None
         }
         stop = body.get("stop")
@@ -228,18 +179,18 @@ class OllamaAdapter:
         if fmt is not None:
             payload["format"] = fmt
         return UpstreamRequest(
-            "POST", f"{entry.base_url}/api/chat", _headers(entry), _encode(payload)
+            "POST", f"{entry.base_url}/api/chat", server_headers(entry), _encode(payload)
         )
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         body = _decode(data)
         message = body["message"]
-        calls = _tool_calls(message)
+        calls = openai_tool_calls(message)
         return completion_body(
             ctx,
             content=message.get("content") or ("" if not calls else None),
             tool_calls=calls,
-            finish_reason=_finish(body.get("done_reason"), bool(calls)),
+            finish_reason=finish_reason(body.get("done_reason"), bool(calls)),
             usage=_usage(body),
         )
 
@@ -253,7 +204,7 @@ class OllamaAdapter:
         if body.get("dimensions") is not None:
             payload["dimensions"] = body["dimensions"]
         return UpstreamRequest(
-            "POST", f"{entry.base_url}/api/embed", _headers(entry), _encode(payload)
+            "POST", f"{entry.base_url}/api/embed", server_headers(entry), _encode(payload)
         )
 
     def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:
