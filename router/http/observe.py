@@ -46,6 +46,8 @@ class RequestInfo:
     completion_tokens: int | None = None
     #: The client disconnected before its answer was complete (logged as status 499).
     client_gone: bool = False
+    #: The end user a client names (the Messages API's ``metadata.user_id``), for the log.
+    end_user: str | None = None
 
 
 CURRENT: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
@@ -128,6 +130,7 @@ def _log(info: RequestInfo, scope: dict[str, Any], status: int, elapsed: float) 
     fields: dict[str, Any] = {
         "request_id": info.request_id,
         "key": info.key,
+        "end_user": info.end_user,
         "method": scope.get("method"),
         "path": scope.get("path"),
         "route": info.route,
