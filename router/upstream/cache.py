@@ -102,7 +102,7 @@ class ResponseCache:
         The answer's headers are the routing headers it was served with, plus
         ``x-nexus-cache: hit`` or ``miss`` where the route caches.
         """
-        route = table.routes.get(str(body.get("model")))
+        route = table.resolve(str(body.get("model")))
         key = None if body.get("stream") else self.key(owner, route, body, dialect)
         if key is not None and (hit := self.get(key)) is not None:
             headers = {**hit[1], "x-nexus-cache": "hit", "x-nexus-config-version": table.version}

@@ -58,7 +58,8 @@ routes:
   - {{model: guarded, targets: [dead/gone, claude/claude-x], zone: private, overflow: fresh-only}}
   - {{model: cached, targets: [gpu/qwen-coder], cache: {{ttl_s: 60}}}}
   - {{model: dead-route, targets: [dead/gone]}}
-  - {{model: claude-sonnet-4-5-20250929, targets: [{code}]}}
+  - {{model: claude-*, targets: [{code}]}}
+  - {{model: "*-haiku-*", targets: [box/llama3]}}
 routing:
   health: {{interval_s: 0.05, failure_threshold: 1}}
 """
@@ -414,6 +415,34 @@ def test_cache_keeps_the_dialects_apart(tmp_path: Path) -> None:
     assert chat.headers["x-nexus-cache"] == "miss"
     assert chat.json()["object"] == "chat.completion"
     assert len(fake.requests) == 2
+
+
+def test_model_names_by_pattern_on_every_api(tmp_path: Path) -> None:
+    """Dated names reach pattern routes: the longer pattern wins; /v1/models and explain show them."""
+    with stack(tmp_path) as (router, client):
+        sonnet = client.messages.with_raw_response.create(
+            model="claude-sonnet-4-5-20250929", max_tokens=5, messages=HI
+        )
+        assert sonnet.headers["x-nexus-backend"] == "gpu"
+        haiku = client.messages.with_raw_response.create(
+            model="claude-haiku-4-5-20251001", max_tokens=5, messages=HI
+        )
+        assert haiku.headers["x-nexus-backend"] == "box"  # *-haiku-* is longer than claude-*
+        assert haiku.parse().model == "claude-haiku-4-5-20251001"
+        chat = router.http.post(
+            "/v1/chat/completions", json={"model": "claude-opus-4-1", "messages": HI}
+        )
+        assert chat.headers["x-nexus-backend"] == "gpu"
+        assert chat.headers["x-nexus-model"] == "gpu/qwen-coder"
+        listed = [m["id"] for m in router.http.get("/v1/models").json()["data"]]
+        assert {"claude-*", "*-haiku-*"} <= set(listed)
+        one = router.http.get("/v1/models/claude-sonnet-4-5-20250929").json()
+        assert one["id"] == "claude-sonnet-4-5-20250929"
+        report = router.http.post(
+            "/v1/route/explain", json={"model": "claude-haiku-4-5-20251001"}
+        ).json()
+        assert report["route"]["name"] == "*-haiku-*"
+        assert report["route"]["pattern"] is True
 
 
 # -- Claude Code ------------------------------------------------------------------------
