@@ -81,13 +81,15 @@ def stack(
     ollama: FakeOllama | None = None,
     claude: FakeAnthropic | None = None,
     code: str = "gpu/qwen-coder",
+    auth: str = "",
 ) -> Iterator[tuple[RouterHandle, anthropic.Anthropic]]:
     openai_fake = openai_fake or FakeOpenAI(reply="Hello from the GPU")
     ollama = ollama or FakeOllama(models=("llama3:latest",))
     claude = claude or FakeAnthropic(api_key=KEY)
     with serve(openai_fake) as o_url, serve(ollama) as l_url, serve(claude) as a_url:
         path = tmp_path / "nexus.yaml"
-        path.write_text(CONFIG.format(openai=o_url, ollama=l_url, anthropic=a_url, code=code))
+        text = CONFIG.format(openai=o_url, ollama=l_url, anthropic=a_url, code=code)
+        path.write_text(text + auth)
         with run_router(path, env={"ANTHROPIC_KEY": KEY}, health_probes=False) as router:
             client = anthropic.Anthropic(base_url=router.url, api_key="unused", max_retries=0)
             yield router, client
@@ -367,6 +369,40 @@ def test_errors_in_anthropic_envelope(tmp_path: Path) -> None:
         with pytest.raises(anthropic.APIStatusError) as mid:
             list(stream)
         assert mid.value.body["error"]["type"] == "api_error"  # type: ignore[index]
+
+
+AUTH = """\
+auth:
+  keys:
+    - {name: alice, role: user, key: alice-key-0123456789, models: [local], rpm: 1}
+"""
+
+
+def test_key_errors_in_anthropic_envelope(tmp_path: Path) -> None:
+    """x-api-key as Anthropic clients send it: 401, 403 and 429 are the SDK's own errors."""
+    with stack(tmp_path, auth=AUTH) as (router, _):
+
+        def client(key: str) -> anthropic.Anthropic:
+            return anthropic.Anthropic(base_url=router.url, api_key=key, max_retries=0)
+
+        with pytest.raises(anthropic.AuthenticationError) as unknown:
+            client("wrong-key").messages.create(model="local", max_tokens=5, messages=HI)  # type: ignore[arg-type]
+        assert unknown.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+        alice = client("alice-key-0123456789")
+        with pytest.raises(anthropic.PermissionDeniedError) as denied:
+            alice.messages.create(model="cloud", max_tokens=5, messages=HI)  # type: ignore[arg-type]
+        assert denied.value.body["error"]["type"] == "permission_error"  # type: ignore[index]
+        with pytest.raises(anthropic.RateLimitError) as limited:
+            alice.messages.create(model="local", max_tokens=5, messages=HI)  # type: ignore[arg-type]
+        assert limited.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+        assert int(limited.value.response.headers["retry-after"]) >= 1
+        bearer = router.http.post(
+            "/v1/messages",
+            headers={"authorization": "Bearer alice-key-0123456789"},
+            json={"model": "local", "max_tokens": 5, "messages": HI},
+        )
+        assert bearer.status_code == 429  # authenticated by Bearer too: the same key's budget
+        assert "alice-key" not in bearer.text
 
 
 def test_rejections_keep_the_503_contract(tmp_path: Path) -> None:
