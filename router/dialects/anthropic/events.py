@@ -16,12 +16,32 @@ import msgspec
 
 from router.dialects.anthropic.reply import STOP_REASONS, usage_of
 from router.dialects.base import StreamTranslator, UpstreamStreamError
-from router.dialects.framing import SseDecoder
 
 __all__ = ["MessagesStream", "Translated"]
 
 _encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.decode
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _Chunk(msgspec.Struct):
+    """The fields of a chat.completion.chunk read here, typed (a typed decode is faster too)."""
+
+    choices: list[_Choice] | None = None
+    usage: dict[str, Any] | None = None
+    error: Any = None
+
+
+_decode_chunk = msgspec.json.Decoder(_Chunk).decode
 
 
 def _event(kind: str, payload: dict[str, Any]) -> bytes:
@@ -30,11 +50,10 @@ def _event(kind: str, payload: dict[str, Any]) -> bytes:
 
 @attrs.define
 class MessagesStream:
-    """Feed it chat chunk SSE bytes; it returns Messages API events."""
+    """Feed it whole chat chunk SSE events; it returns Messages API events."""
 
     model: str
     message_id: str
-    _sse: SseDecoder = attrs.Factory(SseDecoder)
     _started: bool = False
     _ended: bool = False
     #: The open block: its kind ("thinking", "text", "tool_use") and index, or None.
@@ -88,7 +107,11 @@ class MessagesStream:
 
     def _text(self, text: str) -> list[bytes]:
         out = [] if self._open == "text" else self._block("text", {"type": "text", "text": ""})
-        out.append(self._delta(self._index, {"type": "text_delta", "text": text}))
+        # The event nearly every chunk becomes, written without a dict per chunk.
+        out.append(
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+            b'"delta":{"type":"text_delta","text":%b}}\n\n' % (self._index, _encode(text))
+        )
         return out
 
     def _tool(self, call: Mapping[str, Any]) -> list[bytes]:
@@ -111,26 +134,25 @@ class MessagesStream:
             out.append(self._delta(index, {"type": "input_json_delta", "partial_json": arguments}))
         return out
 
-    def _chunk(self, chunk: Mapping[str, Any]) -> list[bytes]:
-        error = chunk.get("error")
-        if error:
-            message = error.get("message") if isinstance(error, Mapping) else str(error)
+    def _chunk(self, chunk: _Chunk) -> list[bytes]:
+        if chunk.error:
+            error = chunk.error
+            message = error.get("message") if isinstance(error, Mapping) else error
             raise UpstreamStreamError(str(message or "the provider failed mid-stream"))
         out = self._start()
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content")
-            if isinstance(reasoning, str) and reasoning:
-                out += self._thinking(reasoning)
-            content = delta.get("content")
-            if isinstance(content, str) and content:
-                out += self._text(content)
-            for call in delta.get("tool_calls") or ():
-                out += self._tool(call)
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+        if chunk.usage:
+            self.usage = chunk.usage
+        for choice in chunk.choices or ():
+            delta = choice.delta
+            if delta is not None:
+                if delta.reasoning_content:
+                    out += self._thinking(delta.reasoning_content)
+                if delta.content:
+                    out += self._text(delta.content)
+                for call in delta.tool_calls or ():
+                    out += self._tool(call)
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
         return out
 
     def _end(self) -> list[bytes]:
@@ -151,27 +173,29 @@ class MessagesStream:
         out.append(_event("message_stop", {}))
         return out
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, events: bytes) -> list[bytes]:
+        """Translate whole chat SSE events (what every chat `StreamTranslator` returns)."""
         out: list[bytes] = []
-        for event in self._sse.feed(data):
+        for event in events.split(b"\n\n"):
             if self._ended:
                 break
-            if event.data == "[DONE]":
+            if event.startswith(b"data: ") and b"\n" not in event:
+                data = event[6:]  # nearly every event: one data line
+            else:
+                lines = (line for line in event.split(b"\n") if line.startswith(b"data:"))
+                data = b"\n".join(line[5:].removeprefix(b" ") for line in lines)
+            if data == b"[DONE]":
                 out += self._end()
-            elif event.data:
-                out += self._chunk(_decode(event.data))
+            elif data:
+                out += self._chunk(_decode_chunk(data))
         return out
 
     def close(self) -> list[bytes]:
-        out: list[bytes] = []
-        for event in self._sse.close():
-            if not self._ended and event.data and event.data != "[DONE]":
-                out += self._chunk(_decode(event.data))
         if self._ended:
-            return out
+            return []
         if self.finish_reason is None:
             raise UpstreamStreamError("the provider's stream ended before it finished")
-        return out + self._end()
+        return self._end()
 
 
 @attrs.define
