@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from router.dialects.anthropic.events import MessagesStream
+from router.dialects.anthropic.exchange import MessagesExchange
 from router.dialects.anthropic.messages import chat_body, reasoning_effort
 from router.dialects.anthropic.reply import error_body, message_body, usage_of
 from router.dialects.base import UpstreamStreamError
 from router.errors import RequestInvalid
+from router.routing.table import ProviderEntry
 
 
 def _body(**fields: Any) -> dict[str, Any]:
@@ -366,3 +368,34 @@ def test_usage_without_cache_details() -> None:
         "output_tokens": 1,
     }
     assert usage_of(None) == {"input_tokens": 0, "output_tokens": 0}
+
+
+def test_a_relayed_stream_must_end_with_message_stop() -> None:
+    """Passed through untranslated, but a stream cut short still ends in an error event."""
+    entry_model = "claude-x"
+    exchange = MessagesExchange({"model": "m", "max_tokens": 5, "messages": []}, stream=True)
+    relay = exchange.translator(_anthropic_entry(), entry_model)
+    text = 'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"event: message_stop"}}\n\n'
+    assert relay.feed(text.encode()) == [text.encode()]
+    with pytest.raises(UpstreamStreamError, match="before message_stop"):
+        relay.close()
+    relay = exchange.translator(_anthropic_entry(), entry_model)
+    relay.feed(text.encode() + b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+    assert relay.close() == []
+
+
+def _anthropic_entry() -> ProviderEntry:
+    return ProviderEntry(
+        id="1",
+        name="claude",
+        kind="anthropic",
+        base_url="http://x",
+        api_key=None,
+        zone="default",
+        zone_rank=0,
+        enabled=True,
+        disabled_reason=None,
+        max_concurrency=None,
+        timeout_s=60,
+        models={},
+    )

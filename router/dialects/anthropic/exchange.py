@@ -62,6 +62,18 @@ class _Message(msgspec.Struct):
     usage: _Usage | None = None
 
 
+def _last_event(events: bytes) -> bool:
+    """Whether `events` hold a stream's last event: message_stop, or an error.
+
+    Matched as an ``event:`` line (a JSON string cannot hold a raw newline, so a text
+    delta that mentions them cannot match).
+    """
+    for name in (b"event: message_stop", b"event: error"):
+        if events.startswith(name) or b"\n" + name in events:
+            return True
+    return False
+
+
 @attrs.define
 class _Relay:
     """Relay an Anthropic event stream unchanged, checking it is one and that it ends."""
@@ -71,15 +83,13 @@ class _Relay:
 
     def feed(self, data: bytes) -> list[bytes]:
         out = self.events.feed(data)
-        if out and not self.ended:
-            last = out[-1]
-            self.ended = b"message_stop" in last or b"event: error" in last
+        if not self.ended:
+            self.ended = any(_last_event(piece) for piece in out)
         return out
 
     def close(self) -> list[bytes]:
         out = self.events.close()
-        if out:
-            self.ended = self.ended or b"message_stop" in out[-1] or b"event: error" in out[-1]
+        self.ended = self.ended or any(_last_event(piece) for piece in out)
         if not self.ended:
             raise UpstreamStreamError("Anthropic's stream ended before message_stop")
         return out
