@@ -158,29 +158,39 @@ def responses_facts(
     )
 
 
-def _block_chars(content: Any) -> tuple[int, bool, bool]:
-    """(text characters, images, tool results) of a Messages API turn's content."""
+def _block_chars(content: Any) -> tuple[int, bool, bool, bool]:
+    """(text characters, images, documents, tool results) of a Messages API turn's content."""
     if isinstance(content, str):
-        return len(content), False, False
-    chars, images, results = 0, False, False
+        return len(content), False, False, False
+    chars, images, documents, results = 0, False, False, False
     for block in content if isinstance(content, Sequence) else ():
         if not isinstance(block, Mapping):
             continue
         kind = block.get("type")
         if kind == "image":
             images = True
+        elif kind == "document":
+            source = block.get("source")
+            if isinstance(source, Mapping):
+                data = source.get("data")
+                if source.get("type") == "text" and isinstance(data, str):
+                    chars += len(data)
+                else:
+                    found = file_kind(source.get("media_type") or "application/pdf")
+                    documents = documents or found is FileKind.DOCUMENT
+                    images = images or found is FileKind.IMAGE
         elif kind == "tool_result":
             results = True
-            inner, more, _ = _block_chars(block.get("content"))
+            inner, more, docs, _ = _block_chars(block.get("content"))
             chars += inner
-            images = images or more
+            images, documents = images or more, documents or docs
         elif kind == "tool_use":
             chars += len(_encode(block.get("input")))
         for key in ("text", "thinking"):
             text = block.get(key)
             if isinstance(text, str):
                 chars += len(text)
-    return chars, images, results
+    return chars, images, documents, results
 
 
 def messages_facts(body: Mapping[str, Any], headers: Mapping[str, str]) -> RequestFacts:
@@ -190,11 +200,11 @@ def messages_facts(body: Mapping[str, Any], headers: Mapping[str, str]) -> Reque
     one user turn.
     """
     users = history = chars = counted = 0
-    vision = False
+    vision = documents = False
     for message in body.get("messages") or ():
         if not isinstance(message, Mapping):
             continue
-        size, images, results = _block_chars(message.get("content"))
+        size, images, docs, results = _block_chars(message.get("content"))
         if message.get("role") == "user":
             users += 1
         else:
@@ -203,6 +213,7 @@ def messages_facts(body: Mapping[str, Any], headers: Mapping[str, str]) -> Reque
         counted += 1
         chars += size
         vision = vision or images
+        documents = documents or docs
     system = body.get("system")
     if system:
         chars += _block_chars(system)[0]
@@ -219,4 +230,5 @@ def messages_facts(body: Mapping[str, Any], headers: Mapping[str, str]) -> Reque
         needs_tools=bool(body.get("tools")),
         context_tokens=_tokens(chars, body.get("max_tokens")),
         preference=preference_from_headers(headers),
+        needs_documents=documents,
     )

@@ -149,6 +149,24 @@ def test_tool_results_come_first_and_carry_their_images() -> None:
     ]
 
 
+def test_documents_become_file_parts_or_text() -> None:
+    """A PDF goes as a chat file part (for targets with documents); a text document inline."""
+    pdf = {
+        "type": "document",
+        "title": "r.pdf",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"},
+    }
+    text = {"type": "document", "title": "notes", "source": {"type": "text", "data": "abc"}}
+    body = _body(messages=[{"role": "user", "content": [pdf, text]}])
+    assert chat_body(body, stream=False)["messages"][0]["content"] == [
+        {
+            "type": "file",
+            "file": {"filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"},
+        },
+        {"type": "text", "text": '<file name="notes">\nabc\n</file>'},
+    ]
+
+
 def test_thinking_history_is_not_sent_to_other_models() -> None:
     body = _body(
         messages=[
@@ -188,8 +206,20 @@ def test_thinking_history_is_not_sent_to_other_models() -> None:
             "messages[0].content[0]: content blocks of type 'server_tool_use' can only be sent "
             "to Anthropic models",
         ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "document", "source": {"type": "url", "url": "u"}}],
+                    }
+                ]
+            },
+            "messages[0].content[0].source: only base64 and text documents can be sent to "
+            "this model",
+        ),
     ],
-    ids=["server-tool", "file-image", "server-block"],
+    ids=["server-tool", "file-image", "server-block", "url-document"],
 )
 def test_what_other_models_cannot_take_is_a_400(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(RequestInvalid) as info:

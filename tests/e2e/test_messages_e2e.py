@@ -72,6 +72,11 @@ WEATHER = {
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
 }
 HI = [{"role": "user", "content": "hi"}]
+PDF = {
+    "type": "document",
+    "title": "report.pdf",
+    "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"},
+}
 
 
 @contextlib.contextmanager
@@ -332,19 +337,31 @@ def test_errors_in_anthropic_envelope(tmp_path: Path) -> None:
                         "role": "user",
                         "content": [
                             {
-                                "type": "document",
-                                "source": {"type": "text", "media_type": "text/plain", "data": "x"},
+                                "type": "search_result",
+                                "source": {"type": "url", "url": "https://x/a"},
                             }
                         ],
                     }
                 ],
             },
         )
-        assert blocks.status_code == 400
+        assert blocks.status_code == 400, blocks.text
         assert blocks.json()["error"]["message"] == (
-            "messages[0].content[0]: content blocks of type 'document' can only be sent to "
+            "messages[0].content[0]: content blocks of type 'search_result' can only be sent to "
             "Anthropic models"
         )
+        pdf = router.http.post(
+            "/v1/messages",
+            json={
+                "model": "local",
+                "max_tokens": 5,
+                "messages": [
+                    {"role": "user", "content": [PDF, {"type": "text", "text": "sum up"}]}
+                ],
+            },
+        )
+        assert pdf.status_code == 503  # the local model does not read PDFs: never silently dropped
+        assert pdf.json()["error"]["context"]["required_capability"] == "documents"
         for raw, status in ((b"{", 400), (b"[]", 400)):
             answer = router.http.post(
                 "/v1/messages", content=raw, headers={"content-type": "application/json"}

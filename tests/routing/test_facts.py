@@ -147,3 +147,20 @@ def test_messages_needs_and_estimate() -> None:
     assert facts.needs_tools
     assert facts.context_tokens == (40 + 400 + 20 + 2) // 4 + 100
     assert facts.preference is Preference.STRICT
+
+
+def test_messages_documents() -> None:
+    """A PDF needs a target that reads documents; a text document is counted as text."""
+    pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf"}}
+    text = {"type": "document", "source": {"type": "text", "data": "x" * 80}}
+    result = {"type": "tool_result", "tool_use_id": "t", "content": [pdf]}
+    for content, documents in (([pdf], True), ([text], False), ([result], True)):
+        body = {"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": content}]}
+        facts = messages_facts(body, {})
+        assert facts.needs_documents is documents
+    assert (
+        messages_facts(
+            {"model": "m", "messages": [{"role": "user", "content": [text]}]}, {}
+        ).context_tokens
+        == 20
+    )

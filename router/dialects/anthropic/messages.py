@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from router.dialects.chat.files import chat_file_part
 from router.errors import RequestInvalid
 
 __all__ = ["MessagesRequest", "TokenCountRequest", "chat_body", "reasoning_effort"]
@@ -41,6 +42,7 @@ class _Block(msgspec.Struct):
     is_error: bool | None = None
     thinking: str | None = None
     signature: str | None = None
+    title: str | None = None
 
 
 class _Message(msgspec.Struct):
@@ -140,6 +142,22 @@ def _image(block: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
+def _document(block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A document block as the chat part a file becomes: text inlined, a PDF as a file part."""
+    source = block.get("source") or {}
+    title = block.get("title") if isinstance(block.get("title"), str) else None
+    if source.get("type") == "text" and isinstance(source.get("data"), str):
+        label = f' name="{title}"' if title else ""
+        return {"type": "text", "text": f"<file{label}>\n{source['data']}\n</file>"}
+    if source.get("type") == "base64":
+        url = f"data:{source.get('media_type') or 'application/pdf'};base64,{source.get('data') or ''}"
+        return chat_file_part({"filename": title, "file_data": url}, f"{where}.source")
+    raise RequestInvalid(
+        f"{where}.source: only base64 and text documents can be sent to this model",
+        param=f"{where}.source",
+    )
+
+
 def _unsupported(kind: Any, where: str) -> RequestInvalid:
     return RequestInvalid(
         f"{where}: content blocks of type {kind!r} can only be sent to Anthropic models",
@@ -148,13 +166,15 @@ def _unsupported(kind: Any, where: str) -> RequestInvalid:
 
 
 def _tool_result(block: Mapping[str, Any], where: str) -> tuple[dict[str, Any], list[Any]]:
-    """The chat ``tool`` message of a tool_result block, and the images it carried."""
+    """The chat ``tool`` message of a tool_result block, and the images and files it carried."""
     content = block.get("content")
     images: list[Any] = []
     if isinstance(content, list):
         for j, part in enumerate(content):
             if part.get("type") == "image":
                 images.append(_image(part, f"{where}.content[{j}]"))
+            elif part.get("type") == "document":
+                images.append(_document(part, f"{where}.content[{j}]"))
             elif part.get("type") != "text":
                 raise _unsupported(part.get("type"), f"{where}.content[{j}]")
     text = _text(content) if content is not None else ""
@@ -178,10 +198,12 @@ def _user(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
             parts.append({"type": "text", "text": block.get("text") or ""})
         elif kind == "image":
             parts.append(_image(block, at))
+        elif kind == "document":
+            parts.append(_document(block, at))
         elif kind == "tool_result":
             tool, images = _tool_result(block, at)
             tools.append(tool)
-            parts.extend(images)  # a tool message carries text only: its images follow it
+            parts.extend(images)  # a tool message carries text only: its files follow it
         elif kind in ("thinking", "redacted_thinking"):
             continue
         else:
