@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from router.logs import JsonFormatter
+from router.snapshot.loader import load_bytes
+from tests.conftest import REPO
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.ollama_upstream import FakeOllama
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -665,3 +667,29 @@ def test_thinking_and_signatures_survive_passthrough(tmp_path: Path) -> None:
     assert json.dumps(signed["signature"]) in raw
     assert claude.requests[0]["thinking"] == {"type": "enabled", "budget_tokens": 1024}
     assert claude.headers[0]["anthropic-beta"] == "interleaved-thinking-2025-05-14"
+
+
+def test_the_readme_claude_code_route_compiles_and_catches_dated_names() -> None:
+    """The README's three lines of config, with the providers they name, route Claude Code."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### Claude Code with local models", 1)[1]
+    snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = f"""\
+version: 1
+zones: [{{name: home}}, {{name: cloud}}]
+providers:
+  - {{name: gpu-box, kind: ollama, base_url: "http://127.0.0.1:11434", zone: home,
+     models: [{{name: qwen3-coder}}]}}
+  - {{name: anthropic, kind: anthropic, base_url: "https://api.anthropic.com", zone: cloud,
+     models: [{{name: claude-sonnet-4-5}}]}}
+{snippet}"""
+    table = load_bytes(config.encode(), source="readme", env={}, loaded_at=0.0)
+    for name in ("claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "claude-opus-4-1"):
+        route = table.resolve(name)
+        assert route is not None
+        assert route.name == "claude-*"
+        assert [t.key for t in route.targets] == [
+            "gpu-box/qwen3-coder",
+            "anthropic/claude-sonnet-4-5",
+        ]
+        assert route.overflow.value == "fresh-only"
