@@ -49,6 +49,7 @@ from router.snapshot.watcher import watch_config
 from router.store import Store, open_store
 from router.upstream.batching import EmbeddingBatcher
 from router.upstream.cache import ResponseCache
+from router.upstream.discovery import Discoverer
 from router.upstream.dispatch import Dispatcher
 from router.upstream.health import HealthMonitor
 from router.upstream.queue import CapacityQueues
@@ -173,6 +174,7 @@ async def assemble(
             opts.health_probes,
             on_release=queues.capacity_freed,
             publish=shared.publish,
+            discoverer=Discoverer(pool, holder.adiscovered),
         )
         health.sync(table)
         stack.push_async_callback(health.close)

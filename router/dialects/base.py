@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from router.dialects.chat.chunks import ResponseContext
+from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
 __all__ = [
@@ -101,6 +102,18 @@ class Adapter(Protocol):
 
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         """The model names a successful probe's body lists (None: the body does not say)."""
+        ...
+
+    def discovered(self, data: bytes) -> tuple[DiscoveredModel, ...]:
+        """What a successful probe's body says of each model, sorted by name; ValueError if none."""
+        ...
+
+    def detail_request(self, entry: ProviderEntry, model: str) -> UpstreamRequest | None:
+        """A request that tells more about one listed model, or None when there is none."""
+        ...
+
+    def detailed(self, model: DiscoveredModel, data: bytes) -> DiscoveredModel:
+        """`model` with what `detail_request`'s answer says; ValueError if it is malformed."""
         ...
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:

@@ -54,6 +54,7 @@ def _considered(
                 "target": t.key,
                 "zone": t.zone,
                 "tiers": {"reasoning": t.spec.tiers.reasoning, "coding": t.spec.tiers.coding},
+                "discovered": t.spec.discovered,
                 "alternative": alternative,
                 "verdict": verdict.value,
                 "chosen_as": chosen.get(t.key),
@@ -145,5 +146,6 @@ def format_explanation(report: Mapping[str, Any]) -> str:
     for row in report["considered"]:
         mark = "+" if row["chosen_as"] else "-"
         kind = " [alternative]" if row["alternative"] else ""
+        kind += " [discovered]" if row.get("discovered") else ""
         lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}")
     return "\n".join(lines)

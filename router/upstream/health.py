@@ -30,6 +30,7 @@ from router.routing.decision import Health, ProviderState
 from router.routing.table import ProviderEntry, RoutingTable
 from router.upstream import breaker
 from router.upstream.breaker import Circuit, Position
+from router.upstream.discovery import Discoverer
 from router.upstream.shared import Event
 from router.upstream.transport import Pool, Timeouts
 
@@ -83,6 +84,8 @@ class HealthMonitor:
     on_release: Callable[[], None] = lambda: None
     #: Tells other router processes what this one observed (`SharedState.publish`).
     publish: Callable[[Event], None] = lambda event: None
+    #: Follows discovering providers' model lists (None: discovery is off).
+    discoverer: Discoverer | None = None
     states: dict[str, ProviderState] = attrs.field(factory=dict)
     _trackers: dict[str, _Tracker] = attrs.field(factory=dict)
     _entries: dict[str, ProviderEntry] = attrs.field(factory=dict)
@@ -114,6 +117,8 @@ class HealthMonitor:
         if tracker.timer is not None:
             tracker.timer.cancel()
         self._entries.pop(name, None)
+        if self.discoverer is not None:
+            self.discoverer.forget(name)
         state = self.states.pop(name, None)
         if state is not None and state.in_flight:
             # requests still running keep counting until they finish
@@ -372,9 +377,12 @@ class HealthMonitor:
         if answer.status >= 400:
             return f"health probe: {entry.display_url} answered HTTP {answer.status}", None
         try:
-            return None, adapter.probe_models(answer.body)
+            listed = adapter.probe_models(answer.body)
+            if entry.discover and self.discoverer is not None:
+                await self.discoverer.listed(entry, answer.body, timeouts)
         except (ValueError, TypeError, AttributeError):
             return "health probe: the answer is not a model list", None
+        return None, listed
 
     def describe(self, name: str) -> dict[str, object]:
         """The operator's view of one provider's run-time state."""

@@ -305,6 +305,45 @@ def test_background_response_can_be_cancelled(tmp_path: Path) -> None:
             client.responses.cancel(foreground.id)
 
 
+def test_a_background_stream_survives_its_client_and_is_resumed(tmp_path: Path) -> None:
+    """background + stream: the events are kept; a client that lost its stream resumes
+    after the last sequence number it saw, and a finished one replays whole."""
+    paced = FakeOpenAI(reply="alpha beta gamma delta epsilon", models=("gpt-x",), chunk_delay_s=0.1)
+    with stack(tmp_path, oa=paced) as (router, client, _):
+        first = client.responses.create(model="gpt-x", input="go", background=True, stream=True)
+        seen = []
+        for event in first:
+            seen.append(event)
+            if event.type == "response.output_text.delta":
+                break
+        first.close()
+        assert seen[0].type == "response.created"
+        response_id = seen[0].response.id  # type: ignore[union-attr]
+        assert seen[0].response.background is True  # type: ignore[union-attr]
+        rest = list(
+            client.responses.retrieve(
+                response_id, stream=True, starting_after=seen[-1].sequence_number
+            )
+        )
+        events = [*seen, *rest]
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+        assert rest[-1].type == "response.completed"
+        text = "".join(e.delta for e in events if e.type == "response.output_text.delta")  # type: ignore[union-attr]
+        assert text == "alpha beta gamma delta epsilon"
+        # finished: replayed from the store, whole, from any point
+        again = list(client.responses.retrieve(response_id, stream=True))
+        assert [e.type for e in again] == [e.type for e in events]
+        tail = list(client.responses.retrieve(response_id, stream=True, starting_after=3))
+        assert tail[0].sequence_number == 4
+        # a response that was not created in the background has no events to stream
+        plain = client.responses.create(model="gpt-x", input="go")
+        with pytest.raises(openai.BadRequestError, match="Only background responses"):
+            list(client.responses.retrieve(plain.id, stream=True))
+        bad = router.http.get(f"/v1/responses/{response_id}?stream=true&starting_after=x")
+        assert bad.status_code == 400
+        assert bad.json()["error"]["param"] == "starting_after"
+
+
 def test_a_failed_background_response_carries_a_code_clients_decode(tmp_path: Path) -> None:
     failing = FakeOpenAI(models=("gpt-x",), status=500)
     with stack(tmp_path, oa=failing) as (_, client, _):

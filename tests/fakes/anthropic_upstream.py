@@ -25,6 +25,8 @@ class FakeAnthropic:
     answer_tool_results: bool = False
     error_mid_stream: bool = False
     requests: list[dict[str, Any]] = attrs.Factory(list)
+    models: tuple[str, ...] = ("claude-x-20250101",)
+    listings: list[str] = attrs.Factory(list)  # the query string of every /v1/models request
     #: Each /v1/messages request's bytes and headers, as they arrived.
     raw: list[bytes] = attrs.Factory(list)
     headers: list[dict[str, str]] = attrs.Factory(list)
@@ -46,7 +48,9 @@ class FakeAnthropic:
             )
             return
         if scope["path"] == "/v1/models":
-            await send_json(send, 200, {"data": [{"id": "claude-x-20250101", "type": "model"}]})
+            self.listings.append(scope.get("query_string", b"").decode())
+            data = [{"id": m, "type": "model", "display_name": m} for m in self.models]
+            await send_json(send, 200, {"data": data, "has_more": False})
             return
         if scope["path"] == "/v1/messages/count_tokens" and scope["method"] == "POST":
             body = json.loads(await read_body(receive))

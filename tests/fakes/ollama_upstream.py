@@ -21,6 +21,12 @@ class FakeOllama:
     answer_tool_results: bool = False
     done_reason: str = "stop"
     requests: list[dict[str, Any]] = attrs.Factory(list)
+    #: What /api/show says of each model (its ``capabilities``); a model not named here
+    #: gets ``["completion"]``.
+    capabilities: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    #: ``<architecture>.context_length`` in /api/show's ``model_info``, per model.
+    context_length: dict[str, int] = attrs.Factory(dict)
+    shows: list[str] = attrs.Factory(list)  # the model of every /api/show request
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -29,6 +35,28 @@ class FakeOllama:
         if path == "/api/tags":
             await send_json(
                 send, 200, {"models": [{"name": m, "model": m, "size": 1} for m in self.models]}
+            )
+            return
+        if path == "/api/show" and scope["method"] == "POST":
+            name = json.loads(await read_body(receive))["model"]
+            self.shows.append(name)
+            if name not in self.models:
+                await send_json(send, 404, {"error": f"model '{name}' not found"})
+                return
+            info: dict[str, Any] = {"general.architecture": "llama"}
+            if name in self.context_length:
+                info["llama.context_length"] = self.context_length[name]
+            await send_json(
+                send,
+                200,
+                {
+                    "modelfile": "FROM x",
+                    "parameters": "stop <|eot|>",
+                    "template": "{{ .Prompt }}",
+                    "details": {"format": "gguf", "family": "llama"},
+                    "model_info": info,
+                    "capabilities": list(self.capabilities.get(name, ("completion",))),
+                },
             )
             return
         if path == "/api/chat" and scope["method"] == "POST":

@@ -9,7 +9,9 @@ import msgspec
 
 from router.dialects.base import UpstreamRequest
 from router.dialects.chat.chunks import ResponseContext
+from router.dialects.chat.models import listed_models
 from router.dialects.framing import SsePassThrough
+from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
 __all__ = ["OpenAIAdapter"]
@@ -51,6 +53,15 @@ class OpenAIAdapter:
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         # Not authoritative: llama.cpp lists a file name yet serves any model name.
         return None
+
+    def discovered(self, data: bytes) -> tuple[DiscoveredModel, ...]:
+        return listed_models(data)
+
+    def detail_request(self, entry: ProviderEntry, model: str) -> None:
+        return None  # the list says all there is
+
+    def detailed(self, model: DiscoveredModel, data: bytes) -> DiscoveredModel:
+        return model
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         return data  # already the client's format; the dispatcher still checks it is JSON

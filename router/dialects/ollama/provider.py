@@ -15,7 +15,9 @@ from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion
 from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
 from router.dialects.chat.embeddings import embedding_list, text_inputs
 from router.dialects.framing import NdjsonDecoder
+from router.dialects.ollama import models as listing
 from router.errors import RequestInvalid
+from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
 __all__ = ["OllamaAdapter"]
@@ -191,6 +193,15 @@ class OllamaAdapter:
                 names.add(name)
                 names.add(name.removesuffix(":latest"))
         return frozenset(names)
+
+    def discovered(self, data: bytes) -> tuple[DiscoveredModel, ...]:
+        return listing.tags(data)
+
+    def detail_request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
+        return listing.show_request(entry, model)
+
+    def detailed(self, model: DiscoveredModel, data: bytes) -> DiscoveredModel:
+        return listing.shown(model, data)
 
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
