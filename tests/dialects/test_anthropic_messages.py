@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 
+from router.config.model import Tiers
 from router.dialects.anthropic.events import MessagesStream
 from router.dialects.anthropic.exchange import MessagesExchange
 from router.dialects.anthropic.messages import chat_body, reasoning_effort
 from router.dialects.anthropic.reply import error_body, message_body, usage_of
 from router.dialects.base import UpstreamStreamError
 from router.errors import RequestInvalid
-from router.routing.table import ProviderEntry
+from router.routing.table import ModelSpec, ProviderEntry
 
 
 def _body(**fields: Any) -> dict[str, Any]:
@@ -429,3 +431,17 @@ def _anthropic_entry() -> ProviderEntry:
         timeout_s=60,
         models={},
     )
+
+
+def test_reasoning_effort_only_reaches_models_that_reason() -> None:
+    """thinking becomes reasoning_effort for a model declared to reason, and nothing elsewhere."""
+    body = _body(thinking={"type": "enabled", "budget_tokens": 4000})
+    exchange = MessagesExchange(body)
+    sent = {}
+    for reasoning in (True, False):
+        spec = ModelSpec("m", Tiers(), None, False, False, False, reasoning=reasoning)
+        entry = attrs.evolve(_anthropic_entry(), kind="openai", models={"m": spec})
+        request = exchange.request(entry, "m")
+        sent[reasoning] = json.loads(request.body or b"{}")
+    assert sent[True]["reasoning_effort"] == "medium"
+    assert "reasoning_effort" not in sent[False]

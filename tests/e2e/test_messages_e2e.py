@@ -36,7 +36,7 @@ providers:
     kind: openai
     base_url: {openai}/v1
     zone: private
-    models: [{{name: qwen-coder, tools: true, vision: true}}]
+    models: [{{name: qwen-coder, tools: true, vision: true, reasoning: true}}]
   - name: box
     kind: ollama
     base_url: {ollama}
@@ -238,7 +238,7 @@ def test_request_translation_to_an_openai_compatible_server(tmp_path: Path) -> N
     assert sent["temperature"] == 0.3
     assert sent["top_p"] == 0.9
     assert sent["stop"] == ["END"]
-    assert sent["reasoning_effort"] == "medium"
+    assert sent["reasoning_effort"] == "medium"  # qwen-coder is declared to reason
     # Anthropic's own fields never reach another provider: no user id, no top_k
     assert not {"metadata", "user", "top_k", "system", "thinking", "stop_sequences"} & set(sent)
 

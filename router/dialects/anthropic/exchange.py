@@ -120,7 +120,12 @@ class MessagesExchange:
     def request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
         if entry.kind == "anthropic":
             return _passthrough(entry, "/v1/messages", self.body, model, self.headers)
-        return adapter_for(entry.kind).chat_request(entry, model, self.chat(), stream=self.stream)
+        body = self.chat()
+        spec = entry.models.get(model)
+        if "reasoning_effort" in body and not (spec is not None and spec.reasoning):
+            # A model not declared to reason may refuse the field outright.
+            body = {k: v for k, v in body.items() if k != "reasoning_effort"}
+        return adapter_for(entry.kind).chat_request(entry, model, body, stream=self.stream)
 
     def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
         if entry.kind == "anthropic":
