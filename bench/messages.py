@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.messages [--rounds 3] [--duration 8] [--stream-requests 300]
 
 One router (this tree) pinned to core 0; the fake upstream and wrk on core 1. Each
-round measures in turn chat completions, ``/v1/messages`` translated to chat
+round measures in turn (each going first in turn) chat completions, ``/v1/messages`` translated to chat
 completions, and ``/v1/messages`` passed through to an Anthropic-kind provider: 32
 connections (requests/s, the router's CPU time per request), one connection (p50,
 and what the router adds to the upstream's own p50), sequential streams (time to
@@ -66,8 +66,11 @@ def main() -> None:
             cmd += ["--log-format", "json", "--no-watch"]
             with process(["sh", "-c", 'exec "$@" 2>/dev/null', "sh", *cmd], core=0) as pid:
                 wait_ready(f"http://127.0.0.1:{port}/health")
+                names = list(APIS)
                 for n in range(1, args.rounds + 1):
-                    for name, (path, body, stream, _, _) in APIS.items():
+                    # each API goes first in turn: the machine's drift spreads over all three
+                    for name in names[n % 3 :] + names[: n % 3]:
+                        path, body, stream, _, _ = APIS[name]
                         url = f"http://127.0.0.1:{port}{path}"
                         wrk(url, body, connections=32, duration=2)  # warm up
                         before = group_cpu(pid)
