@@ -31,6 +31,7 @@ from router.http.deps import RequestContext
 from router.http.errors import exception_handlers
 from router.http.fast import CONTEXT_STATE_KEY
 from router.http.inference import chat_completions, embeddings, images, route_explain
+from router.http.messages import MESSAGE_HANDLERS
 from router.http.models import MODEL_HANDLERS
 from router.http.observe import RequestObserver, record_attempt
 from router.http.ollama import OLLAMA_HANDLERS
@@ -306,6 +307,7 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
             images,
             route_explain,
             *RESPONSE_HANDLERS,
+            *MESSAGE_HANDLERS,
             *MODEL_HANDLERS,
             *CONVERSATION_HANDLERS,
             ui_router,

@@ -53,6 +53,8 @@ class RequestInfo:
     rejected_route: str | None = None
     #: What the request cost, when its model has a price (filled in by the spend ledger).
     cost_usd: float | None = None
+    #: The end user a client names (the Messages API's ``metadata.user_id``), for the log.
+    end_user: str | None = None
 
 
 CURRENT: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
@@ -139,6 +141,7 @@ def _log(info: RequestInfo, scope: dict[str, Any], status: int, elapsed: float) 
     fields: dict[str, Any] = {
         "request_id": info.request_id,
         "key": info.key,
+        "end_user": info.end_user,
         "method": scope.get("method"),
         "path": scope.get("path"),
         "route": info.route,

@@ -7,6 +7,7 @@ always give the same table (or the same diagnostics).
 from __future__ import annotations
 
 import base64
+import re
 import urllib.parse
 import uuid
 from collections import defaultdict
@@ -22,6 +23,7 @@ from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConf
 from router.errors import ConfigInvalid
 from router.redact import Redactor, redact_url
 from router.routing.discovered import Discovery, discovered_specs
+from router.routing.patterns import compile_pattern, is_pattern, overlap
 from router.routing.table import ModelSpec, ProviderEntry, Route, RoutingTable, Target
 
 __all__ = ["PROVIDER_ID_NAMESPACE", "compile_config", "provider_id"]
@@ -336,6 +338,25 @@ def _check_route(route: Route, index: int, report: _Report) -> None:
             )
 
 
+def _patterns(
+    configs: Mapping[str, tuple[int, RouteConfig]], report: _Report
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Pattern routes, longest first; two of equal length that can match one name are errors."""
+    names = sorted((n for n in configs if is_pattern(n)), key=lambda n: (-len(n), n))
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if len(b) < len(a):
+                break
+            if overlap(a, b):
+                first, second = sorted((a, b), key=lambda n: configs[n][0])
+                report.error(
+                    f"route patterns {first!r} and {second!r} have the same length and can "
+                    "match the same model name, so neither wins: make one more specific",
+                    ("routes", configs[second][0], "model"),
+                )
+    return tuple((n, compile_pattern(n)) for n in names)
+
+
 def _tier_groups(
     providers: Mapping[str, ProviderEntry],
 ) -> tuple[tuple[Tiers, tuple[Target, ...]], ...]:
@@ -439,6 +460,7 @@ def compile_config(
                 direct=True,
             )
 
+    patterns = _patterns(configs, report)
     auth = compile_auth(config.auth, env, report.error, report.warn)
     if report.failed:
         raise ConfigInvalid(report.items)
@@ -457,4 +479,5 @@ def compile_config(
         config=config,
         warnings=tuple(report.items),
         auth=auth,
+        patterns=patterns,
     )

@@ -230,7 +230,7 @@ def availability(entry: ProviderEntry, state: ProviderState, model: str | None) 
 
 def routable(table: RoutingTable, name: str, live: Mapping[str, ProviderState]) -> bool:
     """At least one target of route `name` can serve now (a full one counts: it frees up)."""
-    route_ = table.routes.get(name)
+    route_ = table.resolve(name)
     if route_ is None:
         return False
     return any(
@@ -416,7 +416,7 @@ def route(
     live: Mapping[str, ProviderState],
 ) -> RouteDecision | Rejection | UnknownModel:
     """Decide which candidates may serve `facts`, best first, or why none may."""
-    r = table.routes.get(facts.model)
+    r = table.resolve(facts.model)
     if r is None:
         names = tuple(name for name in table.public_models if routable(table, name, live))
         return UnknownModel(facts.model, names)

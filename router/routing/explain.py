@@ -104,6 +104,8 @@ def explain(
         **base,
         "outcome": "routed",
         "route": {
+            "name": r.name,
+            "pattern": r.name != facts.model,
             "zone": r.zone,
             "overflow": r.overflow.value,
             "direct": r.direct,
@@ -131,8 +133,10 @@ def format_explanation(report: Mapping[str, Any]) -> str:
         lines.append(f"-> 503 {report['rejection']['rejection_reason']}: {report['message']}")
     else:
         route_ = report["route"]
+        name = route_.get("name")
+        matched = f"{name!r} (a pattern), " if route_.get("pattern") else ""
         lines.append(
-            f"route: zone {route_['zone']}, overflow {route_['overflow']}, "
+            f"route: {matched}zone {route_['zone']}, overflow {route_['overflow']}, "
             f"preference {report['preference']}"
         )
         lines.append("-> candidates, in the order they would be tried:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import attrs
@@ -122,6 +123,18 @@ class RoutingTable:
     warnings: tuple[Diagnostic, ...] = ()
     #: None: no ``auth`` section (loopback only); otherwise the compiled keys.
     auth: AuthTable | None = None
+    #: Routes whose name is a glob (`router.routing.patterns`), longest first, each with its
+    #: compiled expression; `resolve` tries them when no route has the exact name.
+    patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    def resolve(self, name: str) -> Route | None:
+        """The route serving model `name`: its own, else the longest pattern matching it."""
+        found = self.routes.get(name)
+        if found is None and self.patterns:
+            for pattern, expression in self.patterns:
+                if expression.fullmatch(name):
+                    return self.routes[pattern]
+        return found
 
     def routable_models(self) -> tuple[str, ...]:
         """Public names with at least one target on an enabled provider."""

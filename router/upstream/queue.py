@@ -185,7 +185,7 @@ class CapacityQueues:
         fields["queue_position"] = position
         fields["waited_ms"] = round(waited * 1000)
         full = "the queue is full" if waited == 0 else f"waited {waited * 1000:.0f} ms"
-        route_ = table.routes.get(name)
+        route_ = table.resolve(name)
         considered = (
             rejection.considered
             if rejection is not None
