@@ -16,6 +16,7 @@ __all__ = [
     "AdminConfig",
     "AnthropicProvider",
     "AuthConfig",
+    "BudgetConfig",
     "CacheConfig",
     "HealthConfig",
     "KeyConfig",
@@ -24,7 +25,9 @@ __all__ = [
     "OllamaProvider",
     "OpenAIProvider",
     "Overflow",
+    "Period",
     "Preference",
+    "Price",
     "ProviderConfig",
     "QueueConfig",
     "Role",
@@ -61,6 +64,15 @@ class Tiers:
 
 
 @attrs.frozen
+class Price:
+    """USD per million tokens; ``cached_input`` defaults to the ``input`` price."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cached_input: float | None = None
+
+
+@attrs.frozen
 class ModelConfig:
     name: str
     tiers: Tiers = Tiers()
@@ -70,6 +82,8 @@ class ModelConfig:
     embeddings: bool = False
     images: bool = False
     description: str | None = None
+    #: None: a local model, free.
+    price: Price | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -205,6 +219,27 @@ class AdminConfig:
     env_allow: tuple[str, ...] = ()
 
 
+class Period(enum.StrEnum):
+    """A budget's window: a UTC calendar day, ISO week (from Monday) or month."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@attrs.frozen
+class BudgetConfig:
+    """A spend limit over one scope; exactly one of the scope keys is set (compile checks)."""
+
+    name: str
+    limit_usd: float
+    period: Period
+    zone: str | None = None
+    provider: str | None = None
+    route: str | None = None
+    key: str | None = None
+
+
 @attrs.frozen
 class NexusConfig:
     version: int
@@ -217,3 +252,4 @@ class NexusConfig:
     routing: RoutingConfig = RoutingConfig()
     admin: AdminConfig = AdminConfig()
     auth: AuthConfig | None = None
+    budgets: tuple[BudgetConfig, ...] = ()

@@ -8,8 +8,9 @@ import attrs
 
 from router.auth.keys import AuthTable
 from router.config.diagnostics import Diagnostic
-from router.config.model import CacheConfig, NexusConfig, Overflow, RoutingConfig, Tiers
+from router.config.model import CacheConfig, NexusConfig, Overflow, Price, RoutingConfig, Tiers
 from router.redact import NOTHING, Redactor
+from router.routing.budgets import Budget
 
 __all__ = ["ModelSpec", "ProviderEntry", "Route", "RoutingTable", "Target"]
 
@@ -26,6 +27,8 @@ class ModelSpec:
     embeddings: bool
     description: str | None = None
     images: bool = False
+    #: None: free (a local model).
+    price: Price | None = None
 
 
 @attrs.frozen
@@ -116,6 +119,7 @@ class RoutingTable:
     warnings: tuple[Diagnostic, ...] = ()
     #: None: no ``auth`` section (loopback only); otherwise the compiled keys.
     auth: AuthTable | None = None
+    budgets: tuple[Budget, ...] = ()
 
     def routable_models(self) -> tuple[str, ...]:
         """Public names with at least one target on an enabled provider."""
