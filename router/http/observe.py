@@ -44,6 +44,8 @@ class RequestInfo:
     ttfb_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    #: What the answer cost (USD), when its usage is known.
+    cost_usd: float | None = None
     #: The client disconnected before its answer was complete (logged as status 499).
     client_gone: bool = False
 
@@ -70,6 +72,8 @@ def record_attempt(attempt: Attempt) -> None:
     if attempt.prompt_tokens is not None or attempt.completion_tokens is not None:
         info.prompt_tokens = attempt.prompt_tokens
         info.completion_tokens = attempt.completion_tokens
+    if attempt.cost_usd is not None:
+        info.cost_usd = attempt.cost_usd
 
 
 def _request_id(scope: dict[str, Any]) -> str:
@@ -139,6 +143,7 @@ def _log(info: RequestInfo, scope: dict[str, Any], status: int, elapsed: float) 
         "upstream_ms": round(info.upstream_s * 1000, 3) if info.provider else None,
         "prompt_tokens": info.prompt_tokens,
         "completion_tokens": info.completion_tokens,
+        "cost_usd": info.cost_usd,
     }
     access.info("request", extra={"fields": fields})
     if info.rejection is not None:  # the seed's rejection line

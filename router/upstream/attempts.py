@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from router.config.model import Price
+
 __all__ = ["Attempt", "AttemptHook"]
 
 
@@ -21,10 +23,13 @@ class Attempt:
     """
 
     __slots__ = (
+        "cached_tokens",
         "completion_tokens",
+        "cost_usd",
         "error",
         "model",
         "number",
+        "price",
         "prompt_tokens",
         "provider",
         "route",
@@ -52,6 +57,10 @@ class Attempt:
         self.ttfb_s: float | None = None
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        self.cached_tokens: int | None = None
+        #: The model's price (None: free), and what the answer cost once its usage is known.
+        self.price: Price | None = None
+        self.cost_usd: float | None = None
 
 
 AttemptHook = Callable[[Attempt], None]

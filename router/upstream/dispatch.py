@@ -35,6 +35,7 @@ from router.errors import (
     provider_status_error,
 )
 from router.routing.decision import Candidate, RouteDecision
+from router.routing.pricing import cost_usd
 from router.routing.table import ProviderEntry, RoutingTable
 from router.upstream.attempts import Attempt, AttemptHook
 from router.upstream.deadlines import Deadlines
@@ -63,6 +64,8 @@ class Served:
     route: str = ""
     body: bytes | None = None
     stream: AsyncIterator[bytes] | None = None
+    #: What a whole answer cost (USD), from the usage its provider reported.
+    cost_usd: float | None = None
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -157,6 +160,7 @@ class Dispatcher:
                 attempts,
                 time.perf_counter(),
             )
+            attempt.price = candidate.target.spec.price
             try:
                 if exchange.stream:
                     return await self._open_stream(table, candidate, entry, attempt, exchange)
@@ -254,13 +258,22 @@ class Dispatcher:
             if usage is not None:
                 attempt.prompt_tokens = usage.prompt_tokens
                 attempt.completion_tokens = usage.completion_tokens
+                attempt.cached_tokens = usage.cached_tokens
+                attempt.cost_usd = cost_usd(
+                    attempt.price,
+                    usage.prompt_tokens or 0,
+                    usage.completion_tokens or 0,
+                    usage.cached_tokens or 0,
+                )
             ok = True
         except UpstreamError as exc:
             error = exc
             raise
         finally:
             self._report(entry, attempt, error, ok=ok)
-        return Served(candidate, entry, attempt.number, attempt.route, body=body)
+        return Served(
+            candidate, entry, attempt.number, attempt.route, body=body, cost_usd=attempt.cost_usd
+        )
 
     async def _open_stream(
         self,

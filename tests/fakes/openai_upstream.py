@@ -65,6 +65,8 @@ class FakeOpenAI:
     headers: list[dict[str, str]] = attrs.Factory(list)
     disconnects: int = 0  # requests whose client went away while the gate held them
     gate: threading.Event | None = None  # when set, requests wait until the test opens it
+    #: The usage whole chat answers report (default: 9 prompt, 7 completion tokens).
+    usage: dict[str, Any] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -176,7 +178,7 @@ class FakeOpenAI:
             "choices": [
                 {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
             ],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16},
+            "usage": self.usage or {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16},
         }
 
     async def _chunks(

@@ -27,7 +27,11 @@ def sse_error(message: str, code: str) -> bytes:
 
 def _usage(shape: Completion | Embeddings) -> Usage | None:
     usage = shape.usage
-    return None if usage is None else Usage(usage.prompt_tokens, usage.completion_tokens)
+    if usage is None:
+        return None
+    details = usage.prompt_tokens_details
+    cached = None if details is None else details.cached_tokens
+    return Usage(usage.prompt_tokens, usage.completion_tokens, cached)
 
 
 @attrs.frozen
