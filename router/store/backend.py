@@ -78,6 +78,7 @@ TABLES = (
     "conversations",
     "conversation_items",
     "replicas",
+    "spend",
 )
 
 

@@ -92,6 +92,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX response_items_by_id ON response_items(id);
     CREATE INDEX conversation_items_by_id ON conversation_items(id);
     """,
+    # The spend ledger: one row per UTC day and (route, provider, zone, model, key),
+    # added to by every router process (router.services.spend).
+    """
+    CREATE TABLE spend (
+        day REAL NOT NULL,
+        route TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        model TEXT NOT NULL,
+        key TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        estimated_requests INTEGER NOT NULL,
+        estimated_usd REAL NOT NULL,
+        PRIMARY KEY (day, route, provider, zone, model, key)
+    );
+    """,
 )
 
 DIALECT = Dialect(
