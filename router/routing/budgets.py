@@ -82,7 +82,7 @@ class Exhausted:
         return {
             "budget": self.budget,
             "limit_usd": self.limit_usd,
-            "spent_usd": round(self.spent_usd, 6),
+            "spent_usd": round(self.spent_usd, 10),
             "resets_at": dt.datetime.fromtimestamp(self.resets_at, _UTC).isoformat(),
         }
 

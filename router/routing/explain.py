@@ -52,7 +52,7 @@ def _budgets(
             {
                 "name": b.name,
                 "limit_usd": b.limit_usd,
-                "spent_usd": round(usd, 6),
+                "spent_usd": round(usd, 10),
                 "exhausted": usd >= b.limit_usd,
                 "resets_in_s": round(window(b.period, now)[1] - now),
             }

@@ -22,7 +22,7 @@ def _iso(seconds: float) -> str:
 
 
 def _usd(value: float) -> float:
-    return round(value, 6)
+    return round(value, 10)
 
 
 def earliest_window(periods: Iterable[Period], now: float) -> float:

@@ -24,6 +24,7 @@ from router.dialects.base import (
     Exchange,
     StreamTranslator,
     UpstreamStreamError,
+    Usage,
     error_message,
 )
 from router.dialects.framing import StreamFramingError
@@ -89,6 +90,22 @@ def _status_error(
     )
     return provider_status_error(status)(
         message, provider=entry.name, status=status, retry_after=_retry_after(headers)
+    )
+
+
+def _price_stream(attempt: Attempt, translator: StreamTranslator) -> None:
+    """A finished stream's usage (noted by the exchange's translator, if it can) and cost."""
+    usage: Usage | None = getattr(translator, "usage", None)
+    if usage is None:
+        return
+    attempt.prompt_tokens = usage.prompt_tokens
+    attempt.completion_tokens = usage.completion_tokens
+    attempt.cached_tokens = usage.cached_tokens
+    attempt.cost_usd = cost_usd(
+        attempt.price,
+        usage.prompt_tokens or 0,
+        usage.completion_tokens or 0,
+        usage.cached_tokens or 0,
     )
 
 
@@ -161,6 +178,8 @@ class Dispatcher:
                 time.perf_counter(),
             )
             attempt.price = candidate.target.spec.price
+            if attempt.price is None:
+                attempt.cost_usd = 0.0  # a free model costs nothing, usage or not
             try:
                 if exchange.stream:
                     return await self._open_stream(table, candidate, entry, attempt, exchange)
@@ -371,6 +390,7 @@ class Dispatcher:
                 for out in translator.close():
                     yield scrub(out)
                 finished = True
+                _price_stream(attempt, translator)
             except UpstreamError as exc:
                 error = exc
             except _MALFORMED as exc:

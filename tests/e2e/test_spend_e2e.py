@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from tests.conftest import wait_for
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.router import RouterHandle, run_router
 from tests.fakes.servers import serve
@@ -309,3 +311,63 @@ def test_two_routers_sharing_postgresql_see_one_spend(
             what="B to learn that A spent the budget",
         )
         assert chat(b, "cloud-only").status_code == 503
+
+
+#: The fake streams 9 prompt tokens and one completion token per word of its 5-word reply.
+STREAM_COST = (9 * 2 + 5 * 8) / 1e6
+
+
+def test_a_stream_is_priced_without_showing_the_client_a_chunk_it_did_not_ask_for(
+    tmp_path: Path, upstreams: tuple[str, str, FakeOpenAI]
+) -> None:
+    cloud = upstreams[2]
+    with run_router(write(tmp_path, upstreams), health_probes=False) as router:
+        client = openai.OpenAI(base_url=f"{router.url}/v1", api_key=ALICE, max_retries=0)
+        chunks = list(
+            client.chat.completions.create(
+                model="cloud-only", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
+        assert cloud.requests[-1]["stream_options"] == {"include_usage": True}  # asked upstream
+        assert all(chunk.usage is None for chunk in chunks)  # ... and not shown
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
+            cloud.reply
+        )
+        assert spend(router)["by_key"] == {"alice": pytest.approx(STREAM_COST)}
+
+        asked = list(
+            client.chat.completions.create(
+                model="cloud-only",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        usage = asked[-1].usage
+        assert usage is not None
+        assert usage.prompt_tokens == 9
+        assert usage.model_extra == {"cost_usd": pytest.approx(STREAM_COST)}
+        assert spend(router)["total_usd"] == pytest.approx(2 * STREAM_COST)
+
+
+def test_a_translated_stream_is_priced_from_its_provider_s_usage(tmp_path: Path) -> None:
+    """Anthropic's stream usage (15 prompt tokens, 3 of them cached; 6 output) is priced."""
+    claude = FakeAnthropic()
+    with serve(claude) as url:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(
+            "version: 1\nproviders:\n  - name: claude\n    kind: anthropic\n"
+            f"    base_url: {url}/v1\n    api_key: sk-ant-test\n"
+            "    models: [{name: claude-x, price: {input: 3, output: 15, cached_input: 0.3}}]\n"
+        )
+        with run_router(path, health_probes=False) as router:
+            client = openai.OpenAI(base_url=f"{router.url}/v1", api_key="unused", max_retries=0)
+            chunks = list(
+                client.chat.completions.create(
+                    model="claude-x", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+            )
+            assert all(chunk.usage is None for chunk in chunks)
+            report = spend(router)
+    assert report["total_usd"] == pytest.approx((12 * 3 + 3 * 0.3 + 6 * 15) / 1e6)
+    assert report["by_key"] == {"(none)": report["total_usd"]}

@@ -12,6 +12,7 @@ from router.dialects import adapter_for
 from router.dialects.base import ImageAdapter, StreamTranslator, UpstreamRequest, Usage
 from router.dialects.chat.answers import Completion, Embeddings
 from router.dialects.chat.chunks import ResponseContext
+from router.dialects.chat.usage import UsageTap, asking_for_usage
 from router.routing.table import ProviderEntry
 
 __all__ = ["ChatExchange", "EmbeddingsExchange", "ImagesExchange", "sse_error"]
@@ -23,6 +24,11 @@ def sse_error(message: str, code: str) -> bytes:
     """A terminal SSE event the openai SDKs raise as an APIError."""
     error = {"message": message, "type": "upstream_error", "code": code, "param": None}
     return b"data: " + _encode({"error": error}) + b"\n\n"
+
+
+def _priced(entry: ProviderEntry, model: str) -> bool:
+    spec = entry.models.get(model)
+    return spec is not None and spec.price is not None
 
 
 def _usage(shape: Completion | Embeddings) -> Usage | None:
@@ -43,7 +49,10 @@ class ChatExchange:
     include_usage: bool = False
 
     def request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
-        return adapter_for(entry.kind).chat_request(entry, model, self.body, stream=self.stream)
+        body = self.body
+        if self.stream and not self.include_usage and _priced(entry, model):
+            body = asking_for_usage(body)  # to price the stream; UsageTap drops the extra chunk
+        return adapter_for(entry.kind).chat_request(entry, model, body, stream=self.stream)
 
     def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
         body = adapter_for(entry.kind).chat_response(data, ResponseContext(model=model))
@@ -51,7 +60,9 @@ class ChatExchange:
 
     def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
         adapter = adapter_for(entry.kind)
-        return adapter.chat_stream(ResponseContext(model=model), include_usage=self.include_usage)
+        inner = adapter.chat_stream(ResponseContext(model=model), include_usage=True)
+        spec = entry.models.get(model)
+        return UsageTap(inner, self.include_usage, None if spec is None else spec.price)
 
     def error_event(self, message: str, code: str) -> bytes:
         return sse_error(message, code)
