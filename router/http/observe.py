@@ -46,6 +46,7 @@ class RequestInfo:
     completion_tokens: int | None = None
     #: What the answer cost (USD), when its usage is known.
     cost_usd: float | None = None
+    cost_estimated: bool = False
     #: The client disconnected before its answer was complete (logged as status 499).
     client_gone: bool = False
 
@@ -74,6 +75,7 @@ def record_attempt(attempt: Attempt) -> None:
         info.completion_tokens = attempt.completion_tokens
     if attempt.cost_usd is not None:
         info.cost_usd = attempt.cost_usd
+        info.cost_estimated = attempt.estimated
 
 
 def _request_id(scope: dict[str, Any]) -> str:
@@ -145,6 +147,8 @@ def _log(info: RequestInfo, scope: dict[str, Any], status: int, elapsed: float) 
         "completion_tokens": info.completion_tokens,
         "cost_usd": info.cost_usd,
     }
+    if info.cost_estimated:
+        fields["cost_estimated"] = True
     access.info("request", extra={"fields": fields})
     if info.rejection is not None:  # the seed's rejection line
         context = info.rejection.context()

@@ -27,6 +27,7 @@ class Attempt:
         "completion_tokens",
         "cost_usd",
         "error",
+        "estimated",
         "model",
         "number",
         "price",
@@ -61,6 +62,8 @@ class Attempt:
         #: The model's price (None: free), and what the answer cost once its usage is known.
         self.price: Price | None = None
         self.cost_usd: float | None = None
+        #: The provider reported no usage: the tokens and cost are estimates.
+        self.estimated = False
 
 
 AttemptHook = Callable[[Attempt], None]

@@ -67,6 +67,8 @@ class Served:
     stream: AsyncIterator[bytes] | None = None
     #: What a whole answer cost (USD), from the usage its provider reported.
     cost_usd: float | None = None
+    #: The provider reported no usage: `cost_usd` is estimated from the text.
+    cost_estimated: bool = False
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -274,6 +276,11 @@ class Dispatcher:
             except _MALFORMED as exc:
                 raise _malformed(exc, entry, "body") from exc
             body = entry.secrets.bytes(body)
+            if usage is None and attempt.price is not None:
+                estimate = getattr(exchange, "estimate", None)  # an exchange that can
+                if estimate is not None:
+                    usage = estimate(body)
+                    attempt.estimated = True
             if usage is not None:
                 attempt.prompt_tokens = usage.prompt_tokens
                 attempt.completion_tokens = usage.completion_tokens
@@ -291,7 +298,13 @@ class Dispatcher:
         finally:
             self._report(entry, attempt, error, ok=ok)
         return Served(
-            candidate, entry, attempt.number, attempt.route, body=body, cost_usd=attempt.cost_usd
+            candidate,
+            entry,
+            attempt.number,
+            attempt.route,
+            body=body,
+            cost_usd=attempt.cost_usd,
+            cost_estimated=attempt.estimated,
         )
 
     async def _open_stream(

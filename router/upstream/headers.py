@@ -21,4 +21,6 @@ def routing_headers(table: RoutingTable, served: Served) -> dict[str, str]:
     }
     if served.cost_usd is not None:  # a whole answer whose usage is known (a stream's comes late)
         headers["x-nexus-cost-usd"] = usd_text(served.cost_usd)
+        if served.cost_estimated:
+            headers["x-nexus-cost-estimated"] = "true"
     return headers

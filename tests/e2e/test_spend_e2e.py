@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import httpx
 import openai
 import pytest
 
+from router.logs import JsonFormatter
 from tests.conftest import wait_for
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -371,3 +373,30 @@ def test_a_translated_stream_is_priced_from_its_provider_s_usage(tmp_path: Path)
             report = spend(router)
     assert report["total_usd"] == pytest.approx((12 * 3 + 3 * 0.3 + 6 * 15) / 1e6)
     assert report["by_key"] == {"(none)": report["total_usd"]}
+
+
+def test_an_answer_without_usage_is_priced_from_an_estimate_and_says_so(
+    tmp_path: Path, upstreams: tuple[str, str, FakeOpenAI], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="nexus.access")
+    cloud = upstreams[2]
+    cloud.report_usage = False
+    with run_router(write(tmp_path, upstreams), health_probes=False) as router:
+        answer = router.http.post(
+            "/v1/chat/completions",
+            json={"model": "cloud-only", "messages": [{"role": "user", "content": "x" * 400}]},
+            headers={"authorization": f"Bearer {ALICE}", "x-request-id": "estimated-1"},
+        )
+        assert answer.status_code == 200
+        # 400 characters in: 100 tokens x $2; 28 characters out: 7 tokens x $8 (per million)
+        assert answer.headers["x-nexus-cost-usd"] == "0.000256"
+        assert answer.headers["x-nexus-cost-estimated"] == "true"
+        report = spend(router)
+    assert report["estimated_requests"] == 1
+    assert report["estimated_usd"] == pytest.approx(0.000256)
+    lines = [
+        json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "nexus.access"
+    ]
+    line = next(line for line in lines if line.get("request_id") == "estimated-1")
+    assert line["cost_usd"] == pytest.approx(0.000256)
+    assert line["cost_estimated"] is True

@@ -12,7 +12,7 @@ from router.dialects import adapter_for
 from router.dialects.base import ImageAdapter, StreamTranslator, UpstreamRequest, Usage
 from router.dialects.chat.answers import Completion, Embeddings
 from router.dialects.chat.chunks import ResponseContext
-from router.dialects.chat.usage import UsageTap, asking_for_usage
+from router.dialects.chat.usage import UsageTap, asking_for_usage, estimate_chat_usage
 from router.routing.table import ProviderEntry
 
 __all__ = ["ChatExchange", "EmbeddingsExchange", "ImagesExchange", "sse_error"]
@@ -57,6 +57,10 @@ class ChatExchange:
     def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
         body = adapter_for(entry.kind).chat_response(data, ResponseContext(model=model))
         return body, _usage(msgspec.json.decode(body, type=Completion))
+
+    def estimate(self, answer: bytes) -> Usage:
+        """The usage of a whole answer whose provider reported none, estimated."""
+        return estimate_chat_usage(self.body, answer)
 
     def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
         adapter = adapter_for(entry.kind)

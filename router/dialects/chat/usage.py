@@ -18,7 +18,10 @@ from router.config.model import Price
 from router.dialects.base import StreamTranslator, Usage
 from router.routing.pricing import cost_usd
 
-__all__ = ["UsageTap", "asking_for_usage"]
+__all__ = ["UsageTap", "asking_for_usage", "estimate_chat_usage"]
+
+#: The usual rough estimate, as routing's context-window check uses it.
+_CHARS_PER_TOKEN = 4
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
@@ -30,6 +33,43 @@ def asking_for_usage(body: Mapping[str, Any]) -> dict[str, Any]:
     merged = {**options} if isinstance(options, Mapping) else {}
     merged["include_usage"] = True
     return {**body, "stream_options": merged}
+
+
+def _chars(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        return sum(
+            len(part["text"])
+            for part in content
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        )
+    return 0
+
+
+def _message_chars(message: Any) -> int:
+    if not isinstance(message, Mapping):
+        return 0
+    size = _chars(message.get("content"))
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(function, Mapping) and isinstance(function.get("arguments"), str):
+            size += len(function["arguments"])
+    return size
+
+
+def estimate_chat_usage(body: Mapping[str, Any], answer: bytes) -> Usage:
+    """Tokens of a request and its ``chat.completion`` answer, estimated from their text.
+
+    For a provider that reports no usage: about four characters a token.
+    """
+    prompt = sum(_message_chars(m) for m in body.get("messages") or ())
+    try:
+        choices = _decode(answer).get("choices") or []
+    except (msgspec.DecodeError, AttributeError):
+        choices = []
+    completion = sum(_message_chars(c.get("message")) for c in choices if isinstance(c, Mapping))
+    return Usage(prompt // _CHARS_PER_TOKEN, -(-completion // _CHARS_PER_TOKEN))
 
 
 def _int(value: Any) -> int | None:
