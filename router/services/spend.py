@@ -101,12 +101,14 @@ class SpendLedger:
         totals[1] += attempt.prompt_tokens or 0
         totals[2] += attempt.completion_tokens or 0
         totals[3] += attempt.cached_tokens or 0
+        if not attempt.cost_usd:
+            return  # a free answer: counted, and nothing more to do
         totals[4] += attempt.cost_usd
         if attempt.estimated:
             totals[5] += 1
             totals[6] += attempt.cost_usd
         self.observe(attempt.route, attempt.provider, attempt.zone, key, attempt.cost_usd)
-        if not self._budgets or not attempt.cost_usd:
+        if not self._budgets:
             return
         who = SpendKey(attempt.route, attempt.provider, attempt.zone, key)
         crossed = False

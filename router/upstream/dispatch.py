@@ -97,8 +97,8 @@ def _status_error(
 
 def _price_stream(attempt: Attempt, translator: StreamTranslator) -> None:
     """A finished stream's usage (noted by the exchange's translator, if it can) and cost."""
-    usage: Usage | None = getattr(translator, "usage", None)
-    if usage is None:
+    usage = getattr(translator, "usage", None)  # UsageTap's; an adapter may use the name too
+    if not isinstance(usage, Usage):
         return
     attempt.prompt_tokens = usage.prompt_tokens
     attempt.completion_tokens = usage.completion_tokens

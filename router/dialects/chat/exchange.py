@@ -64,9 +64,13 @@ class ChatExchange:
 
     def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
         adapter = adapter_for(entry.kind)
-        inner = adapter.chat_stream(ResponseContext(model=model), include_usage=True)
         spec = entry.models.get(model)
-        return UsageTap(inner, self.include_usage, None if spec is None else spec.price)
+        if spec is None or spec.price is None:  # free: its cost is 0 whatever its usage
+            return adapter.chat_stream(
+                ResponseContext(model=model), include_usage=self.include_usage
+            )
+        inner = adapter.chat_stream(ResponseContext(model=model), include_usage=True)
+        return UsageTap(inner, self.include_usage, spec.price)
 
     def error_event(self, message: str, code: str) -> bytes:
         return sse_error(message, code)

@@ -1,6 +1,6 @@
 """Read the usage of a chat completion stream as it passes, for pricing. Pure.
 
-The router asks every provider for a stream's usage (`stream_options.include_usage`
+For a priced model the router asks the provider for a stream's usage (`stream_options.include_usage`
 upstream, the usage chunk from translated kinds) so that a stream can be priced
 like a whole answer. `UsageTap` sits after the provider's translator: it notes the
 usage event, adds its cost to it, and drops it when the client did not ask for one.
@@ -100,9 +100,10 @@ class UsageTap:
 
     def _tap(self, pieces: list[bytes]) -> list[bytes]:
         # A usage event is one per stream: everything else passes after a substring test.
-        if not any(b'"usage"' in piece for piece in pieces):
-            return pieces
-        return [out for piece in pieces if (out := self._piece(piece))]
+        for piece in pieces:
+            if b'"usage"' in piece:
+                return [out for piece in pieces if (out := self._piece(piece))]
+        return pieces
 
     def _piece(self, piece: bytes) -> bytes:
         if b'"usage"' not in piece:
