@@ -178,5 +178,10 @@ def format_explanation(report: Mapping[str, Any]) -> str:
     for row in report["considered"]:
         mark = "+" if row["chosen_as"] else "-"
         kind = " [alternative]" if row["alternative"] else ""
-        lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}")
+        budgets = "".join(
+            f" [budget {b['name']}: ${b['spent_usd']:g} of ${b['limit_usd']:g}"
+            + (", spent]" if b["exhausted"] else "]")
+            for b in row.get("budgets", ())
+        )
+        lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}{budgets}")
     return "\n".join(lines)
