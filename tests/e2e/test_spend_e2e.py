@@ -400,3 +400,15 @@ def test_an_answer_without_usage_is_priced_from_an_estimate_and_says_so(
     line = next(line for line in lines if line.get("request_id") == "estimated-1")
     assert line["cost_usd"] == pytest.approx(0.000256)
     assert line["cost_estimated"] is True
+
+
+def test_a_responses_stream_reports_its_cost_in_the_final_usage(
+    tmp_path: Path, upstreams: tuple[str, str, FakeOpenAI]
+) -> None:
+    with run_router(write(tmp_path, upstreams), health_probes=False) as router:
+        client = openai.OpenAI(base_url=f"{router.url}/v1", api_key=BOB, max_retries=0)
+        with client.responses.stream(model="cloud-only", input="hi") as stream:
+            final = stream.get_final_response()
+        assert final.usage is not None
+        assert final.usage.model_extra == {"cost_usd": pytest.approx(STREAM_COST)}
+        assert spend(router)["by_key"] == {"bob": pytest.approx(STREAM_COST)}

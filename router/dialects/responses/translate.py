@@ -314,13 +314,16 @@ def usage_of(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
     completion = int(usage.get("completion_tokens") or 0)
     cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-    return {
+    out: dict[str, Any] = {
         "input_tokens": prompt,
         "input_tokens_details": {"cached_tokens": cached},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": prompt + completion,
     }
+    if "cost_usd" in usage:  # a priced stream's (router.dialects.chat.usage)
+        out["cost_usd"] = usage["cost_usd"]
+    return out
 
 
 def response_object(
