@@ -24,6 +24,7 @@ from router.dialects.ollama.wire import is_api_path as is_ollama_path
 from router.errors import (
     AdminError,
     AuthenticationRequired,
+    BudgetExceeded,
     ConfigChangedOnDisk,
     ConfigInvalid,
     ConfigReadOnly,
@@ -104,6 +105,7 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     UpstreamError: ErrorSpec(502, "upstream_error"),
     AuthenticationRequired: ErrorSpec(401, "invalid_request_error", "authentication_required"),
     PermissionDenied: ErrorSpec(403, "permission_error", "insufficient_permissions"),
+    BudgetExceeded: ErrorSpec(429, "rate_limit_exceeded"),
     RateLimited: ErrorSpec(429, "rate_limit_exceeded"),
     PayloadTooLarge: ErrorSpec(413, "invalid_request_error"),
     UnsupportedMediaType: ErrorSpec(415, "invalid_request_error"),

@@ -22,6 +22,7 @@ from router.config.envvars import expand
 from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConfig, Tiers
 from router.errors import ConfigInvalid
 from router.redact import Redactor, redact_url
+from router.routing.budgets import Budget
 from router.routing.discovered import Discovery, discovered_specs
 from router.routing.patterns import compile_pattern, is_pattern, overlap
 from router.routing.table import ModelSpec, ProviderEntry, Route, RoutingTable, Target
@@ -146,6 +147,7 @@ def _provider(
             m.images,
             m.documents,
             reasoning=m.reasoning,
+            price=m.price,
         )
     _check_discovery_keys(p, path, report)
     if p.discover and discovery is not None and discovery.base_url == base_url.rstrip("/"):
@@ -371,6 +373,57 @@ def _tier_groups(
     return tuple((tiers, tuple(targets)) for tiers, targets in ordered)
 
 
+_SCOPES = ("zone", "provider", "route", "key")
+
+
+def _budgets(
+    config: NexusConfig,
+    providers: Mapping[str, ProviderEntry],
+    routes: Mapping[str, Route],
+    report: _Report,
+) -> tuple[Budget, ...]:
+    """Resolve each budget's one scope; unknown names get a did-you-mean."""
+    keys = [k.name for k in config.auth.keys] if config.auth is not None else []
+    known: dict[str, list[str]] = {
+        "zone": [z.name for z in config.zones],
+        "provider": list(providers),
+        "route": list(routes),
+        "key": keys,
+    }
+    out: list[Budget] = []
+    seen: set[str] = set()
+    for i, b in enumerate(config.budgets):
+        path: JsonPath = ("budgets", i)
+        if b.name in seen:
+            report.error(f"duplicate budget {b.name!r}", (*path, "name"))
+            continue
+        seen.add(b.name)
+        scopes = [(s, getattr(b, s)) for s in _SCOPES if getattr(b, s) is not None]
+        if len(scopes) != 1:
+            given = " and ".join(s for s, _ in scopes) if scopes else "none"
+            report.error(
+                f"budget {b.name!r} needs exactly one scope (zone, provider, route or key); "
+                f"it has {given}",
+                path,
+            )
+            continue
+        scope, value = scopes[0]
+        if value not in known[scope]:
+            names = known[scope]
+            hint = did_you_mean(value, names) or (
+                f" (declared: {', '.join(names)})" if names else f" (no {scope}s are declared)"
+            )
+            report.error(f"budget {b.name!r}: unknown {scope} {value!r}{hint}", (*path, scope))
+            continue
+        covered: frozenset[str] = frozenset()
+        if scope == "zone":
+            covered = frozenset(p.name for p in providers.values() if p.zone == value)
+        elif scope == "provider":
+            covered = frozenset({value})
+        out.append(Budget(b.name, b.limit_usd, b.period, scope, value, covered))
+    return tuple(out)
+
+
 def compile_config(
     config: NexusConfig,
     *,
@@ -462,6 +515,7 @@ def compile_config(
 
     patterns = _patterns(configs, report)
     auth = compile_auth(config.auth, env, report.error, report.warn)
+    budgets = _budgets(config, providers, routes, report)
     if report.failed:
         raise ConfigInvalid(report.items)
     return RoutingTable(
@@ -480,4 +534,5 @@ def compile_config(
         warnings=tuple(report.items),
         auth=auth,
         patterns=patterns,
+        budgets=budgets,
     )

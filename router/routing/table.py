@@ -9,8 +9,9 @@ import attrs
 
 from router.auth.keys import AuthTable
 from router.config.diagnostics import Diagnostic
-from router.config.model import CacheConfig, NexusConfig, Overflow, RoutingConfig, Tiers
+from router.config.model import CacheConfig, NexusConfig, Overflow, Price, RoutingConfig, Tiers
 from router.redact import NOTHING, Redactor
+from router.routing.budgets import Budget
 
 __all__ = ["ModelSpec", "ProviderEntry", "Route", "RoutingTable", "Target"]
 
@@ -31,6 +32,8 @@ class ModelSpec:
     reasoning: bool = False
     #: Served because the backend listed it, not because the file declares it.
     discovered: bool = False
+    #: None: free (a local model).
+    price: Price | None = None
 
 
 @attrs.frozen
@@ -135,6 +138,8 @@ class RoutingTable:
                 if expression.fullmatch(name):
                     return self.routes[pattern]
         return found
+
+    budgets: tuple[Budget, ...] = ()
 
     def routable_models(self) -> tuple[str, ...]:
         """Public names with at least one target on an enabled provider."""

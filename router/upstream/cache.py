@@ -106,6 +106,8 @@ class ResponseCache:
         key = None if body.get("stream") else self.key(owner, route, body, dialect)
         if key is not None and (hit := self.get(key)) is not None:
             headers = {**hit[1], "x-nexus-cache": "hit", "x-nexus-config-version": table.version}
+            if "x-nexus-cost-usd" in headers:
+                headers["x-nexus-cost-usd"] = "0"  # answered from memory: no provider was paid
             return Lookup(hit[0], headers, None)
         served = await fetch()
         headers = routing_headers(table, served)

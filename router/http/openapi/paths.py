@@ -467,6 +467,37 @@ PATHS: dict[str, dict[str, Operation]] = {
             _ADMIN_ERRORS,
         )
     },
+    "/admin/spend": {
+        "get": _op(
+            "getSpend",
+            "Spend in the current UTC day, week or month by provider, zone, route, key and "
+            "model, and each budget's state",
+            "admin",
+            (
+                "200",
+                "The report",
+                {
+                    "type": "object",
+                    "required": [
+                        "total_usd",
+                        "by_provider",
+                        "by_zone",
+                        "by_route",
+                        "by_key",
+                        "budgets",
+                    ],
+                },
+            ),
+            (*_ADMIN_ERRORS, "400", "503"),
+            params=(
+                _query(
+                    "period",
+                    {"type": "string", "enum": ["day", "week", "month"], "default": "day"},
+                    "The UTC calendar period (its current one)",
+                ),
+            ),
+        )
+    },
     "/health": {
         "get": _op(
             "health",
