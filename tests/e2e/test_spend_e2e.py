@@ -412,3 +412,63 @@ def test_a_responses_stream_reports_its_cost_in_the_final_usage(
         assert final.usage is not None
         assert final.usage.model_extra == {"cost_usd": pytest.approx(STREAM_COST)}
         assert spend(router)["by_key"] == {"bob": pytest.approx(STREAM_COST)}
+
+
+STREAMS_CONFIG = """\
+version: 1
+storage: "sqlite:///nexus.db"
+providers:
+  - name: an
+    kind: anthropic
+    base_url: {an}
+    api_key: sk-ant-test-key-0123456789
+    models: [{{name: claude-x, price: {{input: 1000, output: 2000, cached_input: 100}}}}]
+  - name: oa
+    kind: openai
+    base_url: {oa}/v1
+    models: [{{name: gpt, price: {{input: 2, output: 8, cached_input: 0.5}}}}]
+  - name: ol
+    kind: ollama
+    base_url: {ol}
+    models: [{{name: llama3, price: {{input: 1000, output: 2000}}}}]
+"""
+
+
+def test_streams_of_the_messages_and_ollama_apis_are_priced(tmp_path: Path) -> None:
+    """Passed through or translated, a priced stream's usage reaches the ledger: Claude
+    Code's stream to Anthropic is the bill a budget is for."""
+    from tests.fakes.ollama_upstream import FakeOllama
+
+    anthropic = FakeAnthropic(api_key="sk-ant-test-key-0123456789")
+    openai_fake = FakeOpenAI(models=("gpt",))  # streams report 9 prompt, 5 completion tokens
+    with serve(anthropic) as an, serve(openai_fake) as oa, serve(FakeOllama()) as ol:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(STREAMS_CONFIG.format(an=an, oa=oa, ol=ol))
+        with run_router(path, health_probes=False) as router:
+            for model in ("claude-x", "gpt"):  # passed through, translated
+                body = {
+                    "model": model,
+                    "max_tokens": 50,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}],
+                }
+                streamed = router.http.post("/v1/messages", json=body)
+                assert streamed.status_code == 200
+                assert "message_stop" in streamed.text
+            for model in ("llama3", "gpt"):  # passed through, translated
+                body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+                streamed = router.http.post("/api/chat", json=body)
+                assert streamed.status_code == 200
+                assert '"done":true' in streamed.text.replace(" ", "")
+
+            def ledger() -> dict[str, Any] | None:
+                report = spend(router)
+                return report if report["requests"] == 4 else None
+
+            report = wait_for(ledger, what="the four streams in the ledger")
+    by_provider = report["by_provider"]
+    # Anthropic: 12 input + 3 cache reads, 6 output: (12 x 1000 + 3 x 100 + 6 x 2000) / 1M
+    assert by_provider["an"] == pytest.approx(0.0243)
+    assert by_provider["oa"] == pytest.approx(2 * (9 * 2 + 5 * 8) / 1e6)
+    # Ollama's final line: 11 prompt, 5 completion tokens
+    assert by_provider["ol"] == pytest.approx((11 * 1000 + 5 * 2000) / 1e6)

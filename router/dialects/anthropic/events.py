@@ -15,7 +15,8 @@ import attrs
 import msgspec
 
 from router.dialects.anthropic.reply import STOP_REASONS, usage_of
-from router.dialects.base import StreamTranslator, UpstreamStreamError
+from router.dialects.base import StreamTranslator, UpstreamStreamError, Usage
+from router.dialects.chat.usage import chat_usage
 
 __all__ = ["MessagesStream", "Translated"]
 
@@ -204,6 +205,12 @@ class Translated:
 
     chat: StreamTranslator
     messages: MessagesStream
+
+    @property
+    def usage(self) -> Usage | None:
+        """The chat usage the provider reported, to price the stream."""
+        found = self.messages.usage
+        return chat_usage(found) if found else None
 
     def feed(self, data: bytes) -> list[bytes]:
         return [e for c in self.chat.feed(data) for e in self.messages.feed(c)]

@@ -74,21 +74,69 @@ def _last_event(events: bytes) -> bool:
     return False
 
 
+class _StartEvent(msgspec.Struct):
+    message: _Message | None = None
+
+
+class _DeltaEvent(msgspec.Struct):
+    usage: _Usage | None = None
+
+
+_USAGE_EVENTS = (b"event: message_start", b"event: message_delta")
+
+
+def _usage_of(usage: _Usage | None, output: int | None) -> Usage | None:
+    if usage is None:
+        return None
+    read = usage.cache_read_input_tokens or 0
+    written = usage.cache_creation_input_tokens or 0
+    prompt = (usage.input_tokens or 0) + read + written
+    return Usage(prompt, output if output is not None else usage.output_tokens, read or None)
+
+
 @attrs.define
 class _Relay:
-    """Relay an Anthropic event stream unchanged, checking it is one and that it ends."""
+    """Relay an Anthropic event stream unchanged, checking it is one and that it ends,
+    and noting the usage its message_start and message_delta events report (to price it)."""
 
     events: SsePassThrough = attrs.Factory(SsePassThrough)
     ended: bool = False
+    _start: _Usage | None = None
+    _output: int | None = None
+
+    @property
+    def usage(self) -> Usage | None:
+        return _usage_of(self._start, self._output)
+
+    def _note(self, piece: bytes) -> None:
+        for event in piece.split(b"\n\n"):
+            if not event.startswith(_USAGE_EVENTS):
+                continue
+            data = event.partition(b"\ndata: ")[2]
+            try:
+                if event.startswith(b"event: message_start"):
+                    start = msgspec.json.decode(data, type=_StartEvent).message
+                    self._start = start.usage if start is not None else None
+                else:
+                    delta = msgspec.json.decode(data, type=_DeltaEvent).usage
+                    if delta is not None and delta.output_tokens is not None:
+                        self._output = delta.output_tokens
+            except msgspec.DecodeError:
+                continue  # the relay checks the events' shape; pricing only reads them
 
     def feed(self, data: bytes) -> list[bytes]:
         out = self.events.feed(data)
+        for piece in out:
+            if b"event: message_" in piece:
+                self._note(piece)
         if not self.ended:
             self.ended = any(_last_event(piece) for piece in out)
         return out
 
     def close(self) -> list[bytes]:
         out = self.events.close()
+        for piece in out:
+            self._note(piece)
         self.ended = self.ended or any(_last_event(piece) for piece in out)
         if not self.ended:
             raise UpstreamStreamError("Anthropic's stream ended before message_stop")
@@ -130,17 +178,17 @@ class MessagesExchange:
     def answer(self, entry: ProviderEntry, model: str, data: bytes) -> tuple[bytes, Usage | None]:
         if entry.kind == "anthropic":
             usage = msgspec.json.decode(data, type=_Message).usage
-            if usage is None:
-                return data, None
-            cached = (usage.cache_read_input_tokens or 0) + (usage.cache_creation_input_tokens or 0)
-            return data, Usage((usage.input_tokens or 0) + cached, usage.output_tokens)
+            return data, _usage_of(usage, None)
         chat = adapter_for(entry.kind).chat_response(data, ResponseContext(model=model))
         shape = msgspec.json.decode(chat, type=Completion)  # the fields read below, typed
         body = message_body(chat, str(self.body["model"]), self.message_id)
         tokens = shape.usage
-        return body, (
-            None if tokens is None else Usage(tokens.prompt_tokens, tokens.completion_tokens)
+        if tokens is None:
+            return body, None
+        cached = (
+            tokens.prompt_tokens_details.cached_tokens if tokens.prompt_tokens_details else None
         )
+        return body, Usage(tokens.prompt_tokens, tokens.completion_tokens, cached)
 
     def translator(self, entry: ProviderEntry, model: str) -> StreamTranslator:
         if entry.kind == "anthropic":

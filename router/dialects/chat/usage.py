@@ -18,7 +18,7 @@ from router.config.model import Price
 from router.dialects.base import StreamTranslator, Usage
 from router.routing.pricing import cost_usd
 
-__all__ = ["UsageTap", "asking_for_usage", "estimate_chat_usage"]
+__all__ = ["UsageTap", "asking_for_usage", "chat_usage", "estimate_chat_usage"]
 
 #: The usual rough estimate, as routing's context-window check uses it.
 _CHARS_PER_TOKEN = 4
@@ -76,7 +76,8 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _usage(found: Mapping[str, Any]) -> Usage:
+def chat_usage(found: Mapping[str, Any]) -> Usage:
+    """A Chat Completions ``usage`` object as our `Usage`."""
     details = found.get("prompt_tokens_details")
     cached = _int(details.get("cached_tokens")) if isinstance(details, Mapping) else None
     return Usage(_int(found.get("prompt_tokens")), _int(found.get("completion_tokens")), cached)
@@ -125,7 +126,7 @@ class UsageTap:
         found = chunk.get("usage") if isinstance(chunk, dict) else None
         if not isinstance(found, dict):
             return event  # "usage": null on a content chunk (vLLM)
-        self.usage = _usage(found)
+        self.usage = chat_usage(found)
         if not self.keep and not chunk.get("choices"):
             return None  # the usage chunk the client did not ask for
         if self.price is None:

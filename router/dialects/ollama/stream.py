@@ -17,7 +17,7 @@ import msgspec
 
 from router.dialects.base import StreamTranslator, UpstreamStreamError, Usage, error_message
 from router.dialects.framing import LineSplitter
-from router.dialects.ollama.answers import Writer, tool_calls
+from router.dialects.ollama.answers import Writer, counts, tool_calls
 
 __all__ = ["ChatToNdjson", "NdjsonPassThrough"]
 
@@ -92,6 +92,11 @@ class ChatToNdjson:
     _finish: str | None = None
     _usage: Usage | None = None
     _done: bool = False
+
+    @property
+    def usage(self) -> Usage | None:
+        """What the provider reported, to price the stream."""
+        return self._usage
 
     def feed(self, data: bytes) -> list[bytes]:
         return self._translate(self.inner.feed(data))
@@ -171,6 +176,8 @@ class NdjsonPassThrough:
     _started: bool = False
     #: The last whole piece relayed: its last line is checked when the stream ends.
     _last: bytes = b""
+    #: The counts its final line reports (to price the stream), once it ended.
+    usage: Usage | None = None
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if self._started and self._lines.idle and chunk.endswith(b"\n"):
@@ -201,6 +208,8 @@ class NdjsonPassThrough:
             final = None
         if not (isinstance(final, dict) and (final.get("done") is True or "error" in final)):
             raise UpstreamStreamError("Ollama's stream ended before its final message")
+        if final.get("done") is True:
+            self.usage = counts(final)
         return out
 
 
