@@ -72,6 +72,8 @@ def test_probed_servers_and_cloud_keys_make_a_config_that_serves(
             assert ollama.requests[-1]["model"] == "qwen3:8b"  # local first, not the embedder
             explained = router.http.post("/v1/route/explain", json={"model": "chat"}).json()
             assert explained["route"] == {
+                "name": "chat",
+                "pattern": False,
                 "zone": "restricted",
                 "overflow": "fresh-only",
                 "direct": False,
