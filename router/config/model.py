@@ -68,6 +68,7 @@ class ModelConfig:
     vision: bool = False
     tools: bool = False
     embeddings: bool = False
+    reasoning: bool = False
     images: bool = False
     description: str | None = None
 

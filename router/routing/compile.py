@@ -135,6 +135,7 @@ def _provider(
             m.embeddings,
             m.description,
             m.images,
+            m.reasoning,
         )
     if not p.models:
         report.warn(f"provider {p.name!r} lists no models, so no request can reach it", path)

@@ -26,6 +26,8 @@ class ModelSpec:
     embeddings: bool
     description: str | None = None
     images: bool = False
+    #: Takes a reasoning effort (extended thinking, Ollama's think).
+    reasoning: bool = False
 
 
 @attrs.frozen

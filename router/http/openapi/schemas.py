@@ -416,6 +416,7 @@ _PROVIDER_MODEL = _obj(
     vision=_BOOL,
     tools=_BOOL,
     embeddings=_BOOL,
+    reasoning=_BOOL,
     images=_BOOL,
     description=_STR,
 )
