@@ -109,6 +109,7 @@ class ChatRequest(msgspec.Struct):
     n: int | None = None
     seed: int | None = None
     user: str | None = None
+    reasoning_effort: str | None = None
 
 
 class ExplainRequest(msgspec.Struct):
@@ -149,6 +150,12 @@ class _Text(msgspec.Struct):
     format: _TextFormat | None = None
 
 
+class _Reasoning(msgspec.Struct):
+    effort: str | None = None
+    summary: str | None = None
+    generate_summary: str | None = None
+
+
 class _ConversationRef(msgspec.Struct):
     id: str
 
@@ -170,6 +177,8 @@ class ResponsesRequest(msgspec.Struct):
     background: bool | None = None
     previous_response_id: str | None = None
     conversation: str | _ConversationRef | None = None
+    reasoning: _Reasoning | None = None
+    include: list[str] | None = None
 
 
 class EmbeddingsRequest(msgspec.Struct):

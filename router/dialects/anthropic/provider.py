@@ -12,6 +12,7 @@ import msgspec
 from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
 from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
+from router.dialects.chat.reasoning import effort_for
 from router.dialects.framing import SseDecoder
 from router.routing.table import ProviderEntry
 
@@ -119,6 +120,51 @@ def _messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
     return ("\n\n".join(system) or None), out
 
 
+#: Extended thinking's token budget for each reasoning effort (Anthropic's least is 1024).
+BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
+_LEAST_BUDGET = 1024
+
+
+def _forced(choice: Any) -> bool:
+    """A tool choice that forces a call, which extended thinking does not allow."""
+    return choice == "required" or isinstance(choice, Mapping)
+
+
+def _unsigned_tool_turn(messages: list[dict[str, Any]]) -> bool:
+    """The last assistant turn called a tool without a signed thinking block before it.
+
+    With thinking on, Anthropic refuses such a history (the block must come back as it
+    was sent); a Chat client's history never has one, so that turn is answered without.
+    """
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            kinds = [block.get("type") for block in message["content"]]
+            return "tool_use" in kinds and not {"thinking", "redacted_thinking"} & set(kinds)
+    return False
+
+
+def _thinking(
+    effort: str | None, asked: int | None, body: Mapping[str, Any], messages: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, int]:
+    """The ``thinking`` parameter for an effort (None: think not) and the max_tokens to send.
+
+    The budget counts against max_tokens as OpenAI's reasoning tokens count against
+    max_completion_tokens: a client's limit holds, and one too small to think in turns
+    thinking off. Without a limit the answer keeps its default room after the budget.
+    """
+    if effort is None or effort == "none" or _forced(body.get("tool_choice")):
+        return None, asked or DEFAULT_MAX_TOKENS
+    if _unsigned_tool_turn(messages):
+        return None, asked or DEFAULT_MAX_TOKENS
+    budget = BUDGETS.get(effort, BUDGETS["high"])
+    if asked is None:
+        return {"type": "enabled", "budget_tokens": budget}, budget + DEFAULT_MAX_TOKENS
+    budget = min(budget, asked - 1)
+    if budget < _LEAST_BUDGET:
+        return None, asked
+    return {"type": "enabled", "budget_tokens": budget}, asked
+
+
 def _tools(tools: Any) -> list[dict[str, Any]]:
     out = []
     for tool in tools or ():
@@ -154,7 +200,8 @@ def _usage(usage: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        # Read from and written to Anthropic's prompt cache, in OpenAI's fields.
+        "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": created},
     }
 
 
@@ -178,11 +225,15 @@ class _Stream:
             if block.get("type") == "tool_use":
                 index = self.tool_index[body["index"]] = len(self.tool_index)
                 return self.writer.tool_call(index, block.get("id"), block.get("name"), "")
+            if block.get("type") == "thinking":
+                return self.writer.start() + self.writer.reasoning(block.get("thinking") or "")
             return self.writer.content(block.get("text") or "")
         if kind == "content_block_delta":
             delta = body.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return self.writer.content(delta.get("text") or "")
+            if delta.get("type") == "thinking_delta":
+                return self.writer.reasoning(delta.get("thinking") or "")
             if delta.get("type") == "input_json_delta":
                 index = self.tool_index[body["index"]]
                 return self.writer.tool_call(index, None, None, delta.get("partial_json") or "")
@@ -233,15 +284,18 @@ class AnthropicAdapter:
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
         system, messages = _messages(list(body.get("messages") or ()))
-        max_tokens = (
-            body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-        )
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        thinking, max_tokens = _thinking(effort_for(entry, model, body), asked, body, messages)
         payload: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
         if system:
             payload["system"] = system
-        for key in ("temperature", "top_p"):
-            if body.get(key) is not None:
-                payload[key] = body[key]
+        if thinking is not None:
+            # Thinking takes no sampling changes (Anthropic answers 400 to them).
+            payload["thinking"] = thinking
+        else:
+            for key in ("temperature", "top_p"):
+                if body.get(key) is not None:
+                    payload[key] = body[key]
         stop = body.get("stop")
         if stop:
             payload["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
@@ -259,10 +313,13 @@ class AnthropicAdapter:
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         body = _decode(data)
         texts: list[str] = []
+        thoughts: list[str] = []
         calls: list[dict[str, Any]] = []
         for block in body["content"]:
             if block.get("type") == "text":
                 texts.append(block.get("text", ""))
+            elif block.get("type") == "thinking":  # redacted_thinking is opaque: not shown
+                thoughts.append(str(block.get("thinking") or ""))
             elif block.get("type") == "tool_use":
                 calls.append(
                     {
@@ -280,6 +337,7 @@ class AnthropicAdapter:
             tool_calls=calls,
             finish_reason=_STOP.get(body.get("stop_reason"), "stop"),
             usage=_usage(body.get("usage") or {}),
+            reasoning="".join(thoughts) or None,
         )
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _Stream:

@@ -5,16 +5,73 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import msgspec
 
 from router.dialects.base import UpstreamRequest
 from router.dialects.chat.chunks import ResponseContext
+from router.dialects.chat.reasoning import thinks
 from router.dialects.framing import SsePassThrough
 from router.routing.table import ProviderEntry
 
-__all__ = ["OpenAIAdapter"]
+__all__ = ["OpenAIAdapter", "ReasoningStream", "with_reasoning_content"]
 
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+#: Only a body with this key needs a look (escaped inside a string, the quote is ``\"``).
+_REASONING_KEY = b'"reasoning":'
+
+
+def _rename(holder: Any) -> bool:
+    """Give a message or delta that has only ``reasoning`` its ``reasoning_content`` too."""
+    if (
+        isinstance(holder, dict)
+        and isinstance(holder.get("reasoning"), str)
+        and "reasoning_content" not in holder
+    ):
+        holder["reasoning_content"] = holder["reasoning"]
+        return True
+    return False
+
+
+def with_reasoning_content(data: bytes, field: str = "message") -> bytes:
+    """A chat answer (or chunk) whose thinking is under ``reasoning`` (newer vLLM, Ollama's
+    OpenAI endpoint, OpenRouter) with it under ``reasoning_content`` as well, the field
+    most clients read. Anything else is returned as it came, without decoding it."""
+    if _REASONING_KEY not in data:
+        return data
+    body = _decode(data)
+    changed = False
+    for choice in body.get("choices") or () if isinstance(body, dict) else ():
+        if isinstance(choice, dict):
+            changed = _rename(choice.get(field)) or changed
+    return _encode(body) if changed else data
+
+
+@attrs.define
+class ReasoningStream:
+    """`SsePassThrough`, with `with_reasoning_content` applied to the (rare) events that need it."""
+
+    relay: SsePassThrough = attrs.Factory(SsePassThrough)
+
+    def _fix(self, pieces: list[bytes]) -> list[bytes]:
+        return [self._events(p) if _REASONING_KEY in p else p for p in pieces]
+
+    @staticmethod
+    def _events(piece: bytes) -> bytes:
+        lines = piece.split(b"\n")
+        for i, line in enumerate(lines):
+            if line.startswith(b"data:") and _REASONING_KEY in line:
+                data = line[5:].strip()
+                lines[i] = b"data: " + with_reasoning_content(data, "delta")
+        return b"\n".join(lines)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return self._fix(self.relay.feed(data))
+
+    def close(self) -> list[bytes]:
+        return self._fix(self.relay.close())
 
 
 def _headers(entry: ProviderEntry) -> dict[str, str]:
@@ -40,6 +97,8 @@ class OpenAIAdapter:
     ) -> UpstreamRequest:
         payload = dict(body)
         payload["model"] = model
+        if "reasoning_effort" in payload and not thinks(entry, model):
+            del payload["reasoning_effort"]  # a model that cannot think answers it with a 400
         return UpstreamRequest(
             "POST", f"{entry.base_url}/chat/completions", _headers(entry), _encode(payload)
         )
@@ -53,10 +112,11 @@ class OpenAIAdapter:
         return None
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
-        return data  # already the client's format; the dispatcher still checks it is JSON
+        # Already the client's format (the dispatcher still checks it is JSON).
+        return with_reasoning_content(data)
 
-    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> SsePassThrough:
-        return SsePassThrough()  # already the client's format: relayed, after a validity check
+    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> ReasoningStream:
+        return ReasoningStream()  # the client's format: relayed, after a validity check
 
     def embeddings_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any]

@@ -9,8 +9,15 @@ from typing import Any
 import attrs
 import msgspec
 
+from router.dialects.chat.reasoning import thinking_of
 from router.dialects.framing import SseDecoder
-from router.dialects.responses.translate import new_id, response_object, status_of, usage_of
+from router.dialects.responses.translate import (
+    new_id,
+    reasoning_item,
+    response_object,
+    status_of,
+    usage_of,
+)
 
 __all__ = ["ResponsesStream"]
 
@@ -30,6 +37,7 @@ class ResponsesStream:
     _sse: SseDecoder = attrs.Factory(SseDecoder)
     output: list[dict[str, Any]] = attrs.Factory(list)
     _message: dict[str, Any] | None = None
+    _reasoning: dict[str, Any] | None = None
     _calls: dict[int, dict[str, Any]] = attrs.Factory(dict)  # chat tool index -> open item
     _index: dict[str, int] = attrs.Factory(dict)  # item id -> output_index
     finish_reason: str | None = None
@@ -68,8 +76,43 @@ class ResponsesStream:
             "response.output_item.added", output_index=index, item={**item, "status": "in_progress"}
         )
 
+    def _think(self, delta: str) -> list[bytes]:
+        out = self._close_message()
+        item = self._reasoning
+        if item is None:
+            item = self._reasoning = {**reasoning_item(""), "summary": []}
+            out.append(self._open(item))
+            part = {"type": "summary_text", "text": ""}
+            out.append(self._summary_event("response.reasoning_summary_part.added", part=part))
+            item["summary"].append(part)
+        item["summary"][0]["text"] += delta
+        out.append(self._summary_event("response.reasoning_summary_text.delta", delta=delta))
+        return out
+
+    def _summary_event(self, kind: str, **fields: Any) -> bytes:
+        assert self._reasoning is not None
+        item_id = self._reasoning["id"]
+        return self._event(
+            kind, item_id=item_id, output_index=self._index[item_id], summary_index=0, **fields
+        )
+
+    def _close_reasoning(self) -> list[bytes]:
+        item = self._reasoning
+        if item is None:
+            return []
+        part = item["summary"][0]
+        out = [
+            self._summary_event("response.reasoning_summary_text.done", text=part["text"]),
+            self._summary_event("response.reasoning_summary_part.done", part=part),
+            self._event(
+                "response.output_item.done", output_index=self._index[item["id"]], item=item
+            ),
+        ]
+        self._reasoning = None
+        return out
+
     def _text(self, delta: str) -> list[bytes]:
-        out = []
+        out = self._close_reasoning()
         if self._message is None:
             self._message = {
                 "id": new_id("msg"),
@@ -135,7 +178,7 @@ class ResponsesStream:
         function = delta.get("function") or {}
         item = self._calls.get(position)
         if item is None:
-            out += self._close_message()
+            out += self._close_reasoning() + self._close_message()
             item = {
                 "id": new_id("fc"),
                 "type": "function_call",
@@ -191,6 +234,9 @@ class ResponsesStream:
         out: list[bytes] = []
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
+            thinking = thinking_of(delta)
+            if thinking:
+                out += self._think(thinking)
             if delta.get("content"):
                 out += self._text(delta["content"])
             for call in delta.get("tool_calls") or ():
@@ -209,7 +255,7 @@ class ResponsesStream:
 
     def finish(self) -> list[bytes]:
         """Close open items and emit the terminal event; `final` is then the whole response."""
-        out = self._close_message() + self._close_calls()
+        out = self._close_reasoning() + self._close_message() + self._close_calls()
         if self.error is not None:
             self.final = self._snapshot(
                 "failed", output=self.output, usage=self.usage, error=self.error

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from router.dialects.chat.reasoning import EFFORTS, thinking_of
 from router.dialects.requests import InputItem, check
 from router.errors import RequestInvalid
 from router.ids import new_id
@@ -19,6 +20,7 @@ __all__ = [
     "input_items",
     "new_id",
     "output_items",
+    "reasoning_item",
     "response_object",
     "status_of",
     "usage_of",
@@ -260,16 +262,40 @@ def chat_request(
     for key in ("temperature", "top_p"):
         if body.get(key) is not None:
             chat[key] = body[key]
+    effort = _reasoning(body).get("effort")
+    if effort in EFFORTS:
+        chat["reasoning_effort"] = effort
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
     return chat
 
 
+def _reasoning(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    reasoning = body.get("reasoning")
+    return reasoning if isinstance(reasoning, Mapping) else {}
+
+
+def reasoning_item(thinking: str) -> dict[str, Any]:
+    """A ``reasoning`` output item showing a model's thinking as its summary text.
+
+    Open models' thinking is their whole chain of thought, not a summary; it is still
+    what clients of the Responses API (Codex, the Agents SDK) show as "thinking".
+    """
+    return {
+        "id": new_id("rs"),
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": thinking}],
+    }
+
+
 def output_items(completion: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Output items (a message and/or function calls) of a chat.completion body."""
+    """Output items (reasoning, a message and/or function calls) of a chat.completion body."""
     message = (completion.get("choices") or [{}])[0].get("message") or {}
     items: list[dict[str, Any]] = []
+    thinking = thinking_of(message)
+    if thinking:
+        items.append(reasoning_item(thinking))
     text = message.get("content")
     if isinstance(text, str) and text:
         items.append(
@@ -312,11 +338,13 @@ def usage_of(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    cached = int(prompt_details.get("cached_tokens") or 0)
+    written = int(prompt_details.get("cache_write_tokens") or 0)
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": cached},
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": prompt + completion,
@@ -353,7 +381,10 @@ def response_object(
         "output": list(output),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
-        "reasoning": {"effort": None, "summary": None},
+        "reasoning": {
+            "effort": _reasoning(body).get("effort"),
+            "summary": _reasoning(body).get("summary"),
+        },
         "store": body.get("store", True),
         "background": bool(body.get("background", False)),
         "conversation": body.get("conversation"),

@@ -193,7 +193,7 @@ def test_output_items_and_status() -> None:
     assert items[1]["call_id"] == "call_9"
     assert usage_of(completion["usage"]) == {
         "input_tokens": 3,
-        "input_tokens_details": {"cached_tokens": 1},
+        "input_tokens_details": {"cached_tokens": 1, "cache_write_tokens": 0},
         "output_tokens": 4,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": 7,
