@@ -24,6 +24,10 @@ class FakeAnthropic:
     #: With `tool_use`: a request ending in a tool_result block gets `reply` instead.
     answer_tool_results: bool = False
     error_mid_stream: bool = False
+    #: Extended thinking: a signed thinking block (streamed as thinking_delta) first.
+    thinking: str | None = None
+    #: A redacted_thinking block after it (opaque data no client may see).
+    redacted: bool = False
     requests: list[dict[str, Any]] = attrs.Factory(list)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -78,8 +82,16 @@ class FakeAnthropic:
         answered = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
         return None if answered else self.tool_use
 
+    def _thoughts(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if self.thinking:
+            blocks.append({"type": "thinking", "thinking": self.thinking, "signature": "sig-1"})
+        if self.redacted:
+            blocks.append({"type": "redacted_thinking", "data": "opaque-secret-bytes"})
+        return blocks
+
     def _content(self, tool_use: dict[str, Any] | None) -> list[dict[str, Any]]:
-        content: list[dict[str, Any]] = [{"type": "text", "text": self.reply}]
+        content = [*self._thoughts(), {"type": "text", "text": self.reply}]
         if tool_use:
             content.append({"type": "tool_use", "id": "toolu_1", **tool_use})
         return content
@@ -105,14 +117,30 @@ class FakeAnthropic:
         start = self._message(model, tool_use) | {"content": [], "stop_reason": None}
         start["usage"] = {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 3}
         yield _event("message_start", {"message": start})
+        base = 0
+        for base, block in enumerate(self._thoughts()):
+            if block["type"] == "redacted_thinking":
+                yield _event("content_block_start", {"index": base, "content_block": block})
+                yield _event("content_block_stop", {"index": base})
+                continue
+            empty = {"type": "thinking", "thinking": "", "signature": ""}
+            yield _event("content_block_start", {"index": base, "content_block": empty})
+            for i, word in enumerate(block["thinking"].split(" ")):
+                delta = {"type": "thinking_delta", "thinking": word if i == 0 else " " + word}
+                yield _event("content_block_delta", {"index": base, "delta": delta})
+            delta = {"type": "signature_delta", "signature": block["signature"]}
+            yield _event("content_block_delta", {"index": base, "delta": delta})
+            yield _event("content_block_stop", {"index": base})
+        base = len(self._thoughts())
         yield _event(
-            "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
+            "content_block_start", {"index": base, "content_block": {"type": "text", "text": ""}}
         )
         yield _event("ping", {})
         for i, word in enumerate(self.reply.split(" ")):
             text = word if i == 0 else " " + word
             yield _event(
-                "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}
+                "content_block_delta",
+                {"index": base, "delta": {"type": "text_delta", "text": text}},
             )
             if self.error_mid_stream:
                 await asyncio.sleep(0.1)  # the first delta reaches the client before the error
@@ -120,12 +148,12 @@ class FakeAnthropic:
                     "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
                 )
                 return
-        yield _event("content_block_stop", {"index": 0})
+        yield _event("content_block_stop", {"index": base})
         if tool_use:
             yield _event(
                 "content_block_start",
                 {
-                    "index": 1,
+                    "index": base + 1,
                     "content_block": {
                         "type": "tool_use",
                         "id": "toolu_1",
@@ -138,9 +166,12 @@ class FakeAnthropic:
             for part in (args[: len(args) // 2], args[len(args) // 2 :]):
                 yield _event(
                     "content_block_delta",
-                    {"index": 1, "delta": {"type": "input_json_delta", "partial_json": part}},
+                    {
+                        "index": base + 1,
+                        "delta": {"type": "input_json_delta", "partial_json": part},
+                    },
                 )
-            yield _event("content_block_stop", {"index": 1})
+            yield _event("content_block_stop", {"index": base + 1})
         reason = "tool_use" if tool_use else "end_turn"
         yield _event(
             "message_delta",

@@ -20,6 +20,8 @@ class FakeOllama:
     #: With `tool_call`: a request whose last message is a tool result gets `reply` instead.
     answer_tool_results: bool = False
     done_reason: str = "stop"
+    #: A thinking model's thoughts (``message.thinking``), streamed before the answer.
+    thinking: str | None = None
     requests: list[dict[str, Any]] = attrs.Factory(list)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -72,6 +74,8 @@ class FakeOllama:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if self.tool_call and call_tool:
             message["tool_calls"] = [{"function": self.tool_call}]
+        if self.thinking and content:
+            message["thinking"] = self.thinking
         return {
             "model": model,
             "created_at": "2026-11-23T00:00:00Z",
@@ -83,6 +87,14 @@ class FakeOllama:
         }
 
     async def _lines(self, model: str, call_tool: bool = True) -> AsyncIterator[bytes]:
+        for word in (self.thinking or "").split(" ") if self.thinking else ():
+            line = {
+                "model": model,
+                "created_at": "2026-11-23T00:00:00Z",
+                "message": {"role": "assistant", "content": "", "thinking": word + " "},
+                "done": False,
+            }
+            yield (json.dumps(line) + "\n").encode()
         for word in self.reply.split(" "):
             line = {
                 "model": model,

@@ -1,0 +1,233 @@
+"""Every answer and stream event on the OpenAI APIs parses strictly as the openai SDK's own types.
+
+One table: (client dialect, provider dialect, stream or not). The fake upstreams
+answer in their own wire formats with thinking, a tool call or plain text; each row
+checks that what a client receives validates against the SDK's pydantic models in
+strict mode (the fields each type declares, with their exact types), and that the
+model's thinking and token counts arrived. More client dialects (Anthropic Messages,
+Ollama) join as rows of `CLIENTS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.responses import Response, ResponseStreamEvent
+from pydantic import TypeAdapter
+
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.ollama_upstream import FakeOllama
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.router import run_router
+from tests.fakes.servers import serve
+
+KEY = "sk-ant-conformance-0123456789"
+THOUGHT = "The user greets me so I greet back"
+CONFIG = """\
+version: 1
+providers:
+  - {{name: oa, kind: openai, base_url: "{oa}/v1", models: [{{name: gpt-r, tools: true, reasoning: true}}]}}
+  - {{name: ol, kind: ollama, base_url: "{ol}", models: [{{name: qwen3, tools: true, reasoning: true}}]}}
+  - name: an
+    kind: anthropic
+    base_url: "{an}"
+    api_key: ${{ANTHROPIC_KEY}}
+    models: [{{name: claude-r, tools: true, reasoning: true}}]
+"""
+
+_EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+
+
+@attrs.frozen
+class Upstreams:
+    openai: FakeOpenAI
+    ollama: FakeOllama
+    anthropic: FakeAnthropic
+
+
+#: provider dialect -> the public model name that reaches it
+PROVIDERS = {"openai": "gpt-r", "ollama": "qwen3", "anthropic": "claude-r"}
+
+WEATHER_CALL = {"name": "weather", "arguments": {"city": "Paris"}}
+
+
+def upstreams(tool: bool) -> Upstreams:
+    return Upstreams(
+        FakeOpenAI(
+            reply="Hi there",
+            models=("gpt-r",),
+            reasoning=THOUGHT,
+            tool_call=WEATHER_CALL if tool else None,
+        ),
+        FakeOllama(
+            reply="Hi there",
+            models=("qwen3:latest",),
+            thinking=THOUGHT,
+            tool_call=WEATHER_CALL if tool else None,
+        ),
+        FakeAnthropic(
+            api_key=KEY,
+            reply="Hi there",
+            thinking=THOUGHT,
+            redacted=True,
+            tool_use={"name": "weather", "input": {"city": "Paris"}} if tool else None,
+        ),
+    )
+
+
+@contextlib.contextmanager
+def stack(tmp_path: Path, ups: Upstreams) -> Iterator[httpx.Client]:
+    with serve(ups.openai) as oa, serve(ups.ollama) as ol, serve(ups.anthropic) as an:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(CONFIG.format(oa=oa, ol=ol, an=an))
+        with run_router(path, env={"ANTHROPIC_KEY": KEY}, health_probes=False) as router:
+            yield router.http
+
+
+def sse(text: str) -> list[dict[str, Any]]:
+    """The JSON data of each event (``[DONE]`` left out)."""
+    out = []
+    for block in text.split("\n\n"):
+        data = [line[5:].strip() for line in block.splitlines() if line.startswith("data:")]
+        if data and data[0] != "[DONE]":
+            out.append(json.loads("\n".join(data)))
+    return out
+
+
+# -- what a client of each dialect sees -------------------------------------------------------
+
+
+@attrs.frozen
+class Seen:
+    """What one client dialect received, reduced to what every row checks."""
+
+    thinking: str
+    text: str
+    tool_calls: list[str]
+    reasoning_tokens: int | None
+
+
+def chat_client(http: httpx.Client, model: str, *, stream: bool, tool: bool) -> Seen:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "hi"}],
+        "reasoning_effort": "low",
+        "stream": stream,
+    }
+    if tool:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": "weather",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                },
+            }
+        ]
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    answer = http.post("/v1/chat/completions", json=body)
+    assert answer.status_code == 200, answer.text
+    assert "opaque-secret-bytes" not in answer.text  # redacted thinking stays redacted
+    if not stream:
+        completion = ChatCompletion.model_validate(answer.json(), strict=True)
+        message = answer.json()["choices"][0]["message"]
+        details = completion.usage.completion_tokens_details if completion.usage else None
+        return Seen(
+            thinking=message.get("reasoning_content") or "",
+            text=completion.choices[0].message.content or "",
+            tool_calls=[c.function.name for c in completion.choices[0].message.tool_calls or ()],
+            reasoning_tokens=details.reasoning_tokens if details else None,
+        )
+    thinking, text, calls, tokens = "", "", [], None
+    for raw in sse(answer.text):
+        chunk = ChatCompletionChunk.model_validate(raw, strict=True)
+        for choice, raw_choice in zip(chunk.choices, raw["choices"], strict=True):
+            thinking += raw_choice["delta"].get("reasoning_content") or ""
+            text += choice.delta.content or ""
+            calls += [
+                c.function.name
+                for c in choice.delta.tool_calls or ()
+                if c.function and c.function.name
+            ]
+        if chunk.usage and chunk.usage.completion_tokens_details:
+            tokens = chunk.usage.completion_tokens_details.reasoning_tokens
+    return Seen(thinking, text, calls, tokens)
+
+
+def _from_response(response: Response) -> Seen:
+    thinking = "".join(
+        s.text for item in response.output if item.type == "reasoning" for s in item.summary
+    )
+    details = response.usage.output_tokens_details if response.usage else None
+    tokens = details.reasoning_tokens if details else None
+    calls = [item.name for item in response.output if item.type == "function_call"]
+    return Seen(thinking, response.output_text, calls, tokens or None)
+
+
+def responses_client(http: httpx.Client, model: str, *, stream: bool, tool: bool) -> Seen:
+    body: dict[str, Any] = {
+        "model": model,
+        "input": "hi",
+        "reasoning": {"effort": "low", "summary": "auto"},
+        "stream": stream,
+    }
+    if tool:
+        body["tools"] = [
+            {
+                "type": "function",
+                "name": "weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            }
+        ]
+    answer = http.post("/v1/responses", json=body)
+    assert answer.status_code == 200, answer.text
+    assert "opaque-secret-bytes" not in answer.text  # redacted thinking stays redacted
+    if not stream:
+        return _from_response(Response.model_validate(answer.json(), strict=True))
+    events = [_EVENTS.validate_python(raw, strict=True) for raw in sse(answer.text)]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    deltas = "".join(e.delta for e in events if e.type == "response.reasoning_summary_text.delta")
+    done = [e for e in events if e.type == "response.completed"]
+    assert len(done) == 1
+    seen = _from_response(done[0].response)
+    assert deltas == seen.thinking  # the deltas add up to the item the response holds
+    return seen
+
+
+Client = Callable[..., Seen]
+CLIENTS: dict[str, Client] = {"chat": chat_client, "responses": responses_client}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("tool", [False, True], ids=["text", "tool"])
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_thinking_answers_and_tools_conform(
+    tmp_path: Path, client: str, provider: str, tool: bool, stream: bool
+) -> None:
+    """A thinking model's answer, with or without a tool call, parses strictly as the SDK's types."""
+    ups = upstreams(tool)
+    with stack(tmp_path, ups) as http:
+        seen = CLIENTS[client](http, PROVIDERS[provider], stream=stream, tool=tool)
+    assert seen.thinking.strip() == THOUGHT
+    sent = {
+        "openai": lambda: ups.openai.requests[-1].get("reasoning_effort"),
+        "ollama": lambda: ups.ollama.requests[-1].get("think"),
+        "anthropic": lambda: ups.anthropic.requests[-1]["thinking"]["budget_tokens"],
+    }
+    assert sent[provider]() == {"openai": "low", "ollama": "low", "anthropic": 2048}[provider]
+    if tool:
+        assert seen.tool_calls == ["weather"]
+    else:
+        assert seen.text.strip() == "Hi there"
+    if provider == "openai":  # the only dialect that counts thinking tokens apart
+        assert seen.reasoning_tokens == len(THOUGHT.split(" "))
