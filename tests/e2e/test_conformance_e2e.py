@@ -231,3 +231,83 @@ def test_thinking_answers_and_tools_conform(
         assert seen.text.strip() == "Hi there"
     if provider == "openai":  # the only dialect that counts thinking tokens apart
         assert seen.reasoning_tokens == len(THOUGHT.split(" "))
+
+
+# -- structured outputs ------------------------------------------------------------------------
+
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "celsius": {"type": "number"}},
+    "required": ["city", "celsius"],
+    "additionalProperties": False,
+}
+ANSWER = {"city": "Paris", "celsius": 21.5}
+
+
+def structured(http: httpx.Client, client: str, *, stream: bool) -> str:
+    """Ask for a `CITY` object through one client dialect; the JSON text it got back."""
+    if client == "chat":
+        fmt = {
+            "type": "json_schema",
+            "json_schema": {"name": "city", "schema": CITY, "strict": True},
+        }
+        body: dict[str, Any] = {
+            "model": "claude-r",
+            "messages": [{"role": "user", "content": "weather?"}],
+            "response_format": fmt,
+            "reasoning_effort": "low",
+            "stream": stream,
+        }
+        answer = http.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 200, answer.text
+        if not stream:
+            completion = ChatCompletion.model_validate(answer.json(), strict=True)
+            assert completion.choices[0].finish_reason == "stop"
+            assert not completion.choices[0].message.tool_calls
+            return completion.choices[0].message.content or ""
+        chunks = [ChatCompletionChunk.model_validate(c, strict=True) for c in sse(answer.text)]
+        assert not any(ch.delta.tool_calls for c in chunks for ch in c.choices)
+        assert [ch.finish_reason for c in chunks for ch in c.choices if ch.finish_reason] == [
+            "stop"
+        ]
+        return "".join(ch.delta.content or "" for c in chunks for ch in c.choices)
+    fmt = {"type": "json_schema", "name": "city", "schema": CITY, "strict": True}
+    body = {"model": "claude-r", "input": "weather?", "text": {"format": fmt}, "stream": stream}
+    answer = http.post("/v1/responses", json=body)
+    assert answer.status_code == 200, answer.text
+    if stream:
+        events = [_EVENTS.validate_python(raw, strict=True) for raw in sse(answer.text)]
+        response = next(e.response for e in events if e.type == "response.completed")
+    else:
+        response = Response.model_validate(answer.json(), strict=True)
+    assert [item.type for item in response.output] == ["message"]
+    return response.output_text
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_structured_output_from_anthropic_is_the_message_content(
+    tmp_path: Path, client: str, stream: bool
+) -> None:
+    """A JSON schema reaches Claude as one forced tool; its input comes back as the content."""
+    ups = upstreams(tool=False)
+    ups.anthropic.forced_input = ANSWER
+    with stack(tmp_path, ups) as http:
+        text = structured(http, client, stream=stream)
+    assert json.loads(text) == ANSWER
+    sent = ups.anthropic.requests[-1]
+    assert sent["tool_choice"] == {"type": "tool", "name": "json_answer"}
+    assert sent["tools"][-1]["input_schema"] == CITY
+    assert sent["tools"][-1]["strict"] is True
+    assert "thinking" not in sent  # a forced tool call cannot think
+
+
+def test_a_schema_whose_root_is_not_an_object_is_refused_for_anthropic(tmp_path: Path) -> None:
+    with stack(tmp_path, upstreams(tool=False)) as http:
+        fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "array"}}}
+        body = {"model": "claude-r", "messages": [{"role": "user", "content": "x"}]}
+        answer = http.post("/v1/chat/completions", json={**body, "response_format": fmt})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["param"] == "response_format.json_schema.schema"
+    assert "root is an object" in error["message"]

@@ -28,6 +28,10 @@ class FakeAnthropic:
     thinking: str | None = None
     #: A redacted_thinking block after it (opaque data no client may see).
     redacted: bool = False
+    #: A forced tool choice (``{"type": "tool", ...}``) is answered with this input,
+    #: and, as Claude does when forced, no text or thinking before the call.
+    forced_input: dict[str, Any] | None = None
+    _forced: bool = False
     requests: list[dict[str, Any]] = attrs.Factory(list)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -74,6 +78,10 @@ class FakeAnthropic:
         )
 
     def _tool_use(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        choice = body.get("tool_choice") or {}
+        self._forced = self.forced_input is not None and choice.get("type") == "tool"
+        if self._forced:
+            return {"name": choice["name"], "input": self.forced_input}
         if not self.tool_use or not self.answer_tool_results:
             return self.tool_use
         last = (body.get("messages") or [{}])[-1]
@@ -84,6 +92,8 @@ class FakeAnthropic:
 
     def _thoughts(self) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
+        if self._forced:
+            return blocks
         if self.thinking:
             blocks.append({"type": "thinking", "thinking": self.thinking, "signature": "sig-1"})
         if self.redacted:
@@ -91,7 +101,8 @@ class FakeAnthropic:
         return blocks
 
     def _content(self, tool_use: dict[str, Any] | None) -> list[dict[str, Any]]:
-        content = [*self._thoughts(), {"type": "text", "text": self.reply}]
+        text = [] if self._forced else [{"type": "text", "text": self.reply}]
+        content = [*self._thoughts(), *text]
         if tool_use:
             content.append({"type": "tool_use", "id": "toolu_1", **tool_use})
         return content
@@ -132,6 +143,43 @@ class FakeAnthropic:
             yield _event("content_block_delta", {"index": base, "delta": delta})
             yield _event("content_block_stop", {"index": base})
         base = len(self._thoughts())
+        if not self._forced:
+            async for event in self._text(base):
+                yield event
+            if self.error_mid_stream:
+                return
+            base += 1
+        if tool_use:
+            yield _event(
+                "content_block_start",
+                {
+                    "index": base,
+                    "content_block": {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": tool_use["name"],
+                        "input": {},
+                    },
+                },
+            )
+            args = json.dumps(tool_use["input"])
+            for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+                yield _event(
+                    "content_block_delta",
+                    {"index": base, "delta": {"type": "input_json_delta", "partial_json": part}},
+                )
+            yield _event("content_block_stop", {"index": base})
+        reason = "tool_use" if tool_use else "end_turn"
+        yield _event(
+            "message_delta",
+            {
+                "delta": {"stop_reason": reason, "stop_sequence": None},
+                "usage": {"output_tokens": 6},
+            },
+        )
+        yield _event("message_stop", {})
+
+    async def _text(self, base: int) -> AsyncIterator[bytes]:
         yield _event(
             "content_block_start", {"index": base, "content_block": {"type": "text", "text": ""}}
         )
@@ -149,35 +197,3 @@ class FakeAnthropic:
                 )
                 return
         yield _event("content_block_stop", {"index": base})
-        if tool_use:
-            yield _event(
-                "content_block_start",
-                {
-                    "index": base + 1,
-                    "content_block": {
-                        "type": "tool_use",
-                        "id": "toolu_1",
-                        "name": tool_use["name"],
-                        "input": {},
-                    },
-                },
-            )
-            args = json.dumps(tool_use["input"])
-            for part in (args[: len(args) // 2], args[len(args) // 2 :]):
-                yield _event(
-                    "content_block_delta",
-                    {
-                        "index": base + 1,
-                        "delta": {"type": "input_json_delta", "partial_json": part},
-                    },
-                )
-            yield _event("content_block_stop", {"index": base + 1})
-        reason = "tool_use" if tool_use else "end_turn"
-        yield _event(
-            "message_delta",
-            {
-                "delta": {"stop_reason": reason, "stop_sequence": None},
-                "usage": {"output_tokens": 6},
-            },
-        )
-        yield _event("message_stop", {})

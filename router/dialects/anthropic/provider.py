@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import msgspec
 
+from router.dialects.anthropic.structured import ANSWER_TOOL, answer_tool, answer_tool_choice
 from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
 from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
@@ -125,11 +126,6 @@ BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh":
 _LEAST_BUDGET = 1024
 
 
-def _forced(choice: Any) -> bool:
-    """A tool choice that forces a call, which extended thinking does not allow."""
-    return choice == "required" or isinstance(choice, Mapping)
-
-
 def _unsigned_tool_turn(messages: list[dict[str, Any]]) -> bool:
     """The last assistant turn called a tool without a signed thinking block before it.
 
@@ -144,15 +140,16 @@ def _unsigned_tool_turn(messages: list[dict[str, Any]]) -> bool:
 
 
 def _thinking(
-    effort: str | None, asked: int | None, body: Mapping[str, Any], messages: list[dict[str, Any]]
+    effort: str | None, asked: int | None, messages: list[dict[str, Any]]
 ) -> tuple[dict[str, Any] | None, int]:
     """The ``thinking`` parameter for an effort (None: think not) and the max_tokens to send.
 
+    A forced tool call (the caller passes no effort then) cannot be combined with it.
     The budget counts against max_tokens as OpenAI's reasoning tokens count against
     max_completion_tokens: a client's limit holds, and one too small to think in turns
     thinking off. Without a limit the answer keeps its default room after the budget.
     """
-    if effort is None or effort == "none" or _forced(body.get("tool_choice")):
+    if effort is None or effort == "none":
         return None, asked or DEFAULT_MAX_TOKENS
     if _unsigned_tool_turn(messages):
         return None, asked or DEFAULT_MAX_TOKENS
@@ -211,6 +208,8 @@ class _Stream:
     events: SseDecoder = attrs.Factory(SseDecoder)
     usage: dict[str, Any] = attrs.Factory(dict)
     tool_index: dict[int, int] = attrs.Factory(dict)  # content block index -> tool call index
+    #: The content block of the structured answer's tool call, streamed as content.
+    answer_block: int | None = None
     finish: str = "stop"
     done: bool = False
 
@@ -222,6 +221,9 @@ class _Stream:
             return self.writer.start()
         if kind == "content_block_start":
             block = body.get("content_block") or {}
+            if block.get("type") == "tool_use" and block.get("name") == ANSWER_TOOL:
+                self.answer_block = body["index"]
+                return self.writer.start()
             if block.get("type") == "tool_use":
                 index = self.tool_index[body["index"]] = len(self.tool_index)
                 return self.writer.tool_call(index, block.get("id"), block.get("name"), "")
@@ -234,6 +236,8 @@ class _Stream:
                 return self.writer.content(delta.get("text") or "")
             if delta.get("type") == "thinking_delta":
                 return self.writer.reasoning(delta.get("thinking") or "")
+            if delta.get("type") == "input_json_delta" and body["index"] == self.answer_block:
+                return self.writer.content(delta.get("partial_json") or "")
             if delta.get("type") == "input_json_delta":
                 index = self.tool_index[body["index"]]
                 return self.writer.tool_call(index, None, None, delta.get("partial_json") or "")
@@ -242,6 +246,8 @@ class _Stream:
             self.usage.update(body.get("usage") or {})
             reason = (body.get("delta") or {}).get("stop_reason")
             self.finish = _STOP.get(str(reason), "stop")
+            if self.finish == "tool_calls" and not self.tool_index:
+                self.finish = "stop"  # the only call was the structured answer
             return []
         if kind == "message_stop":
             self.done = True
@@ -284,8 +290,16 @@ class AnthropicAdapter:
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
         system, messages = _messages(list(body.get("messages") or ()))
+        tools = _tools(body["tools"]) if body.get("tools") else []
+        choice = _tool_choice(body.get("tool_choice")) if tools else None
+        answer = answer_tool(body.get("response_format"))
+        if answer is not None:
+            choice = answer_tool_choice(choice, client_tools=bool(tools))
+            tools.append(answer)
+        forced = choice is not None and choice["type"] in {"any", "tool"}
         asked = body.get("max_completion_tokens") or body.get("max_tokens")
-        thinking, max_tokens = _thinking(effort_for(entry, model, body), asked, body, messages)
+        effort = effort_for(entry, model, body)
+        thinking, max_tokens = _thinking(None if forced else effort, asked, messages)
         payload: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
         if system:
             payload["system"] = system
@@ -299,11 +313,10 @@ class AnthropicAdapter:
         stop = body.get("stop")
         if stop:
             payload["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-        if body.get("tools"):
-            payload["tools"] = _tools(body["tools"])
-            choice = _tool_choice(body.get("tool_choice"))
-            if choice is not None:
-                payload["tool_choice"] = choice
+        if tools:
+            payload["tools"] = tools
+        if choice is not None:
+            payload["tool_choice"] = choice
         if stream:
             payload["stream"] = True
         return UpstreamRequest(
@@ -315,8 +328,11 @@ class AnthropicAdapter:
         texts: list[str] = []
         thoughts: list[str] = []
         calls: list[dict[str, Any]] = []
+        answer: str | None = None
         for block in body["content"]:
-            if block.get("type") == "text":
+            if block.get("type") == "tool_use" and block.get("name") == ANSWER_TOOL:
+                answer = json.dumps(block.get("input", {}))
+            elif block.get("type") == "text":
                 texts.append(block.get("text", ""))
             elif block.get("type") == "thinking":  # redacted_thinking is opaque: not shown
                 thoughts.append(str(block.get("thinking") or ""))
@@ -331,11 +347,15 @@ class AnthropicAdapter:
                         },
                     }
                 )
+        finish = _STOP.get(body.get("stop_reason"), "stop")
+        if answer is not None:
+            texts = [answer]  # the structured answer is the content, any preamble aside
+            finish = "stop" if finish == "tool_calls" and not calls else finish
         return completion_body(
             ctx,
             content="".join(texts) if texts or not calls else None,
             tool_calls=calls,
-            finish_reason=_STOP.get(body.get("stop_reason"), "stop"),
+            finish_reason=finish,
             usage=_usage(body.get("usage") or {}),
             reasoning="".join(thoughts) or None,
         )
