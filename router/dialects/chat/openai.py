@@ -50,28 +50,28 @@ def with_reasoning_content(data: bytes, field: str = "message") -> bytes:
 
 
 @attrs.define
-class ReasoningStream:
+class ReasoningStream(SsePassThrough):
     """`SsePassThrough`, with `with_reasoning_content` applied to the (rare) events that need it."""
 
-    relay: SsePassThrough = attrs.Factory(SsePassThrough)
-
-    def _fix(self, pieces: list[bytes]) -> list[bytes]:
-        return [self._events(p) if _REASONING_KEY in p else p for p in pieces]
-
-    @staticmethod
-    def _events(piece: bytes) -> bytes:
-        lines = piece.split(b"\n")
-        for i, line in enumerate(lines):
-            if line.startswith(b"data:") and _REASONING_KEY in line:
-                data = line[5:].strip()
-                lines[i] = b"data: " + with_reasoning_content(data, "delta")
-        return b"\n".join(lines)
-
     def feed(self, data: bytes) -> list[bytes]:
-        return self._fix(self.relay.feed(data))
+        out = SsePassThrough.feed(self, data)  # at most one piece: whole events
+        if out and _REASONING_KEY in out[0]:
+            out[0] = _events(out[0])
+        return out
 
     def close(self) -> list[bytes]:
-        return self._fix(self.relay.close())
+        out = SsePassThrough.close(self)
+        if out and _REASONING_KEY in out[0]:
+            out[0] = _events(out[0])
+        return out
+
+
+def _events(piece: bytes) -> bytes:
+    lines = piece.split(b"\n")
+    for i, line in enumerate(lines):
+        if line.startswith(b"data:") and _REASONING_KEY in line:
+            lines[i] = b"data: " + with_reasoning_content(line[5:].strip(), "delta")
+    return b"\n".join(lines)
 
 
 def _headers(entry: ProviderEntry) -> dict[str, str]:
@@ -113,7 +113,7 @@ class OpenAIAdapter:
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         # Already the client's format (the dispatcher still checks it is JSON).
-        return with_reasoning_content(data)
+        return data if _REASONING_KEY not in data else with_reasoning_content(data)
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> ReasoningStream:
         return ReasoningStream()  # the client's format: relayed, after a validity check
