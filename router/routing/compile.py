@@ -137,6 +137,11 @@ def _provider(
             m.images,
             m.reasoning,
         )
+    if p.prompt_cache != "off" and p.kind != "anthropic":
+        report.error(
+            "prompt_cache applies to anthropic providers (others cache prompts by themselves)",
+            (*path, "prompt_cache"),
+        )
     if not p.models:
         report.warn(f"provider {p.name!r} lists no models, so no request can reach it", path)
     reason = "; ".join(reasons) or None
@@ -161,6 +166,7 @@ def _provider(
         secrets=Redactor.of((resolved["api_key"], _password(resolved["base_url"] or ""))),
         display_url=redact_url(p.base_url),
         basic_auth=basic_auth,
+        prompt_cache=p.prompt_cache,
     )
 
 

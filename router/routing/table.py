@@ -56,6 +56,8 @@ class ProviderEntry:
     display_url: str = ""
     #: ``Basic ...`` for a base URL written with ``user:password@`` (taken out of the URL).
     basic_auth: str | None = attrs.field(default=None, repr=False)
+    #: ``auto``: the system prompt and tools go to Anthropic's prompt cache on every request.
+    prompt_cache: str = "off"
 
     def authorization(self) -> str | None:
         """The Authorization header for OpenAI-style providers: the key, else URL credentials."""

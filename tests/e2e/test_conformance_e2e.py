@@ -311,3 +311,109 @@ def test_a_schema_whose_root_is_not_an_object_is_refused_for_anthropic(tmp_path:
     error = answer.json()["error"]
     assert error["param"] == "response_format.json_schema.schema"
     assert "root is an object" in error["message"]
+
+
+# -- prompt caching ----------------------------------------------------------------------------
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_cache_marks_reach_anthropic_and_cache_usage_comes_back(
+    tmp_path: Path, client: str, stream: bool
+) -> None:
+    """cache_control on a system message and a tool is forwarded; reads and writes are reported."""
+    ups = upstreams(tool=False)
+    tool = {"type": "function", "name": "weather", "parameters": {"type": "object"}}
+    if client == "chat":
+        body: dict[str, Any] = {
+            "model": "claude-r",
+            "messages": [
+                {"role": "system", "content": "long rules", "cache_control": EPHEMERAL},
+                {"role": "user", "content": "hi"},
+            ],
+            "tools": [{"type": "function", "function": tool, "cache_control": EPHEMERAL}],
+            "stream": stream,
+            "stream_options": {"include_usage": True} if stream else None,
+        }
+        path = "/v1/chat/completions"
+    else:
+        body = {
+            "model": "claude-r",
+            "input": [
+                {"role": "developer", "content": "long rules", "cache_control": EPHEMERAL},
+                {"role": "user", "content": "hi"},
+            ],
+            "tools": [{**tool, "cache_control": EPHEMERAL}],
+            "stream": stream,
+        }
+        path = "/v1/responses"
+    with stack(tmp_path, ups) as http:
+        answer = http.post(path, json={k: v for k, v in body.items() if v is not None})
+    assert answer.status_code == 200, answer.text
+    sent = ups.anthropic.requests[-1]
+    assert sent["system"] == [{"type": "text", "text": "long rules", "cache_control": EPHEMERAL}]
+    assert sent["tools"][0]["cache_control"] == EPHEMERAL
+    if client == "chat":
+        raw = sse(answer.text)[-1] if stream else answer.json()
+        usage = ChatCompletion.model_validate(
+            {**_EMPTY_COMPLETION, "usage": raw["usage"]}, strict=True
+        ).usage
+        assert usage is not None
+        assert usage.prompt_tokens_details is not None
+        details = usage.prompt_tokens_details
+        assert (details.cached_tokens, details.cache_write_tokens) == (3, 5)
+        assert usage.prompt_tokens == 12 + 3 + 5
+    else:
+        if stream:
+            events = [_EVENTS.validate_python(e, strict=True) for e in sse(answer.text)]
+            response = next(e.response for e in events if e.type == "response.completed")
+        else:
+            response = Response.model_validate(answer.json(), strict=True)
+        assert response.usage is not None
+        tokens = response.usage.input_tokens_details
+        assert (tokens.cached_tokens, tokens.cache_write_tokens) == (3, 5)
+
+
+_EMPTY_COMPLETION = {
+    "id": "c",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [],
+}
+
+
+def test_prompt_cache_auto_marks_system_and_tools(tmp_path: Path) -> None:
+    """A provider with prompt_cache: auto caches every request's system prompt and tools."""
+    ups = upstreams(tool=False)
+    with serve(ups.anthropic) as an:
+        path = tmp_path / "nexus.yaml"
+        path.write_text(
+            "version: 1\nproviders:\n"
+            f"  - {{name: an, kind: anthropic, base_url: '{an}', api_key: '{KEY}',"
+            " prompt_cache: auto, models: [{name: claude-r, tools: true}]}\n"
+        )
+        with run_router(path, health_probes=False) as router:
+            body = {
+                "model": "claude-r",
+                "messages": [
+                    {"role": "system", "content": "rules"},
+                    {"role": "user", "content": "hi"},
+                ],
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+            }
+            assert router.http.post("/v1/chat/completions", json=body).status_code == 200
+    sent = ups.anthropic.requests[-1]
+    assert sent["system"] == [{"type": "text", "text": "rules", "cache_control": EPHEMERAL}]
+    assert sent["tools"][-1]["cache_control"] == EPHEMERAL
+    assert "cache_control" not in json.dumps(sent["messages"])
+
+
+def test_a_malformed_cache_mark_is_a_400_naming_it(tmp_path: Path) -> None:
+    with stack(tmp_path, upstreams(tool=False)) as http:
+        messages = [{"role": "user", "content": "hi", "cache_control": {"type": "forever"}}]
+        answer = http.post("/v1/chat/completions", json={"model": "claude-r", "messages": messages})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "messages[0].cache_control"

@@ -32,6 +32,8 @@ class FakeAnthropic:
     #: and, as Claude does when forced, no text or thinking before the call.
     forced_input: dict[str, Any] | None = None
     _forced: bool = False
+    #: Tokens written to the prompt cache by a request that marks a cache breakpoint.
+    cache_written: int = 0
     requests: list[dict[str, Any]] = attrs.Factory(list)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -68,6 +70,7 @@ class FakeAnthropic:
                 )
                 return
             tool_use = self._tool_use(body)
+            self.cache_written = 5 if "cache_control" in json.dumps(body) else 0
             if body.get("stream"):
                 await send_stream(send, "text/event-stream", self._events(body["model"], tool_use))
             else:
@@ -119,14 +122,19 @@ class FakeAnthropic:
             "usage": {
                 "input_tokens": 12,
                 "output_tokens": 6,
-                "cache_creation_input_tokens": 0,
+                "cache_creation_input_tokens": self.cache_written,
                 "cache_read_input_tokens": 3,
             },
         }
 
     async def _events(self, model: str, tool_use: dict[str, Any] | None) -> AsyncIterator[bytes]:
         start = self._message(model, tool_use) | {"content": [], "stop_reason": None}
-        start["usage"] = {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 3}
+        start["usage"] = {
+            "input_tokens": 12,
+            "output_tokens": 1,
+            "cache_read_input_tokens": 3,
+            "cache_creation_input_tokens": self.cache_written,
+        }
         yield _event("message_start", {"message": start})
         base = 0
         for base, block in enumerate(self._thoughts()):

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import msgspec
 
+from router.dialects.anthropic.caching import cache_mark, keep_last_breakpoints
 from router.dialects.anthropic.structured import ANSWER_TOOL, answer_tool, answer_tool_choice
 from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
@@ -73,9 +74,21 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    """Split out the system prompt and merge turns so roles alternate, as Anthropic requires."""
-    system: list[str] = []
+def _mark(blocks: list[dict[str, Any]], message: Mapping[str, Any], where: str) -> None:
+    """Put a message's cache breakpoint on its last block (its prefix ends there)."""
+    mark = cache_mark(message, where)
+    if mark is not None and blocks:
+        blocks[-1]["cache_control"] = mark
+
+
+def _messages(
+    messages: list[Any], *, cache_system: bool = False
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """Split out the system prompt and merge turns so roles alternate, as Anthropic requires.
+
+    The system prompt is one string, or text blocks when part of it is marked for the cache.
+    """
+    system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -89,9 +102,14 @@ def _messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
             continue
         role = m.get("role")
         if role in {"system", "developer"}:
-            system.append(text_of(m.get("content")))
+            text = text_of(m.get("content"))
+            if text:
+                system.append({"type": "text", "text": text})
+                _mark(system, m, f"messages[{i}]")
         elif role == "user":
-            add("user", _blocks(m.get("content")))
+            blocks = _blocks(m.get("content"))
+            _mark(blocks, m, f"messages[{i}]")
+            add("user", blocks)
         elif role == "assistant":
             blocks = _blocks(m.get("content"))
             for j, call in enumerate(m.get("tool_calls") or ()):
@@ -106,19 +124,23 @@ def _messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
                         ),
                     }
                 )
+            _mark(blocks, m, f"messages[{i}]")
             add("assistant", blocks)
         elif role == "tool":
-            add(
-                "user",
-                [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": m.get("tool_call_id"),
-                        "content": text_of(m.get("content")),
-                    }
-                ],
-            )
-    return ("\n\n".join(system) or None), out
+            result = {
+                "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id"),
+                "content": text_of(m.get("content")),
+            }
+            _mark([result], m, f"messages[{i}]")
+            add("user", [result])
+    if cache_system and system:
+        system[-1].setdefault("cache_control", {"type": "ephemeral"})
+    if not system:
+        return None, out
+    if any("cache_control" in block for block in system):
+        return system, out
+    return "\n\n".join(block["text"] for block in system), out
 
 
 #: Extended thinking's token budget for each reasoning effort (Anthropic's least is 1024).
@@ -162,17 +184,21 @@ def _thinking(
     return {"type": "enabled", "budget_tokens": budget}, asked
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
+def _tools(tools: Any, *, cache: bool = False) -> list[dict[str, Any]]:
     out = []
-    for tool in tools or ():
+    for i, tool in enumerate(tools or ()):
         function = tool.get("function", tool) if isinstance(tool, Mapping) else {}
-        out.append(
-            {
-                "name": function.get("name"),
-                "description": function.get("description", ""),
-                "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
-            }
-        )
+        converted = {
+            "name": function.get("name"),
+            "description": function.get("description", ""),
+            "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+        }
+        mark = cache_mark(tool, f"tools[{i}]") if isinstance(tool, Mapping) else None
+        if mark is not None:
+            converted["cache_control"] = mark
+        out.append(converted)
+    if cache and out:
+        out[-1].setdefault("cache_control", {"type": "ephemeral"})
     return out
 
 
@@ -289,8 +315,9 @@ class AnthropicAdapter:
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
-        system, messages = _messages(list(body.get("messages") or ()))
-        tools = _tools(body["tools"]) if body.get("tools") else []
+        auto = entry.prompt_cache == "auto"
+        system, messages = _messages(list(body.get("messages") or ()), cache_system=auto)
+        tools = _tools(body["tools"], cache=auto) if body.get("tools") else []
         choice = _tool_choice(body.get("tool_choice")) if tools else None
         answer = answer_tool(body.get("response_format"))
         if answer is not None:
@@ -317,6 +344,7 @@ class AnthropicAdapter:
             payload["tools"] = tools
         if choice is not None:
             payload["tool_choice"] = choice
+        keep_last_breakpoints(payload)
         if stream:
             payload["stream"] = True
         return UpstreamRequest(

@@ -82,15 +82,16 @@ def input_items(given: Any) -> list[dict[str, Any]]:
                     f"{where}.role must be one of user, assistant, system, developer",
                     param=f"{where}.role",
                 )
-            items.append(
-                {
-                    "id": item.get("id") or new_id("msg"),
-                    "type": "message",
-                    "role": role,
-                    "status": item.get("status", "completed"),
-                    "content": _normalize_content(item.get("content"), str(role), where),
-                }
-            )
+            message = {
+                "id": item.get("id") or new_id("msg"),
+                "type": "message",
+                "role": role,
+                "status": item.get("status", "completed"),
+                "content": _normalize_content(item.get("content"), str(role), where),
+            }
+            if item.get("cache_control") is not None:  # our extension: a prompt-cache mark
+                message["cache_control"] = item["cache_control"]
+            items.append(message)
         elif kind == "function_call":
             for key in ("call_id", "name"):
                 if not isinstance(item.get(key), str):
@@ -179,7 +180,10 @@ def _messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         kind = item.get("type")
         if kind == "message":
             role = "system" if item["role"] == "developer" else item["role"]
-            messages.append({"role": role, "content": _chat_content(item["content"])})
+            message = {"role": role, "content": _chat_content(item["content"])}
+            if "cache_control" in item:
+                message["cache_control"] = item["cache_control"]
+            messages.append(message)
         elif kind == "function_call":
             call = {
                 "id": item["call_id"],
@@ -215,7 +219,10 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         function = {
             k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool
         }
-        out.append({"type": "function", "function": function})
+        converted = {"type": "function", "function": function}
+        if "cache_control" in tool:
+            converted["cache_control"] = tool["cache_control"]
+        out.append(converted)
     return out
 
 
