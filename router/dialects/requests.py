@@ -110,6 +110,11 @@ class ChatRequest(msgspec.Struct):
     seed: int | None = None
     user: str | None = None
     reasoning_effort: str | None = None
+    parallel_tool_calls: bool | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    service_tier: str | None = None
+    modalities: list[str] | None = None
 
 
 class ExplainRequest(msgspec.Struct):

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 import httpx
+import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
@@ -417,3 +418,26 @@ def test_a_malformed_cache_mark_is_a_400_naming_it(tmp_path: Path) -> None:
         answer = http.post("/v1/chat/completions", json={"model": "claude-r", "messages": messages})
     assert answer.status_code == 400
     assert answer.json()["error"]["param"] == "messages[0].cache_control"
+
+
+# -- parameters a provider cannot honour ------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["qwen3", "claude-r"])
+def test_logprobs_from_a_provider_without_them_is_a_400_the_sdk_raises(
+    tmp_path: Path, model: str
+) -> None:
+    ups = upstreams(tool=False)
+    with stack(tmp_path, ups) as http:
+        client = openai.OpenAI(
+            base_url=f"{str(http.base_url).rstrip('/')}/v1", api_key="x", max_retries=0
+        )
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "hi"}], logprobs=True
+            )
+    assert caught.value.status_code == 400
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["param"] == "logprobs"
+    assert not ups.ollama.requests
+    assert not ups.anthropic.requests  # refused before anything was sent

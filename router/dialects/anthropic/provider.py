@@ -14,6 +14,7 @@ from router.dialects.anthropic.structured import ANSWER_TOOL, answer_tool, answe
 from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
 from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
+from router.dialects.chat.params import refuse_beyond_one_text_choice
 from router.dialects.chat.reasoning import effort_for
 from router.dialects.framing import SseDecoder
 from router.routing.table import ProviderEntry
@@ -315,6 +316,7 @@ class AnthropicAdapter:
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
+        refuse_beyond_one_text_choice(body, "Anthropic")
         auto = entry.prompt_cache == "auto"
         system, messages = _messages(list(body.get("messages") or ()), cache_system=auto)
         tools = _tools(body["tools"], cache=auto) if body.get("tools") else []
@@ -342,8 +344,14 @@ class AnthropicAdapter:
             payload["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         if tools:
             payload["tools"] = tools
+            if body.get("parallel_tool_calls") is False:
+                choice = {**(choice or {"type": "auto"})}
+                if choice["type"] != "none":
+                    choice["disable_parallel_tool_use"] = True
         if choice is not None:
             payload["tool_choice"] = choice
+        if isinstance(body.get("user"), str) and body["user"]:
+            payload["metadata"] = {"user_id": body["user"]}
         keep_last_breakpoints(payload)
         if stream:
             payload["stream"] = True

@@ -10,6 +10,7 @@ import msgspec
 
 from router.dialects.base import UpstreamRequest
 from router.dialects.chat.chunks import ResponseContext
+from router.dialects.chat.params import refuse_audio
 from router.dialects.chat.reasoning import thinks
 from router.dialects.framing import SsePassThrough
 from router.routing.table import ProviderEntry
@@ -97,6 +98,8 @@ class OpenAIAdapter:
     ) -> UpstreamRequest:
         payload = dict(body)
         payload["model"] = model
+        if "modalities" in payload or "audio" in payload:
+            refuse_audio(payload)
         if "reasoning_effort" in payload and not thinks(entry, model):
             del payload["reasoning_effort"]  # a model that cannot think answers it with a 400
         return UpstreamRequest(

@@ -14,6 +14,7 @@ from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
 from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
 from router.dialects.chat.embeddings import embedding_list, text_inputs
+from router.dialects.chat.params import refuse_beyond_one_text_choice
 from router.dialects.chat.reasoning import effort_for, thinking_of
 from router.dialects.framing import NdjsonDecoder
 from router.errors import RequestInvalid
@@ -216,6 +217,7 @@ class OllamaAdapter:
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
+        refuse_beyond_one_text_choice(body, "Ollama")
         messages = body.get("messages") or []
         payload: dict[str, Any] = {
             "model": model,
@@ -232,7 +234,7 @@ class OllamaAdapter:
             options["stop"] = [stop] if isinstance(stop, str) else stop
         if options:
             payload["options"] = options
-        if body.get("tools"):
+        if body.get("tools") and body.get("tool_choice") != "none":  # Ollama has no tool_choice
             payload["tools"] = body["tools"]
         fmt = _format(body.get("response_format"))
         if fmt is not None:
