@@ -174,4 +174,8 @@ def test_thinking_block_text_and_redacted_thinking_from_anthropic() -> None:
     out = json.loads(adapter_for("anthropic").chat_response(json.dumps(body).encode(), ctx))
     message = out["choices"][0]["message"]
     assert (message["reasoning_content"], message["content"]) == ("hmm", "hi")
-    assert "opaque" not in json.dumps(out)
+    # Signed and redacted thinking is kept, opaque, to go back to Anthropic next turn.
+    assert message["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "hmm", "signature": "s"},
+        {"type": "redacted_thinking", "data": "opaque"},
+    ]

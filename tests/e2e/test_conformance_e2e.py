@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,21 @@ def sse(text: str) -> list[dict[str, Any]]:
     return out
 
 
+def assert_redacted_stays_opaque(text: str) -> None:
+    """Redacted thinking is never shown: it may only ride along, sealed, to be sent back."""
+    for data in sse(text) if text.startswith(("data:", "event:")) else [json.loads(text)]:
+        shown = json.dumps(
+            [
+                data.get("output"),
+                [c.get("delta", c.get("message")) for c in data.get("choices") or ()],
+                data.get("response"),
+                data.get("item"),
+            ]
+        )
+        for line in re.findall(r'"(?:reasoning_content|text|delta)": "[^"]*"', shown):
+            assert "opaque-secret-bytes" not in line
+
+
 # -- what a client of each dialect sees -------------------------------------------------------
 
 
@@ -137,7 +153,7 @@ def chat_client(http: httpx.Client, model: str, *, stream: bool, tool: bool) -> 
         body["stream_options"] = {"include_usage": True}
     answer = http.post("/v1/chat/completions", json=body)
     assert answer.status_code == 200, answer.text
-    assert "opaque-secret-bytes" not in answer.text  # redacted thinking stays redacted
+    assert_redacted_stays_opaque(answer.text)
     if not stream:
         completion = ChatCompletion.model_validate(answer.json(), strict=True)
         message = answer.json()["choices"][0]["message"]
@@ -191,7 +207,7 @@ def responses_client(http: httpx.Client, model: str, *, stream: bool, tool: bool
         ]
     answer = http.post("/v1/responses", json=body)
     assert answer.status_code == 200, answer.text
-    assert "opaque-secret-bytes" not in answer.text  # redacted thinking stays redacted
+    assert_redacted_stays_opaque(answer.text)
     if not stream:
         return _from_response(Response.model_validate(answer.json(), strict=True))
     events = [_EVENTS.validate_python(raw, strict=True) for raw in sse(answer.text)]
@@ -441,3 +457,83 @@ def test_logprobs_from_a_provider_without_them_is_a_400_the_sdk_raises(
     assert caught.value.body["param"] == "logprobs"
     assert not ups.ollama.requests
     assert not ups.anthropic.requests  # refused before anything was sent
+
+
+# -- reasoning across turns ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_signed_thinking_goes_back_to_anthropic_and_nowhere_else(
+    tmp_path: Path, stream: bool
+) -> None:
+    """Codex's way (store: false, the whole history each turn): Claude keeps thinking through
+    a tool loop because its signed thinking comes back sealed in the reasoning item; an
+    OpenAI-compatible provider given the same history never sees it."""
+    ups = upstreams(tool=True)
+    ups.anthropic.answer_tool_results = True
+    tools = [{"type": "function", "name": "weather", "parameters": {"type": "object"}}]
+    first = {
+        "model": "claude-r",
+        "input": [{"role": "user", "content": "weather?"}],
+        "tools": tools,
+        "reasoning": {"effort": "low"},
+        "include": ["reasoning.encrypted_content"],
+        "store": False,
+        "stream": stream,
+    }
+    with stack(tmp_path, ups) as http:
+        answer = http.post("/v1/responses", json=first)
+        assert answer.status_code == 200, answer.text
+        if stream:
+            events = [_EVENTS.validate_python(e, strict=True) for e in sse(answer.text)]
+            output = next(e.response for e in events if e.type == "response.completed").output
+        else:
+            output = Response.model_validate(answer.json(), strict=True).output
+        assert [item.type for item in output] == ["reasoning", "message", "function_call"]
+        items = [item.model_dump(exclude_none=True) for item in output]
+        assert items[0]["encrypted_content"]
+        history = [
+            *first["input"],
+            *items,
+            {"type": "function_call_output", "call_id": items[2]["call_id"], "output": "sunny"},
+        ]
+        again = http.post("/v1/responses", json={**first, "input": history})
+        assert again.status_code == 200, again.text
+        to_openai = http.post("/v1/responses", json={**first, "model": "gpt-r", "input": history})
+        assert to_openai.status_code == 200, to_openai.text
+    sent = ups.anthropic.requests[-1]
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}  # still thinking
+    assert [b["type"] for b in sent["messages"][1]["content"]] == [
+        "thinking",
+        "redacted_thinking",
+        "text",
+        "tool_use",
+    ]
+    assert sent["messages"][1]["content"][0] == {
+        "type": "thinking",
+        "thinking": THOUGHT,
+        "signature": "sig-1",
+    }
+    assert sent["messages"][1]["content"][1]["data"] == "opaque-secret-bytes"
+    openai_sent = json.dumps(ups.openai.requests[-1])
+    assert "thinking_blocks" not in openai_sent
+    assert "nexus_thinking_blocks" not in openai_sent
+    assert "sig-1" not in openai_sent
+
+
+def test_encrypted_content_nexus_did_not_seal_is_dropped(tmp_path: Path) -> None:
+    """OpenAI's own encrypted reasoning means nothing to other providers: dropped cleanly."""
+    ups = upstreams(tool=False)
+    history = [
+        {"role": "user", "content": "hi"},
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA-openai"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "again"},
+    ]
+    with stack(tmp_path, ups) as http:
+        for model in PROVIDERS.values():
+            body = {"model": model, "input": history, "store": False}
+            assert http.post("/v1/responses", json=body).status_code == 200
+    assert "gAAAA" not in json.dumps(
+        [ups.openai.requests, ups.ollama.requests, ups.anthropic.requests]
+    )

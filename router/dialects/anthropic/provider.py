@@ -15,7 +15,7 @@ from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
 from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
 from router.dialects.chat.params import refuse_beyond_one_text_choice
-from router.dialects.chat.reasoning import effort_for
+from router.dialects.chat.reasoning import THINKING_BLOCKS, effort_for, signed_blocks
 from router.dialects.framing import SseDecoder
 from router.routing.table import ProviderEntry
 
@@ -112,7 +112,8 @@ def _messages(
             _mark(blocks, m, f"messages[{i}]")
             add("user", blocks)
         elif role == "assistant":
-            blocks = _blocks(m.get("content"))
+            # Signed thinking comes first, as Anthropic sent it (LiteLLM's thinking_blocks).
+            blocks = [*signed_blocks(m.get(THINKING_BLOCKS)), *_blocks(m.get("content"))]
             for j, call in enumerate(m.get("tool_calls") or ()):
                 function = call.get("function", {})
                 blocks.append(
@@ -237,6 +238,8 @@ class _Stream:
     tool_index: dict[int, int] = attrs.Factory(dict)  # content block index -> tool call index
     #: The content block of the structured answer's tool call, streamed as content.
     answer_block: int | None = None
+    #: Thinking blocks being streamed: content block index -> [the block, its text so far].
+    thinking: dict[int, list[Any]] = attrs.Factory(dict)
     finish: str = "stop"
     done: bool = False
 
@@ -254,7 +257,10 @@ class _Stream:
             if block.get("type") == "tool_use":
                 index = self.tool_index[body["index"]] = len(self.tool_index)
                 return self.writer.tool_call(index, block.get("id"), block.get("name"), "")
+            if block.get("type") == "redacted_thinking":
+                return self.writer.start() + self.writer.thinking_blocks(signed_blocks([block]))
             if block.get("type") == "thinking":
+                self.thinking[body["index"]] = [dict(block), str(block.get("thinking") or "")]
                 return self.writer.start() + self.writer.reasoning(block.get("thinking") or "")
             return self.writer.content(block.get("text") or "")
         if kind == "content_block_delta":
@@ -262,7 +268,13 @@ class _Stream:
             if delta.get("type") == "text_delta":
                 return self.writer.content(delta.get("text") or "")
             if delta.get("type") == "thinking_delta":
-                return self.writer.reasoning(delta.get("thinking") or "")
+                text = str(delta.get("thinking") or "")
+                if body["index"] in self.thinking:
+                    self.thinking[body["index"]][1] += text
+                return self.writer.reasoning(text)
+            if delta.get("type") == "signature_delta" and body["index"] in self.thinking:
+                self.thinking[body["index"]][0]["signature"] = delta.get("signature")
+                return []
             if delta.get("type") == "input_json_delta" and body["index"] == self.answer_block:
                 return self.writer.content(delta.get("partial_json") or "")
             if delta.get("type") == "input_json_delta":
@@ -284,7 +296,11 @@ class _Stream:
             raise UpstreamStreamError(
                 f"Anthropic reported an error: {error.get('message', 'unknown')}"
             )
-        return []  # ping, content_block_stop and future event types
+        if kind == "content_block_stop" and body.get("index") in self.thinking:
+            block, text = self.thinking.pop(body["index"])
+            signed = signed_blocks([{**block, "thinking": text}])
+            return self.writer.thinking_blocks(signed) if signed else []
+        return []  # ping and future event types
 
     def feed(self, data: bytes) -> list[bytes]:
         return [c for e in self.events.feed(data) for c in self._event(e.event, e.data)]
@@ -363,6 +379,7 @@ class AnthropicAdapter:
         body = _decode(data)
         texts: list[str] = []
         thoughts: list[str] = []
+        signed: list[dict[str, str]] = []
         calls: list[dict[str, Any]] = []
         answer: str | None = None
         for block in body["content"]:
@@ -370,8 +387,11 @@ class AnthropicAdapter:
                 answer = json.dumps(block.get("input", {}))
             elif block.get("type") == "text":
                 texts.append(block.get("text", ""))
-            elif block.get("type") == "thinking":  # redacted_thinking is opaque: not shown
-                thoughts.append(str(block.get("thinking") or ""))
+            elif block.get("type") in {"thinking", "redacted_thinking"}:
+                # Redacted thinking is opaque: never shown, only kept to be sent back.
+                signed += signed_blocks([block])
+                if block.get("type") == "thinking":
+                    thoughts.append(str(block.get("thinking") or ""))
             elif block.get("type") == "tool_use":
                 calls.append(
                     {
@@ -394,6 +414,7 @@ class AnthropicAdapter:
             finish_reason=finish,
             usage=_usage(body.get("usage") or {}),
             reasoning="".join(thoughts) or None,
+            thinking_blocks=signed,
         )
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _Stream:

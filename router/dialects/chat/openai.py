@@ -11,7 +11,7 @@ import msgspec
 from router.dialects.base import UpstreamRequest
 from router.dialects.chat.chunks import ResponseContext
 from router.dialects.chat.params import refuse_audio
-from router.dialects.chat.reasoning import thinks
+from router.dialects.chat.reasoning import CARRIES_THINKING, THINKING_BLOCKS, thinks
 from router.dialects.framing import SsePassThrough
 from router.routing.table import ProviderEntry
 
@@ -75,6 +75,13 @@ def _events(piece: bytes) -> bytes:
     return b"\n".join(lines)
 
 
+def _unsigned(message: Any) -> Any:
+    """A message without the signed thinking only Anthropic takes back."""
+    if isinstance(message, dict) and THINKING_BLOCKS in message:
+        return {k: v for k, v in message.items() if k != THINKING_BLOCKS}
+    return message
+
+
 def _headers(entry: ProviderEntry) -> dict[str, str]:
     headers = {"content-type": "application/json", "accept-encoding": "identity"}
     authorization = entry.authorization()
@@ -100,6 +107,8 @@ class OpenAIAdapter:
         payload["model"] = model
         if "modalities" in payload or "audio" in payload:
             refuse_audio(payload)
+        if payload.pop(CARRIES_THINKING, None):
+            payload["messages"] = [_unsigned(m) for m in payload.get("messages") or ()]
         if "reasoning_effort" in payload and not thinks(entry, model):
             del payload["reasoning_effort"]  # a model that cannot think answers it with a 400
         return UpstreamRequest(

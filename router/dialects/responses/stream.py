@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import msgspec
 
-from router.dialects.chat.reasoning import thinking_of
+from router.dialects.chat.reasoning import THINKING_BLOCKS, seal, signed_blocks, thinking_of
 from router.dialects.framing import SseDecoder
 from router.dialects.responses.translate import (
     new_id,
@@ -38,6 +38,7 @@ class ResponsesStream:
     output: list[dict[str, Any]] = attrs.Factory(list)
     _message: dict[str, Any] | None = None
     _reasoning: dict[str, Any] | None = None
+    _signed: list[dict[str, str]] = attrs.Factory(list)  # the open reasoning item's
     _calls: dict[int, dict[str, Any]] = attrs.Factory(dict)  # chat tool index -> open item
     _index: dict[str, int] = attrs.Factory(dict)  # item id -> output_index
     finish_reason: str | None = None
@@ -76,17 +77,28 @@ class ResponsesStream:
             "response.output_item.added", output_index=index, item={**item, "status": "in_progress"}
         )
 
-    def _think(self, delta: str) -> list[bytes]:
+    def _open_reasoning(self) -> list[bytes]:
         out = self._close_message()
+        if self._reasoning is None:
+            self._reasoning = reasoning_item("")
+            out.append(self._open(self._reasoning))
+        return out
+
+    def _think(self, delta: str) -> list[bytes]:
+        out = self._open_reasoning()
         item = self._reasoning
-        if item is None:
-            item = self._reasoning = {**reasoning_item(""), "summary": []}
-            out.append(self._open(item))
+        assert item is not None
+        if not item["summary"]:
             part = {"type": "summary_text", "text": ""}
             out.append(self._summary_event("response.reasoning_summary_part.added", part=part))
             item["summary"].append(part)
         item["summary"][0]["text"] += delta
         out.append(self._summary_event("response.reasoning_summary_text.delta", delta=delta))
+        return out
+
+    def _sign(self, blocks: Any) -> list[bytes]:
+        out = self._open_reasoning()
+        self._signed += signed_blocks(blocks)
         return out
 
     def _summary_event(self, kind: str, **fields: Any) -> bytes:
@@ -100,14 +112,20 @@ class ResponsesStream:
         item = self._reasoning
         if item is None:
             return []
-        part = item["summary"][0]
-        out = [
-            self._summary_event("response.reasoning_summary_text.done", text=part["text"]),
-            self._summary_event("response.reasoning_summary_part.done", part=part),
+        out = []
+        if item["summary"]:
+            part = item["summary"][0]
+            out += [
+                self._summary_event("response.reasoning_summary_text.done", text=part["text"]),
+                self._summary_event("response.reasoning_summary_part.done", part=part),
+            ]
+        if self._signed:
+            item["encrypted_content"], self._signed = seal(self._signed), []
+        out.append(
             self._event(
                 "response.output_item.done", output_index=self._index[item["id"]], item=item
-            ),
-        ]
+            )
+        )
         self._reasoning = None
         return out
 
@@ -237,6 +255,8 @@ class ResponsesStream:
             thinking = thinking_of(delta)
             if thinking:
                 out += self._think(thinking)
+            if delta.get(THINKING_BLOCKS):
+                out += self._sign(delta[THINKING_BLOCKS])
             if delta.get("content"):
                 out += self._text(delta["content"])
             for call in delta.get("tool_calls") or ():

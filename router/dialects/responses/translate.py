@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from router.dialects.chat.reasoning import EFFORTS, thinking_of
+from router.dialects.chat.reasoning import (
+    CARRIES_THINKING,
+    EFFORTS,
+    THINKING_BLOCKS,
+    seal,
+    signed_blocks,
+    thinking_of,
+    unseal,
+)
 from router.dialects.requests import InputItem, check
 from router.errors import RequestInvalid
 from router.ids import new_id
@@ -120,7 +128,15 @@ def input_items(given: Any) -> list[dict[str, Any]]:
                 }
             )
         elif kind == "reasoning":
-            continue  # provider-specific; nothing to forward to another provider
+            # Kept (and stored) as given; only the thinking Nexus sealed goes anywhere.
+            reasoning = {
+                "id": item.get("id") or new_id("rs"),
+                "type": "reasoning",
+                "summary": _summary(item.get("summary"), where),
+            }
+            if isinstance(item.get("encrypted_content"), str):
+                reasoning["encrypted_content"] = item["encrypted_content"]
+            items.append(reasoning)
         elif kind == "item_reference":
             if not isinstance(item.get("id"), str) or not item["id"]:
                 raise RequestInvalid(f"{where}.id is required", param=f"{where}.id")
@@ -129,6 +145,18 @@ def input_items(given: Any) -> list[dict[str, Any]]:
         else:
             raise RequestInvalid(f"{where}.type {kind!r} is not supported", param=f"{where}.type")
     return items
+
+
+def _summary(summary: Any, where: str) -> list[dict[str, str]]:
+    if summary is None:
+        return []
+    if not isinstance(summary, list) or not all(
+        isinstance(s, Mapping) and isinstance(s.get("text"), str) for s in summary
+    ):
+        raise RequestInvalid(
+            f"{where}.summary must be a list of summary_text parts", param=f"{where}.summary"
+        )
+    return [{"type": "summary_text", "text": s["text"]} for s in summary]
 
 
 def _typed(item: Mapping[str, Any], where: str) -> None:
@@ -175,15 +203,26 @@ def _chat_content(parts: Sequence[Mapping[str, Any]]) -> str | list[dict[str, An
 
 
 def _messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Chat messages for Responses items; sealed thinking goes with the assistant turn after it."""
     messages: list[dict[str, Any]] = []
+    thinking: list[dict[str, str]] = []
+
+    def assistant(message: dict[str, Any]) -> dict[str, Any]:
+        nonlocal thinking
+        if thinking:
+            message[THINKING_BLOCKS], thinking = thinking, []
+        return message
+
     for item in items:
         kind = item.get("type")
-        if kind == "message":
+        if kind == "reasoning":
+            thinking += unseal(item.get("encrypted_content"))
+        elif kind == "message":
             role = "system" if item["role"] == "developer" else item["role"]
             message = {"role": role, "content": _chat_content(item["content"])}
             if "cache_control" in item:
                 message["cache_control"] = item["cache_control"]
-            messages.append(message)
+            messages.append(assistant(message) if role == "assistant" else message)
         elif kind == "function_call":
             call = {
                 "id": item["call_id"],
@@ -194,7 +233,9 @@ def _messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             if last is not None and last["role"] == "assistant" and "tool_calls" in last:
                 last["tool_calls"].append(call)  # parallel calls share one assistant turn
             else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+                messages.append(
+                    assistant({"role": "assistant", "content": None, "tool_calls": [call]})
+                )
         elif kind == "function_call_output":
             messages.append(
                 {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
@@ -255,6 +296,8 @@ def chat_request(
     if isinstance(instructions, str) and instructions:
         messages.insert(0, {"role": "system", "content": instructions})
     chat: dict[str, Any] = {"model": body["model"], "messages": messages}
+    if any(THINKING_BLOCKS in m for m in messages):
+        chat[CARRIES_THINKING] = True
     if body.get("tools"):
         chat["tools"] = _tools(body["tools"])
         if body.get("tool_choice") is not None:
@@ -283,17 +326,22 @@ def _reasoning(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return reasoning if isinstance(reasoning, Mapping) else {}
 
 
-def reasoning_item(thinking: str) -> dict[str, Any]:
+def reasoning_item(thinking: str, signed: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """A ``reasoning`` output item showing a model's thinking as its summary text.
 
     Open models' thinking is their whole chain of thought, not a summary; it is still
     what clients of the Responses API (Codex, the Agents SDK) show as "thinking".
+    Anthropic's signed thinking rides along sealed in ``encrypted_content``, so a client
+    that sends the item back (``store: false``) keeps Claude thinking through a tool loop.
     """
-    return {
+    item: dict[str, Any] = {
         "id": new_id("rs"),
         "type": "reasoning",
-        "summary": [{"type": "summary_text", "text": thinking}],
+        "summary": [{"type": "summary_text", "text": thinking}] if thinking else [],
     }
+    if signed:
+        item["encrypted_content"] = seal(signed)
+    return item
 
 
 def output_items(completion: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -301,8 +349,9 @@ def output_items(completion: Mapping[str, Any]) -> list[dict[str, Any]]:
     message = (completion.get("choices") or [{}])[0].get("message") or {}
     items: list[dict[str, Any]] = []
     thinking = thinking_of(message)
-    if thinking:
-        items.append(reasoning_item(thinking))
+    signed = signed_blocks(message.get(THINKING_BLOCKS))
+    if thinking or signed:
+        items.append(reasoning_item(thinking, signed))
     text = message.get("content")
     if isinstance(text, str) and text:
         items.append(
