@@ -19,6 +19,7 @@ from router.errors import RequestInvalid
 
 __all__ = [
     "ChatRequest",
+    "Effort",
     "EmbeddingsRequest",
     "ExplainRequest",
     "ImagesRequest",
@@ -31,6 +32,8 @@ __all__ = [
 S = TypeVar("S")
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+#: `router.dialects.chat.reasoning.EFFORTS` (a test checks they agree).
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 class _ImageUrl(msgspec.Struct):
@@ -109,7 +112,7 @@ class ChatRequest(msgspec.Struct):
     n: int | None = None
     seed: int | None = None
     user: str | None = None
-    reasoning_effort: str | None = None
+    reasoning_effort: Effort | None = None
     parallel_tool_calls: bool | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
@@ -156,9 +159,9 @@ class _Text(msgspec.Struct):
 
 
 class _Reasoning(msgspec.Struct):
-    effort: str | None = None
-    summary: str | None = None
-    generate_summary: str | None = None
+    effort: Effort | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+    generate_summary: Literal["auto", "concise", "detailed"] | None = None
 
 
 class _ConversationRef(msgspec.Struct):

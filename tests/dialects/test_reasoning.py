@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
 
 import attrs
@@ -13,7 +14,10 @@ from router.dialects import adapter_for
 from router.dialects.anthropic.provider import DEFAULT_MAX_TOKENS
 from router.dialects.chat.chunks import ResponseContext
 from router.dialects.chat.openai import ReasoningStream, with_reasoning_content
+from router.dialects.chat.reasoning import EFFORTS
+from router.dialects.requests import ChatRequest, Effort, ResponsesRequest, check
 from router.dialects.responses.translate import chat_request, response_object
+from router.errors import RequestInvalid
 from router.routing.table import ModelSpec
 from tests.dialects.test_translation import entry
 
@@ -179,3 +183,35 @@ def test_thinking_block_text_and_redacted_thinking_from_anthropic() -> None:
         {"type": "thinking", "thinking": "hmm", "signature": "s"},
         {"type": "redacted_thinking", "data": "opaque"},
     ]
+
+
+def test_the_efforts_requests_accept_are_the_ones_mapped() -> None:
+    assert typing.get_args(Effort) == EFFORTS
+
+
+@pytest.mark.parametrize(
+    ("body", "shape", "param"),
+    [
+        (
+            {"model": "m", "messages": HI, "reasoning_effort": "max"},
+            ChatRequest,
+            "reasoning_effort",
+        ),
+        (
+            {"model": "m", "input": "x", "reasoning": {"effort": "max"}},
+            ResponsesRequest,
+            "reasoning.effort",
+        ),
+        (
+            {"model": "m", "input": "x", "reasoning": {"summary": "long"}},
+            ResponsesRequest,
+            "reasoning.summary",
+        ),
+    ],
+)
+def test_an_unknown_effort_is_a_400_naming_it(
+    body: dict[str, Any], shape: type, param: str
+) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        check(body, shape)
+    assert caught.value.param == param
