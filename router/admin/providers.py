@@ -207,7 +207,12 @@ def _name_free(table: RoutingTable, name: Any, allowed_id: str | None = None) ->
         )
 
 
-_MODEL_DEFAULTS: dict[str, Any] = {"vision": False, "tools": False, "embeddings": False}
+_MODEL_DEFAULTS: dict[str, Any] = {
+    "vision": False,
+    "tools": False,
+    "embeddings": False,
+    "reasoning": False,
+}
 _PROVIDER_DEFAULTS: dict[str, Any] = {"enabled": True, "timeout_s": 60.0, "models": []}
 
 

@@ -105,6 +105,7 @@ def test_list_get_masks_secrets_and_sets_etags(tmp_path: Path) -> None:
             "tiers": {"reasoning": 0, "coding": 0},
             "vision": False,
             "embeddings": False,
+            "reasoning": False,
             "images": False,
         }
         one = router.http.get(f"{API}/openai/{provider['id']}")
