@@ -48,6 +48,24 @@ def _run(*cmd: str | Path) -> int:
     return subprocess.call([str(c) for c in cmd], cwd=ROOT)
 
 
+def _run_server(*cmd: str | Path) -> int:
+    """Run the server, passing SIGINT/SIGTERM on to it and waiting until it has stopped,
+    so stopping this script never leaves a server holding the port."""
+    child = subprocess.Popen([str(c) for c in cmd], cwd=ROOT)
+    forwarded: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        if child.poll() is None:
+            forwarded.append(signum)
+            child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
+    status = child.wait()
+    # uvicorn re-raises the signal it stopped on: that is the stop we asked for.
+    return 0 if status < 0 and -status in forwarded else status
+
+
 def ensure_venv() -> None:
     """Create the virtualenv and install the project when its metadata changed."""
     # The version is read from router/__init__.py into the installed metadata.
@@ -332,7 +350,7 @@ def main(argv: list[str]) -> int:
     if command == "serve":
         if not any(a in {"-c", "--config"} for a in rest):
             rest = ["-c", str(ROOT / "examples" / "nexus.yaml"), *rest]
-        return _run(BIN / "nexus", "serve", *rest)
+        return _run_server(BIN / "nexus", "serve", *rest)
     if command == "shell":
         return _run(BIN / "python", *rest)
     if command == "artifact":

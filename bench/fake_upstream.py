@@ -2,7 +2,7 @@
 
 It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) to answer
 OpenAI ``/v1/chat/completions`` (JSON and SSE), ``/v1/models``, Ollama ``/api/chat``
-and ``/api/tags``, and Anthropic ``/v1/messages``, so that it is not the bottleneck.
+(JSON and NDJSON) and ``/api/tags``, and Anthropic ``/v1/messages``, so that it is not the bottleneck.
 
     python -m bench.fake_upstream PORT
 """
@@ -107,6 +107,22 @@ def _ollama_json() -> bytes:
     ).encode()
 
 
+def _ollama_ndjson() -> list[bytes]:
+    """The reply word by word, as Ollama streams it, then the final line with the counts."""
+    lines = [
+        {
+            "model": "bench",
+            "created_at": "2026-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": w if i == 0 else " " + w},
+            "done": False,
+        }
+        for i, w in enumerate(WORDS)
+    ]
+    final = json.loads(_ollama_json())
+    final["message"]["content"] = ""
+    return [(json.dumps(line) + "\n").encode() for line in [*lines, final]]
+
+
 def _anthropic_json() -> bytes:
     return json.dumps(
         {
@@ -146,8 +162,9 @@ CANNED = {
         "200 OK", "application/json", b'{"object":"list","data":[{"id":"bench"}]}'
     ),
     ("POST", "/api/chat", False): _response("200 OK", "application/json", _ollama_json()),
+    ("POST", "/api/chat", True): _chunked("application/x-ndjson", _ollama_ndjson()),
     ("GET", "/api/tags", False): _response(
-        "200 OK", "application/json", b'{"models":[{"name":"bench"}]}'
+        "200 OK", "application/json", b'{"models":[{"name":"bench"},{"name":"bench-ol"}]}'
     ),
     ("POST", "/v1/messages", False): _response("200 OK", "application/json", _anthropic_json()),
 }

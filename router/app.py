@@ -33,12 +33,15 @@ from router.http.fast import CONTEXT_STATE_KEY
 from router.http.inference import chat_completions, embeddings, images, route_explain
 from router.http.models import MODEL_HANDLERS
 from router.http.observe import RequestObserver, record_attempt
+from router.http.ollama import OLLAMA_HANDLERS
 from router.http.openapi import OPENAPI_HANDLERS
 from router.http.ops import OPS_HANDLERS
 from router.http.providers import provider_router
 from router.http.responses import RESPONSE_HANDLERS
 from router.http.security import SHARED_STATE_KEY, assert_every_route_authorizes, authorize
+from router.http.ui import UI_STATE_KEY, Dashboard, ui_router
 from router.routing.table import RoutingTable
+from router.services.activity import Activity
 from router.services.conversations import ConversationsService
 from router.services.metrics import Metrics
 from router.services.registry import Services
@@ -48,6 +51,7 @@ from router.snapshot.watcher import watch_config
 from router.store import Store, open_store
 from router.upstream.batching import EmbeddingBatcher
 from router.upstream.cache import ResponseCache
+from router.upstream.discovery import Discoverer
 from router.upstream.dispatch import Dispatcher
 from router.upstream.health import HealthMonitor
 from router.upstream.queue import CapacityQueues
@@ -172,6 +176,7 @@ async def assemble(
             opts.health_probes,
             on_release=queues.capacity_freed,
             publish=shared.publish,
+            discoverer=Discoverer(pool, holder.adiscovered),
         )
         health.sync(table)
         stack.push_async_callback(health.close)
@@ -268,6 +273,7 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
     """Build the app around an already loaded config `holder` (tests run fake upstreams on loopback)."""
     opts = options or AppOptions()
     metrics = Metrics.create()
+    dashboard = Dashboard(Activity())
     built: list[Services] = []  # the lifespan's one value, read by every request
 
     @contextlib.asynccontextmanager
@@ -302,6 +308,8 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
             *RESPONSE_HANDLERS,
             *MODEL_HANDLERS,
             *CONVERSATION_HANDLERS,
+            ui_router,
+            *OLLAMA_HANDLERS,
         ],
         dependencies={"ctx": Provide(request_context, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
@@ -310,9 +318,11 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
         logging_config=None,  # logging is the process's business (router.logs), not the app's
         request_max_body_size=None,  # each endpoint enforces its own limit (router.http.body)
         before_request=authorize,
-        state=State({CONTEXT_STATE_KEY: request_context}),
+        state=State({CONTEXT_STATE_KEY: request_context, UI_STATE_KEY: dashboard}),
     )
     assert_every_route_authorizes(app)
     # Outermost, so 404s and 405s get a request id and an access line too.
-    app.asgi_handler = cast("Any", RequestObserver(app.asgi_handler, holder, metrics))
+    app.asgi_handler = cast(
+        "Any", RequestObserver(app.asgi_handler, holder, metrics, dashboard.activity)
+    )
     return app

@@ -1,4 +1,4 @@
-"""The ``nexus`` command: ``serve``, ``check`` and ``explain``."""
+"""The ``nexus`` command: ``serve``, ``check``, ``explain`` and ``init``."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _check_one(path: str) -> tuple[list[Diagnostic], bool]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate config files; exit 0 when all are valid, 1 otherwise."""
-    results = {path: _check_one(path) for path in args.paths}
+    results = {path: _check_one(path) for path in args.paths or [_default_config()]}
     if args.format == "json":
         out = [
             {"file": p, "valid": ok, "diagnostics": [d.to_dict() for d in ds]}
@@ -228,6 +228,34 @@ def worker_app() -> Litestar:
     return app
 
 
+def startup_summary(table: RoutingTable, host: str, port: int) -> list[str]:
+    """What a first run needs to see: the routes, each provider's zone, how to try it."""
+    lines = []
+    for route in table.routes.values():
+        if route.direct:
+            continue
+        targets = ", ".join(t.key for t in route.targets) or "no targets"
+        lines.append(
+            f"route {route.name} -> {targets} (zone {route.zone}, overflow {route.overflow.value})"
+        )
+    for entry in table.providers.values():
+        state = "" if entry.enabled else f" [disabled: {entry.disabled_reason or 'enabled: false'}]"
+        lines.append(
+            f"provider {entry.name} ({entry.kind}, zone {entry.zone}) at {entry.display_url}{state}"
+        )
+    model = next(iter(table.routable_models()), None)
+    if model is not None:
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        key = ' -H "Authorization: Bearer $NEXUS_API_KEY"' if table.auth is not None else ""
+        lines.append(
+            f"try: curl http://{shown}:{port}/v1/chat/completions{key} "
+            "-H 'content-type: application/json' "
+            f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "hi"}}]}}'"""
+        )
+    return lines
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Load the config (failing fast with `check`'s messages) and serve it with uvicorn."""
     import uvicorn
@@ -281,12 +309,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             NEXUS_LOG_FORMAT=args.log_format,
         )
         log.info("serving %s with %d workers on http://%s:%d", store.path, args.workers, host, port)
+        for line in startup_summary(store.current, host, port):
+            log.info("%s", line)
         uvicorn.run("router.cli:worker_app", factory=True, workers=args.workers, **common)
         return 0
     app = create_app(store, options=AppOptions(watch=not args.no_watch))
     log.info(
         "serving %s (version %s) on http://%s:%d", store.path, store.current.version, host, port
     )
+    for line in startup_summary(store.current, host, port):
+        log.info("%s", line)
     tune_for_serving()
     uvicorn.run(app, **common)
     return 0
@@ -311,6 +343,26 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except ConfigUnavailable as exc:
         print(f"nexus: {exc.message}", file=sys.stderr)
         return 1
+    if args.discover:
+        import asyncio
+
+        import attrs
+
+        from router.routing.compile import compile_config
+        from router.upstream.discovery import discover_once
+
+        found = asyncio.run(discover_once(table, timeout_s=table.settings.health.timeout_s))
+        table = attrs.evolve(
+            compile_config(
+                table.config,
+                env=os.environ,
+                digest=table.digest,
+                loaded_at=table.loaded_at,
+                source=table.source,
+                discovered=found,
+            ),
+            warnings=table.warnings,
+        )
     unknown = [name for name in args.down if name not in table.providers]
     if unknown:
         print(f"nexus: --down names unknown provider(s): {', '.join(unknown)}", file=sys.stderr)
@@ -350,6 +402,49 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if report.get("max_zone_violations"):
         return 3
     return {"routed": 0, "rejected": 2}.get(report["outcome"], 1)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a starter config from what answers; exit 0 written, 1 refused or invalid."""
+    import asyncio
+
+    from router.config.starter import CLOUDS, Found, starter_config
+    from router.upstream.survey import LOCAL, given, survey
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        print(f"nexus: {path} exists; pass --force to overwrite it", file=sys.stderr)
+        return 1
+    try:
+        candidates = [*(() if args.no_scan else LOCAL), *(given(p) for p in args.probe)]
+    except ValueError as exc:
+        print(f"nexus: --probe: {exc}", file=sys.stderr)
+        return 1
+    results = asyncio.run(survey(candidates, timeout_s=args.timeout))
+    found = [r for r in results if isinstance(r, Found)]
+    missed = [r for r in results if not isinstance(r, Found)]
+    clouds = [c for c in CLOUDS if os.environ.get(c.env)]
+    taken = any(f.base_url.startswith("http://127.0.0.1:8000") for f in found)
+    schema = Path(__file__).with_name("config") / "nexus.schema.json"
+    text = starter_config(found, missed, clouds, schema=str(schema), port=8001 if taken else 8000)
+    for f in found:
+        count = f"{len(f.models)} model{'' if len(f.models) == 1 else 's'}"
+        print(f"found: {f.what} at {f.base_url} ({count}) -> provider {f.name!r}")
+    for c in clouds:
+        print(f"found: ${c.env} is set -> provider {c.name!r} (written as ${{{c.env}}})")
+    for m in missed:
+        print(f"not reachable: {m.what} at {m.where} ({m.reason})")
+    if not found and not clouds:
+        print("nothing answered: the file has no provider yet; its comments say what to add")
+    try:
+        load_bytes(text.encode(), source=str(path), env=os.environ, loaded_at=time.time())
+    except ConfigInvalid as exc:  # a bug of ours: never write a file that does not load
+        for d in exc.diagnostics:
+            print(d.format(), file=sys.stderr)
+        return 1
+    path.write_text(text)
+    print(f"wrote {path}; next: nexus check {path} && nexus serve -c {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -393,7 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", help="validate config files (for CI)")
-    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="config files (default: $NEXUS_CONFIG, then ./nexus.yaml)",
+    )
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.set_defaults(func=cmd_check)
 
@@ -426,8 +526,39 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ZONE",
         help="fail (exit 3) if any candidate is less private than ZONE",
     )
+    exp.add_argument(
+        "--discover",
+        action="store_true",
+        help="first ask the providers with 'discover: true' which models they serve "
+        "(contacts them; without it only the file's models are known)",
+    )
     exp.add_argument("--format", choices=["text", "json"], default="text")
     exp.set_defaults(func=cmd_explain)
+
+    init = sub.add_parser(
+        "init",
+        help="write a starter config from the model servers that answer",
+        description="Asks Ollama (127.0.0.1:11434), llama.cpp (8080), LM Studio (1234) and "
+        "vLLM (8000) on this machine and each --probe host for their models, adds OpenAI and "
+        "Anthropic when OPENAI_API_KEY / ANTHROPIC_API_KEY are set (as ${VAR} references), "
+        "and writes a commented config that passes `nexus check`.",
+    )
+    init.add_argument("path", nargs="?", default="nexus.yaml", metavar="PATH")
+    init.add_argument(
+        "--probe",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="also ask this server (Ollama or OpenAI-compatible; repeatable)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    init.add_argument(
+        "--no-scan", action="store_true", help="skip the usual local ports; ask only --probe hosts"
+    )
+    init.add_argument(
+        "--timeout", type=float, default=1.5, metavar="S", help="seconds per probe (default 1.5)"
+    )
+    init.set_defaults(func=cmd_init)
     return parser
 
 

@@ -15,6 +15,7 @@ maps each class to a status code and an error envelope in one place::
     ├── NotFound                an id the client named does not exist (404)
     │   └── ModelNotFound       no route or provider serves the requested model
     ├── Conflict                the resource's state forbids the operation (409)
+    ├── Unsupported             an operation this router does not offer (501)
     ├── RoutingRejected         no candidate may serve the request (503 contract)
     ├── ProvidersBusy           every candidate is at max_concurrency counting all router
     │                           processes (the capacity queue turns it into the 503 contract)
@@ -93,6 +94,7 @@ __all__ = [
     "RequestInvalid",
     "RoutingRejected",
     "StoreUnavailable",
+    "Unsupported",
     "UnsupportedMediaType",
     "UpstreamApiError",
     "UpstreamAuthError",
@@ -208,6 +210,12 @@ class Conflict(NexusError):
     kind = "conflict"
 
 
+class Unsupported(NexusError):
+    """An operation of a client's API that the router does not offer, and why (501)."""
+
+    kind = "not_supported"
+
+
 class ModelNotFound(NotFound):
     """No route and no provider serves the requested model."""
 
@@ -227,9 +235,11 @@ class RoutingRejected(NexusError):
 
     code = 503  # the seed contract's numeric code
 
-    def __init__(self, rejection: Refusal) -> None:
+    def __init__(self, rejection: Refusal, *, route: str | None = None) -> None:
         super().__init__(rejection.message)
         self.rejection = rejection
+        #: The model the request named (the dashboard's feed shows rejections by route).
+        self.route = route
 
     def fields(self) -> dict[str, Any]:
         return {"context": self.rejection.context()}
@@ -294,11 +304,14 @@ class UpstreamStatusError(UpstreamError):
         status: int,
         body: Mapping[str, Any] | None = None,
         retry_after: float | None = None,
+        details: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, provider=provider, retryable=status == 429 or status >= 500)
         self.status = status
         self.body = body
         self.retry_after = retry_after
+        #: The provider's own error ``code`` / ``param`` / ``type``, redacted.
+        self.details: Mapping[str, str] = details or {}
 
     def headers(self) -> dict[str, str]:
         if self.status == 429 and self.retry_after:

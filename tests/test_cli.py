@@ -99,7 +99,7 @@ def test_serve_writes_only_json_lines_when_asked(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), what="the router to serve")
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), timeout=60, what="the router")
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
@@ -131,3 +131,77 @@ def test_version_prints_the_package_version() -> None:
     assert done.returncode == 0
     assert done.stdout == f"nexus {__version__}\n"
     assert version("nexus-router") == __version__
+
+
+def test_check_without_a_path_uses_nexus_config_then_the_local_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the README says: `nexus check` alone checks $NEXUS_CONFIG, else ./nexus.yaml."""
+    here = tmp_path / "nexus.yaml"
+    here.write_text("version: 1\nproviders: []\n")
+    elsewhere = tmp_path / "etc.yaml"
+    elsewhere.write_text("version: 1\nprovders: []\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEXUS_CONFIG", raising=False)
+    assert main(["check"]) == 0
+    assert "nexus.yaml: ok" in capsys.readouterr().err
+    monkeypatch.setenv("NEXUS_CONFIG", str(elsewhere))
+    assert main(["check"]) == 1
+    assert "did you mean 'providers'" in capsys.readouterr().err
+
+
+def test_serve_says_what_it_loaded_and_what_its_first_probes_found(tmp_path: Path) -> None:
+    """A first run shows the routes, each provider's zone and URL, whether it answered
+    (and why not), and a request to try."""
+    from tests.fakes.ollama_upstream import FakeOllama
+    from tests.fakes.servers import serve
+
+    dead = free_port()
+    port = free_port()
+    with serve(FakeOllama()) as live:
+        config = tmp_path / "nexus.yaml"
+        config.write_text(
+            "version: 1\nzones: [{name: home}]\nproviders:\n"
+            f"  - {{name: box, kind: ollama, base_url: '{live}', zone: home, models: [{{name: llama3}}]}}\n"
+            f"  - {{name: gone, kind: ollama, base_url: 'http://127.0.0.1:{dead}', zone: home,"
+            " models: [{name: qwen}]}\n"
+            "routes:\n  - {model: chat, targets: [box/llama3, gone/qwen], zone: home}\n"
+        )
+        command = [sys.executable, "-m", "router", "serve", "-c", str(config), "--port", str(port)]
+        proc = subprocess.Popen(
+            [*command, "--no-watch", "--log-format", "text"], stderr=subprocess.PIPE, text=True
+        )
+        try:
+            wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), timeout=60, what="router")
+            wait_for(lambda: _answers(f"http://127.0.0.1:{port}/ready"), what="the first probes")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=30)
+    assert "route chat -> box/llama3, gone/qwen (zone home" in stderr
+    assert f"provider box (ollama, zone home) at {live}" in stderr
+    assert f"provider box ({live}, zone home): first probe ok" in stderr
+    assert f"provider gone (http://127.0.0.1:{dead}, zone home): first probe failed" in stderr
+    assert "connection refused" in stderr.lower()
+    assert f"try: curl http://127.0.0.1:{port}/v1/chat/completions" in stderr
+    assert '"model": "chat"' in stderr
+
+
+def test_stopping_dev_py_serve_stops_the_server(tmp_path: Path) -> None:
+    """SIGTERM (or Ctrl-C) to `python3 dev.py serve` reaches the server, which frees its port."""
+    config = tmp_path / "nexus.yaml"
+    config.write_text("version: 1\nproviders: []\n")
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "dev.py"), "serve", "-c", str(config), "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # a cold start under a loaded CI machine can take several seconds
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), timeout=60, what="router")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert not _answers(f"http://127.0.0.1:{port}/health")  # nothing left holding the port
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -87,7 +87,8 @@ async def provider_models(pool: Pool, entry: ProviderEntry) -> dict[str, Any]:
                 "context_length": spec.context_window if spec else None,
                 "supports_streaming": True,
                 "supports_functions": bool(spec and spec.tools),
-                "configured": spec is not None,
+                # declared in the file; a discovered model has a spec but was not configured
+                "configured": spec is not None and not spec.discovered,
                 "tiers": {"reasoning": spec.tiers.reasoning, "coding": spec.tiers.coding}
                 if spec
                 else None,

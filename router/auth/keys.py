@@ -50,7 +50,13 @@ class AuthTable:
 
     def authenticate(self, key: str) -> Identity | None:
         """Find the key's identity, comparing against every configured key in constant time."""
-        digest = hashlib.sha256(key.encode()).digest()
+        return self.identify(hashlib.sha256(key.encode()).digest())
+
+    def identify(self, digest: bytes) -> Identity | None:
+        """The identity of the key whose SHA-256 is `digest`, if it is still configured.
+
+        The dashboard's sessions keep only this digest, so rotating the key ends them.
+        """
         found = None
         for candidate in self.keys:  # no early exit: timing says nothing about which matched
             if hmac.compare_digest(candidate.digest, digest):

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_tagged_union
 
 from router.config.diagnostics import Diagnostic, parse_path
-from router.config.model import NexusConfig, ProviderConfig
+from router.config.model import ModelConfig, NexusConfig, ProviderConfig
 
 __all__ = ["StructureError", "structure_config", "unstructure_config", "unstructure_provider"]
 
 _converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+# A model entry remembers which keys the file wrote (`ModelConfig.given`), so that a
+# declared value wins over a discovered one field by field; the set is never a key.
+_structure_model = make_dict_structure_fn(
+    ModelConfig, _converter, _cattrs_forbid_extra_keys=True, given=override(omit=True)
+)
+
+
+def _model(data: Any, cls: type[ModelConfig]) -> ModelConfig:
+    model = _structure_model(data, cls)
+    return attrs.evolve(model, given=frozenset(data))
+
+
+_converter.register_structure_hook(ModelConfig, _model)
+_converter.register_unstructure_hook(
+    ModelConfig, make_dict_unstructure_fn(ModelConfig, _converter, given=override(omit=True))
+)
+
 configure_tagged_union(
     ProviderConfig,
     _converter,

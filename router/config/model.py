@@ -20,6 +20,7 @@ __all__ = [
     "HealthConfig",
     "KeyConfig",
     "ModelConfig",
+    "ModelDefaults",
     "NexusConfig",
     "OllamaProvider",
     "OpenAIProvider",
@@ -70,6 +71,28 @@ class ModelConfig:
     embeddings: bool = False
     reasoning: bool = False
     images: bool = False
+    documents: bool = False
+    description: str | None = None
+    #: The keys the file wrote for this model (the converter records them): with
+    #: discovery, a declared value wins field by field over what the backend says.
+    given: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
+
+
+@attrs.frozen
+class ModelDefaults:
+    """What a discovering provider assumes of a model where neither file nor backend says.
+
+    The same keys as a model entry but its name; None means "not given".
+    """
+
+    tiers: Tiers | None = None
+    context_window: int | None = None
+    vision: bool | None = None
+    tools: bool | None = None
+    embeddings: bool | None = None
+    reasoning: bool | None = None
+    images: bool | None = None
+    documents: bool | None = None
     description: str | None = None
 
 
@@ -91,6 +114,12 @@ class _ProviderBase:
     #: ``auto``: Anthropic caches the system prompt and tools of every request.
     prompt_cache: str = "off"
     models: tuple[ModelConfig, ...] = ()
+    #: Ask the backend what it serves (on the health probe's schedule) and serve that too.
+    discover: bool = False
+    model_defaults: ModelDefaults | None = None
+    #: Glob patterns limiting which discovered models are exposed (None: all of them).
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
     created_at: str | None = None
     updated_at: str | None = None
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from router.dialects.chat.chunks import ResponseContext
+from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
 __all__ = [
@@ -103,6 +104,18 @@ class Adapter(Protocol):
         """The model names a successful probe's body lists (None: the body does not say)."""
         ...
 
+    def discovered(self, data: bytes) -> tuple[DiscoveredModel, ...]:
+        """What a successful probe's body says of each model, sorted by name; ValueError if none."""
+        ...
+
+    def detail_request(self, entry: ProviderEntry, model: str) -> UpstreamRequest | None:
+        """A request that tells more about one listed model, or None when there is none."""
+        ...
+
+    def detailed(self, model: DiscoveredModel, data: bytes) -> DiscoveredModel:
+        """`model` with what `detail_request`'s answer says; ValueError if it is malformed."""
+        ...
+
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         """Translate the provider's non-streaming answer into an OpenAI chat.completion body."""
         ...
@@ -149,3 +162,19 @@ def error_message(body: Any) -> str | None:
     if not isinstance(message, str):
         return None
     return message[:500]
+
+
+_DETAIL_LIMIT = 100
+
+
+def error_details(body: Any) -> dict[str, str]:
+    """A provider's own error ``code``, ``param`` and ``type`` (OpenAI's and Anthropic's
+    error objects carry them; Ollama's does not), so a client can still decode them."""
+    err = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(err, Mapping):
+        return {}
+    return {
+        key: str(err[key])[:_DETAIL_LIMIT]
+        for key in ("code", "param", "type")
+        if isinstance(err.get(key), str | int) and not isinstance(err.get(key), bool)
+    }

@@ -144,6 +144,8 @@ class InputItem(msgspec.Struct):
     name: str | None = None
     arguments: str | None = None
     output: str | list[_Part] | None = None
+    input: str | None = None
+    namespace: str | None = None
 
 
 class _TextFormat(msgspec.Struct):

@@ -52,6 +52,9 @@ async def providers(ctx: ContextDep) -> dict[str, Any]:
                 "disabled_reason": entry.disabled_reason,
                 "max_concurrency": entry.max_concurrency,
                 "models": sorted(entry.models),
+                "discover": entry.discover,
+                # Served because the backend lists them; the file does not declare them.
+                "discovered": sorted(n for n, spec in entry.models.items() if spec.discovered),
                 **state,
             }
         )

@@ -49,11 +49,19 @@ async def _read(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 
 async def json_object(
-    request: Request[Any, Any, Any], *, limit: int = INFERENCE_BODY_LIMIT
+    request: Request[Any, Any, Any], *, limit: int = INFERENCE_BODY_LIMIT, any_type: bool = False
 ) -> dict[str, Any]:
-    """Return the body as a JSON object, or raise with what is wrong."""
+    """Return the body as a JSON object, or raise with what is wrong.
+
+    `any_type`: read the body as JSON whatever its Content-Type, as Ollama does
+    (``curl -d`` sends ``application/x-www-form-urlencoded``).
+    """
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if content_type and not (content_type == "application/json" or content_type.endswith("+json")):
+    if (
+        content_type
+        and not any_type
+        and not (content_type == "application/json" or content_type.endswith("+json"))
+    ):
         raise UnsupportedMediaType(f"Content-Type must be application/json, got '{content_type}'")
     raw = await _read(request, limit)
     if not raw.strip():

@@ -1,8 +1,9 @@
 """Map the exception tree to HTTP status codes and error envelopes: the only place that does.
 
-Two envelopes: OpenAI's ``{"error": {message, type, param, code}}`` on the
-inference API, and ``{message, error_code, details}`` on the admin APIs
-(``/api/...`` and ``/admin/...``). The 503 routing contract carries ``context``.
+Three envelopes: OpenAI's ``{"error": {message, type, param, code}}`` on the
+inference API, Ollama's ``{"error": message}`` on Ollama's paths, and
+``{message, error_code, details}`` on the admin APIs (the rest of ``/api/...`` and
+``/admin/...``). The 503 routing contract carries ``context``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
+from router.dialects.ollama.wire import error_body as ollama_error
+from router.dialects.ollama.wire import is_api_path as is_ollama_path
 from router.errors import (
     AdminError,
     AuthenticationRequired,
@@ -48,6 +51,7 @@ from router.errors import (
     RequestInvalid,
     RoutingRejected,
     StoreUnavailable,
+    Unsupported,
     UnsupportedMediaType,
     UpstreamApiError,
     UpstreamAuthError,
@@ -83,6 +87,7 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     ModelNotFound: ErrorSpec(404, "invalid_request_error"),
     NotFound: ErrorSpec(404, "invalid_request_error"),
     Conflict: ErrorSpec(409, "invalid_request_error"),
+    Unsupported: ErrorSpec(501, "invalid_request_error"),
     RoutingRejected: ErrorSpec(503, "insufficient_capacity"),
     ProvidersBusy: ErrorSpec(503, "insufficient_capacity"),
     UpstreamTimeout: ErrorSpec(504, "upstream_error"),
@@ -143,7 +148,8 @@ def spec_for(exc: NexusError) -> ErrorSpec:
 
 
 def is_admin_path(path: str) -> bool:
-    return path.startswith(("/api/", "/admin"))
+    """The admin envelope: the admin APIs and the dashboard's data endpoints."""
+    return path.startswith(("/api/", "/admin", "/ui"))
 
 
 def _openai(
@@ -171,11 +177,26 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
         info = current_info()
         if info is not None:
             info.reason, info.rejection = exc.rejection.reason, exc.rejection
-    elif spec.status >= 500 and not isinstance(exc, UpstreamError):
+            info.rejected_route = exc.route
+    elif spec.status >= 500 and not isinstance(exc, UpstreamError | Unsupported):
         log.error("request failed: %s", exc.message)
-    if is_admin_path(request.url.path):
+    if is_ollama_path(request.url.path):
+        body = ollama_error(exc.message, fields.get("context"))
+    elif is_admin_path(request.url.path):
         admin_code = spec.admin_code or (code if isinstance(code, str) else exc.kind)
         body = _admin(exc.message, admin_code, fields)
+    elif isinstance(exc, UpstreamStatusError) and status < 500 and exc.details:
+        # The client's own mistake as the provider saw it: its code and param stay
+        # decodable (context_length_exceeded, …); our classification rides beside them.
+        own = exc.details
+        body = _openai(
+            exc.message,
+            own.get("type", spec.type),
+            own.get("code", code),
+            own.get("param", exc.param),
+            nexus_code=exc.kind,
+            **fields,
+        )
     else:
         body = _openai(exc.message, spec.type, code, exc.param, **fields)
     return Response(body, status_code=status, headers=exc.headers())
@@ -205,7 +226,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         400: "invalid_request",
     }.get(status, "error")
     headers = dict(exc.headers or {})
-    if is_admin_path(request.url.path):
+    if is_ollama_path(request.url.path):
+        body = ollama_error(message)
+    elif is_admin_path(request.url.path):
         body = _admin(message, code, dict(exc.extra) if isinstance(exc.extra, dict) else None)
     else:
         body = _openai(message, _HTTP_TYPES.get(status, "server_error"), code)
@@ -215,6 +238,8 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "Internal server error"
+    if is_ollama_path(request.url.path):
+        return Response(ollama_error(message), status_code=500)
     if is_admin_path(request.url.path):
         return Response(_admin(message, "internal_error"), status_code=500)
     return Response(_openai(message, "server_error", "internal_error"), status_code=500)

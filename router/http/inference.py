@@ -10,6 +10,7 @@ from litestar import Request, Response, post
 
 from router.auth.access import require_model_access
 from router.dialects.chat.exchange import ChatExchange, ImagesExchange
+from router.dialects.chat.files import inline_files
 from router.dialects.requests import (
     ChatRequest,
     EmbeddingsRequest,
@@ -30,6 +31,7 @@ from router.upstream.headers import routing_headers
 __all__ = [
     "chat_completions",
     "embeddings",
+    "explain_request",
     "require_model",
     "route_explain",
 ]
@@ -60,6 +62,9 @@ async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext)
             code="invalid_value",
         )
     check(body, ChatRequest)
+    files = inline_files(messages)
+    if files is not None:  # text inlined, images as images, PDFs for targets that read them
+        body = {**body, "messages": files}
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -141,13 +146,20 @@ async def route_explain(request: Request[Any, Any, Any], ctx: ContextDep) -> dic
     Body: a Chat Completions body (``model``, ``messages``...) or just ``model`` plus
     ``history`` (number of earlier messages), ``strict``/``flexible`` and ``down``.
     """
-    table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await json_object(request)
+    return explain_request(ctx, body, request.headers)
+
+
+def explain_request(
+    ctx: RequestContext, body: dict[str, Any], headers: Mapping[str, str]
+) -> dict[str, Any]:
+    """The explain answer for a parsed body (the dashboard's explain form asks this too)."""
+    table, services, identity = ctx.table, ctx.services, ctx.identity
     model = require_model(body)
     require_model_access(identity, model)
     check(body, ExplainRequest)
     body.setdefault("messages", [{"role": "user", "content": ""}])
-    facts = chat_facts(body, request.headers)
+    facts = chat_facts(body, headers)
     history = body.get("history")
     if isinstance(history, int) and history > 0:
         facts = _with_history(facts, history)

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from router.errors import Refusal
+from router.services.activity import Activity
 from router.services.metrics import Metrics
 from router.upstream.attempts import Attempt
 
@@ -46,6 +47,12 @@ class RequestInfo:
     completion_tokens: int | None = None
     #: The client disconnected before its answer was complete (logged as status 499).
     client_gone: bool = False
+    #: Why the provider that answered was chosen (``primary``, ``failover``...).
+    route_reason: str | None = None
+    #: The model a rejected request named (``route`` is what an attempt was made for).
+    rejected_route: str | None = None
+    #: What the request cost, when its model has a price (filled in by the spend ledger).
+    cost_usd: float | None = None
 
 
 CURRENT: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
@@ -64,6 +71,7 @@ def record_attempt(attempt: Attempt) -> None:
         return
     info.route, info.provider = attempt.route, attempt.provider
     info.model, info.zone = attempt.model, attempt.zone
+    info.route_reason = attempt.route_reason
     info.upstream_s += attempt.upstream_s
     if attempt.ttfb_s is not None:
         info.ttfb_s = attempt.ttfb_s
@@ -86,11 +94,13 @@ def _request_id(scope: dict[str, Any]) -> str:
 class RequestObserver:
     """ASGI wrapper: request id in and out, one access log line and metrics per request."""
 
-    def __init__(self, app: Any, current: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, current: Any, metrics: Metrics, activity: Activity) -> None:
         self.app = app
         #: The config holder: ``current`` is the table this request will keep.
         self.current = current
         self.metrics = metrics
+        #: The dashboard's feed and charts.
+        self.activity = activity
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -119,6 +129,7 @@ class RequestObserver:
                 status = 499  # nginx's "client closed request": nobody got an answer
             try:
                 self.metrics.record(info, status, elapsed)
+                self.activity.record(info, scope["method"], scope["path"], status, elapsed)
                 _log(info, scope, status, elapsed)
             except Exception:  # observing must never break the connection it observes
                 access.exception("could not record request %s", info.request_id)

@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery
 
 from router.auth.access import require_model_access
 from router.dialects.requests import ResponsesRequest, check, check_metadata
+from router.errors import RequestInvalid
 from router.http.body import json_object
 from router.http.deps import ContextDep, RequestContext
 from router.http.fast import inference_route
@@ -35,9 +36,43 @@ async def create_response(request: Request[Any, Any, Any], ctx: RequestContext) 
 
 
 @get(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"])
-async def retrieve_response(ctx: ContextDep, response_id: FromPath[str]) -> dict[str, Any]:
+async def retrieve_response(
+    ctx: ContextDep,
+    response_id: FromPath[str],
+    stream: FromQuery[str | None] = None,
+    starting_after: FromQuery[str | None] = None,
+) -> Response[Any]:
+    """A stored response; with ``stream=true`` a background response's events, replayed
+    after ``starting_after`` and then followed live (from any replica)."""
     services, identity = ctx.services, ctx.identity
-    return dict((await services.responses.get(response_id, identity)).body)
+    if _flag(stream, "stream"):
+        after = _sequence(starting_after)
+        events = await services.responses.follow(response_id, identity, after=after)
+        return event_stream(events, {})
+    return Response(dict((await services.responses.get(response_id, identity)).body))
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None or value.lower() == "false":
+        return False
+    if value.lower() == "true":
+        return True
+    raise RequestInvalid(f"'{name}' must be true or false", param=name)
+
+
+def _sequence(value: str | None) -> int:
+    if value is None:
+        return -1
+    try:
+        number = int(value)
+    except ValueError:
+        number = -2
+    if number < -1:
+        raise RequestInvalid(
+            "'starting_after' must be an event sequence number (an integer >= 0)",
+            param="starting_after",
+        )
+    return number
 
 
 @delete(["/v1/responses/{response_id:str}", "/responses/{response_id:str}"], status_code=204)

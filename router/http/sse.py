@@ -19,11 +19,13 @@ from litestar.types import Receive, Send
 __all__ = ["event_stream"]
 
 
-def event_stream(events: AsyncIterator[bytes], headers: dict[str, str]) -> Stream:
-    """An SSE response; proxies are asked not to buffer it."""
+def event_stream(
+    events: AsyncIterator[bytes], headers: dict[str, str], media_type: str = "text/event-stream"
+) -> Stream:
+    """An SSE (or other event-per-chunk: NDJSON) response; proxies are asked not to buffer it."""
     headers["cache-control"] = "no-cache"
     headers["x-accel-buffering"] = "no"
-    return _EventStream(events, media_type="text/event-stream", headers=headers)
+    return _EventStream(events, media_type=media_type, headers=headers)
 
 
 class _EventStream(Stream):

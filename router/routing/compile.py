@@ -21,6 +21,7 @@ from router.config.envvars import expand
 from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConfig, Tiers
 from router.errors import ConfigInvalid
 from router.redact import Redactor, redact_url
+from router.routing.discovered import Discovery, discovered_specs
 from router.routing.table import ModelSpec, ProviderEntry, Route, RoutingTable, Target
 
 __all__ = ["PROVIDER_ID_NAMESPACE", "compile_config", "provider_id"]
@@ -82,6 +83,7 @@ def _provider(
     least: str,
     env: Mapping[str, str],
     report: _Report,
+    discovery: Discovery | None = None,
 ) -> ProviderEntry:
     path: JsonPath = ("providers", index)
     zone = _zone_of(p.zone, ranks, least, (*path, "zone"), report)
@@ -122,6 +124,11 @@ def _provider(
                 "only OpenAI-compatible providers serve image generation",
                 (*path, "models", j, "images"),
             )
+        if m.documents and p.kind == "ollama":
+            report.error(
+                "Ollama's API has no document input: a PDF cannot reach this model",
+                (*path, "models", j, "documents"),
+            )
         if m.embeddings and p.kind == "anthropic":
             report.error(
                 "anthropic providers do not serve embeddings", (*path, "models", j, "embeddings")
@@ -135,14 +142,18 @@ def _provider(
             m.embeddings,
             m.description,
             m.images,
-            m.reasoning,
+            m.documents,
+            reasoning=m.reasoning,
         )
     if p.prompt_cache != "off" and p.kind != "anthropic":
         report.error(
             "prompt_cache applies to anthropic providers (others cache prompts by themselves)",
             (*path, "prompt_cache"),
         )
-    if not p.models:
+    _check_discovery_keys(p, path, report)
+    if p.discover and discovery is not None and discovery.base_url == base_url.rstrip("/"):
+        models.update(discovered_specs(p, discovery))
+    if not p.models and not p.discover:
         report.warn(f"provider {p.name!r} lists no models, so no request can reach it", path)
     reason = "; ".join(reasons) or None
     if reason and p.enabled:
@@ -166,8 +177,37 @@ def _provider(
         secrets=Redactor.of((resolved["api_key"], _password(resolved["base_url"] or ""))),
         display_url=redact_url(p.base_url),
         basic_auth=basic_auth,
+        discover=p.discover,
         prompt_cache=p.prompt_cache,
     )
+
+
+def _check_discovery_keys(p: ProviderConfig, path: JsonPath, report: _Report) -> None:
+    """``model_defaults`` obeys the rules of a model entry; the discovery keys need discovery."""
+    defaults = p.model_defaults
+    if defaults is not None and defaults.images and p.kind != "openai":
+        report.error(
+            "only OpenAI-compatible providers serve image generation",
+            (*path, "model_defaults", "images"),
+        )
+    if defaults is not None and defaults.documents and p.kind == "ollama":
+        report.error(
+            "Ollama's API has no document input: a PDF cannot reach this model",
+            (*path, "model_defaults", "documents"),
+        )
+    if defaults is not None and defaults.embeddings and p.kind == "anthropic":
+        report.error(
+            "anthropic providers do not serve embeddings",
+            (*path, "model_defaults", "embeddings"),
+        )
+    if not p.discover:
+        for key in ("model_defaults", "include", "exclude"):
+            if getattr(p, key):
+                report.warn(
+                    f"{key!r} applies to discovered models, and provider {p.name!r} does not "
+                    "discover (add 'discover: true')",
+                    (*path, key),
+                )
 
 
 def _password(url: str) -> str | None:
@@ -233,6 +273,13 @@ class _RouteExpander:
         head, sep, rest = text.partition("/")
         if sep and head in self.providers:
             provider = self.providers[head]
+            if rest not in provider.models and provider.discover:
+                self.report.warn(
+                    f"provider {head!r} does not serve model {rest!r} now; it discovers its "
+                    "models, so the target is used once the backend lists it",
+                    path,
+                )
+                return []
             if rest not in provider.models:
                 hint = did_you_mean(rest, list(provider.models))
                 self.report.error(f"provider {head!r} does not serve model {rest!r}{hint}", path)
@@ -245,9 +292,18 @@ class _RouteExpander:
             *self.configs,
             *self.direct,
         ]
-        if sep and head not in self.providers and text not in self.direct:
-            hint = did_you_mean(head, list(self.providers)) or did_you_mean(text, known)
+        discovering = any(p.discover for p in self.providers.values())
+        typo = did_you_mean(head, list(self.providers)) if sep else ""
+        if sep and (typo or not discovering):
+            hint = typo or did_you_mean(text, known)
             self.report.error(f"target {text!r} names unknown provider {head!r}{hint}", path)
+        elif discovering:
+            hint = did_you_mean(text, known)
+            self.report.warn(
+                f"no provider serves model {text!r} now; the target is used once a "
+                f"discovering provider lists it{hint}",
+                path,
+            )
         else:
             hint = did_you_mean(text, known)
             self.report.error(
@@ -307,10 +363,13 @@ def compile_config(
     digest: str,
     loaded_at: float,
     source: str,
+    discovered: Mapping[str, Discovery] = MappingProxyType({}),
 ) -> RoutingTable:
     """Check `config` for semantic errors and build the frozen `RoutingTable`.
 
-    Raises `ConfigInvalid` with every error (and the warnings) when anything is wrong.
+    `discovered` holds what discovering providers' backends listed (by provider
+    name); it adds models, never errors. Raises `ConfigInvalid` with every error
+    (and the warnings) when anything is wrong.
     """
     report = _Report()
     ranks = _zones(config, report)
@@ -319,7 +378,7 @@ def compile_config(
     providers: dict[str, ProviderEntry] = {}
     by_id: dict[str, ProviderEntry] = {}
     for i, p in enumerate(config.providers):
-        entry = _provider(i, p, ranks, least, env, report)
+        entry = _provider(i, p, ranks, least, env, report, discovered.get(p.name))
         if p.name in providers:
             report.error(f"duplicate provider name {p.name!r}", ("providers", i, "name"))
             continue

@@ -60,6 +60,7 @@ class Verdict(enum.StrEnum):
     TIER_REASONING = "tier_insufficient_reasoning"
     TIER_CODING = "tier_insufficient_coding"
     NO_VISION = "no_vision"
+    NO_DOCUMENTS = "no_documents"
     NO_TOOLS = "no_tools"
     NO_EMBEDDINGS = "no_embeddings"
     NO_IMAGES = "no_images"
@@ -75,6 +76,7 @@ class Verdict(enum.StrEnum):
 
 _CAPABILITY = {
     Verdict.NO_VISION: "vision",
+    Verdict.NO_DOCUMENTS: "documents",
     Verdict.NO_TOOLS: "tools",
     Verdict.NO_EMBEDDINGS: "embeddings",
     Verdict.NO_IMAGES: "images",
@@ -110,6 +112,7 @@ class RequestFacts:
     preference: Preference | None = None
     needs_embeddings: bool = False
     needs_images: bool = False
+    needs_documents: bool = False
 
 
 @attrs.frozen
@@ -190,6 +193,8 @@ def _verdict(
             return Verdict.TIER_CODING
     if facts.needs_vision and not spec.vision:
         return Verdict.NO_VISION
+    if facts.needs_documents and not spec.documents:
+        return Verdict.NO_DOCUMENTS
     if facts.needs_tools and not spec.tools:
         return Verdict.NO_TOOLS
     if facts.needs_embeddings and not spec.embeddings:

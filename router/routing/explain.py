@@ -23,6 +23,7 @@ _WHY = {
     Verdict.TIER_REASONING: "reasoning tier below the route's min_tiers",
     Verdict.TIER_CODING: "coding tier below the route's min_tiers",
     Verdict.NO_VISION: "does not accept images",
+    Verdict.NO_DOCUMENTS: "does not read documents (PDF)",
     Verdict.NO_TOOLS: "does not accept tools",
     Verdict.NO_EMBEDDINGS: "does not serve embeddings",
     Verdict.NO_IMAGES: "does not generate images",
@@ -53,6 +54,7 @@ def _considered(
                 "target": t.key,
                 "zone": t.zone,
                 "tiers": {"reasoning": t.spec.tiers.reasoning, "coding": t.spec.tiers.coding},
+                "discovered": t.spec.discovered,
                 "alternative": alternative,
                 "verdict": verdict.value,
                 "chosen_as": chosen.get(t.key),
@@ -80,6 +82,7 @@ def explain(
             "has_history": facts.has_history,
             "conversation_messages": facts.conversation_messages,
             "needs_vision": facts.needs_vision,
+            "needs_documents": facts.needs_documents,
             "needs_tools": facts.needs_tools,
             "context_tokens": facts.context_tokens,
         },
@@ -139,5 +142,6 @@ def format_explanation(report: Mapping[str, Any]) -> str:
     for row in report["considered"]:
         mark = "+" if row["chosen_as"] else "-"
         kind = " [alternative]" if row["alternative"] else ""
+        kind += " [discovered]" if row.get("discovered") else ""
         lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}")
     return "\n".join(lines)

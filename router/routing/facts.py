@@ -7,12 +7,22 @@ from typing import Any
 
 from router.config.model import Preference
 from router.routing.decision import RequestFacts
+from router.routing.files import FileKind, file_kind, file_media_type
 
 __all__ = ["chat_facts", "preference_from_headers", "responses_facts"]
 
 _HISTORY_ROLES = frozenset({"assistant", "tool", "function"})
-_HISTORY_ITEMS = frozenset({"function_call", "function_call_output", "reasoning"})
+_HISTORY_ITEMS = frozenset(
+    {
+        "function_call",
+        "function_call_output",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "reasoning",
+    }
+)
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
+_FILE_PARTS = frozenset({"file", "input_file"})
 _CHARS_PER_TOKEN = 4  # the usual rough estimate; errs towards a larger window
 
 
@@ -25,20 +35,31 @@ def preference_from_headers(headers: Mapping[str, str]) -> Preference | None:
     return None
 
 
-def _text_len_and_images(content: Any) -> tuple[int, bool]:
+def _text_len_and_images(content: Any) -> tuple[int, bool, bool]:
+    """(characters of text, has images, has documents) of a message's content."""
     if isinstance(content, str):
-        return len(content), False
-    size, images = 0, False
+        return len(content), False, False
+    size, images, documents = 0, False, False
     if isinstance(content, Sequence):
         for part in content:
             if not isinstance(part, Mapping):
                 continue
-            if part.get("type") in _IMAGE_PARTS:
+            kind = part.get("type")
+            if kind in _IMAGE_PARTS:
                 images = True
+            elif kind in _FILE_PARTS:
+                file = part.get("file", part) if kind == "file" else part
+                if isinstance(file, Mapping):
+                    found = file_kind(file_media_type(file))
+                    images = images or found is FileKind.IMAGE
+                    documents = documents or found is FileKind.DOCUMENT
+                    data = file.get("file_data")
+                    if found is FileKind.TEXT and isinstance(data, str):
+                        size += len(data) * 3 // 4
             text = part.get("text")
             if isinstance(text, str):
                 size += len(text)
-    return size, images
+    return size, images, documents
 
 
 def _tokens(chars: int, max_tokens: Any) -> int:
@@ -49,7 +70,7 @@ def _tokens(chars: int, max_tokens: Any) -> int:
 def chat_facts(body: Mapping[str, Any], headers: Mapping[str, str]) -> RequestFacts:
     """Facts of a Chat Completions request (`body` already checked to have model and messages)."""
     users = history = chars = 0
-    vision = False
+    vision = documents = False
     counted = 0
     for message in body.get("messages") or ():
         if not isinstance(message, Mapping):
@@ -61,15 +82,17 @@ def chat_facts(body: Mapping[str, Any], headers: Mapping[str, str]) -> RequestFa
             history += 1
         if role not in {"system", "developer"}:
             counted += 1
-        size, images = _text_len_and_images(message.get("content"))
+        size, images, docs = _text_len_and_images(message.get("content"))
         chars += size
         vision = vision or images
+        documents = documents or docs
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     return RequestFacts(
         model=str(body.get("model")),
         has_history=history > 0 or users > 1,
         conversation_messages=counted,
         needs_vision=vision,
+        needs_documents=documents,
         needs_tools=bool(body.get("tools") or body.get("functions")),
         context_tokens=_tokens(chars, max_tokens),
         preference=preference_from_headers(headers),
@@ -90,7 +113,7 @@ def responses_facts(
     elif isinstance(given, Sequence):
         items.extend(given)
     users = history = chars = counted = 0
-    vision = False
+    vision = documents = False
     for item in items:
         if not isinstance(item, Mapping):
             continue
@@ -102,9 +125,10 @@ def responses_facts(
             users += 1
         if role not in {"system", "developer"}:
             counted += 1
-        size, images = _text_len_and_images(item.get("content", item.get("output")))
+        size, images, docs = _text_len_and_images(item.get("content", item.get("output")))
         chars += size
         vision = vision or images
+        documents = documents or docs
     instructions = body.get("instructions")
     if isinstance(instructions, str):
         chars += len(instructions)
@@ -113,6 +137,7 @@ def responses_facts(
         has_history=history > 0 or users > 1 or bool(body.get("previous_response_id")),
         conversation_messages=counted,
         needs_vision=vision,
+        needs_documents=documents,
         needs_tools=bool(body.get("tools")),
         context_tokens=_tokens(chars, body.get("max_output_tokens")),
         preference=preference_from_headers(headers),

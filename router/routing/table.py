@@ -26,8 +26,11 @@ class ModelSpec:
     embeddings: bool
     description: str | None = None
     images: bool = False
+    documents: bool = False
     #: Takes a reasoning effort (extended thinking, Ollama's think).
     reasoning: bool = False
+    #: Served because the backend listed it, not because the file declares it.
+    discovered: bool = False
 
 
 @attrs.frozen
@@ -56,6 +59,8 @@ class ProviderEntry:
     display_url: str = ""
     #: ``Basic ...`` for a base URL written with ``user:password@`` (taken out of the URL).
     basic_auth: str | None = attrs.field(default=None, repr=False)
+    #: ``discover: true``: the health probe also asks the backend what it serves.
+    discover: bool = False
     #: ``auto``: the system prompt and tools go to Anthropic's prompt cache on every request.
     prompt_cache: str = "off"
 

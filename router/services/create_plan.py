@@ -24,12 +24,14 @@ __all__ = ["CreatePlan", "Mode", "plan_create"]
 class Mode(enum.Enum):
     JSON = "json"  # answer with the response object
     STREAM = "stream"  # answer with the event stream
-    BACKGROUND = "background"  # answer 'queued' at once; the work goes on in a task
+    BACKGROUND = "background"  # the work goes on in a task; answer 'queued' or its events
 
 
 @attrs.frozen
 class CreatePlan:
     mode: Mode
+    #: Answer with the event stream (a background response's too).
+    stream: bool
     store: bool
     #: The conversation the turn belongs to, or None.
     conversation: str | None
@@ -65,12 +67,6 @@ def plan_create(body: Mapping[str, Any], who: Identity | None) -> CreatePlan:
         raise RequestInvalid(
             "background responses must be stored (store: true)", param="background"
         )
-    if background and stream:
-        raise RequestInvalid(
-            "streaming a background response is not supported; "
-            "create it without stream and poll GET /v1/responses/{id}",
-            param="stream",
-        )
     conversation = _conversation_id(body)
     if conversation is not None and body.get("previous_response_id") is not None:
         raise RequestInvalid(
@@ -80,6 +76,7 @@ def plan_create(body: Mapping[str, Any], who: Identity | None) -> CreatePlan:
     mode = Mode.BACKGROUND if background else Mode.STREAM if stream else Mode.JSON
     return CreatePlan(
         mode=mode,
+        stream=stream,
         store=store,
         conversation=conversation,
         items=tuple(input_items(body["input"])),

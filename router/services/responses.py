@@ -15,10 +15,12 @@ from router.auth.access import visible
 from router.auth.keys import Identity
 from router.dialects.chat.exchange import ChatExchange
 from router.dialects.responses.stream import ResponsesStream
+from router.dialects.responses.tools import ToolNames
 from router.dialects.responses.translate import (
     chat_request,
     new_id,
     output_items,
+    response_error,
     response_object,
     status_of,
     usage_of,
@@ -28,6 +30,7 @@ from router.routing.decision import RouteDecision
 from router.routing.facts import responses_facts
 from router.routing.table import RoutingTable
 from router.services.create_plan import CreatePlan, Mode, plan_create
+from router.services.event_log import EventLog
 from router.services.locks import KeyedLocks
 from router.store.base import ItemPage, Order, Store, StoredResponse
 from router.upstream.cache import ResponseCache
@@ -42,6 +45,11 @@ _decode = msgspec.json.decode
 
 _UNFINISHED = frozenset({"queued", "in_progress"})
 
+#: How often a background response's new events are written to the store.
+FLUSH_S = 0.1
+#: How often a follower on another replica looks for new events.
+FOLLOW_POLL_S = 0.2
+
 
 @attrs.frozen
 class Created:
@@ -52,6 +60,14 @@ class Created:
     headers: Mapping[str, str]
     body: dict[str, Any] | None = None
     events: AsyncIterator[bytes] | None = None
+
+
+#: Names the offered tool types the upstream request left out (Chat cannot carry them).
+DROPPED_TOOLS_HEADER = "x-nexus-tools-dropped"
+
+
+def _dropped_header(dropped: tuple[str, ...]) -> dict[str, str]:
+    return {DROPPED_TOOLS_HEADER: ", ".join(dict.fromkeys(dropped))} if dropped else {}
 
 
 @attrs.frozen
@@ -76,6 +92,9 @@ class ResponsesService:
     cache: ResponseCache = attrs.Factory(ResponseCache)
     clock: Callable[[], float] = time.time
     _tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
+    #: Events of the background responses running here, for followers.
+    _logs: dict[str, EventLog] = attrs.Factory(dict)
+    _flushed_at: dict[str, float] = attrs.Factory(dict)
     #: Turns on one conversation run one at a time, in arrival order, so each sees the
     #: previous turn's items and appends never interleave.
     _turns: KeyedLocks = attrs.Factory(KeyedLocks)
@@ -181,7 +200,9 @@ class ResponsesService:
         else:
             prior = await self._context(body, who)
         facts = responses_facts(body, headers, prior_items=prior)
-        chat = chat_request(body, [*prior, *items], stream=plan.mode is Mode.STREAM)
+        # A background response streams from its provider, so its events can be followed.
+        chat, tools = chat_request(body, [*prior, *items], stream=plan.mode is not Mode.JSON)
+        names, noted = tools.names, _dropped_header(tools.dropped)
         response_id = new_id("resp")
         created_at = int(self.clock())
         turn = _Turn(plan.conversation, items, plan.owner)
@@ -191,11 +212,16 @@ class ResponsesService:
                 body, response_id=response_id, created_at=created_at, status="queued"
             )
             await self.store.put_response(self._record(queued, body, turn.owner), items)
+            produced = self._logs[response_id] = EventLog()
+            translator = ResponsesStream(body, response_id, created_at, self.clock, names)
             self._tasks[response_id] = asyncio.create_task(
-                self._background(table, decision, chat, body, queued, turn),
+                self._background(table, decision, chat, body, queued, turn, translator, produced),
                 name=f"nexus-{response_id}",
             )
-            return Created(None, {"x-nexus-config-version": table.version}, body=queued)
+            background = {"x-nexus-config-version": table.version, **noted}
+            if plan.stream:
+                return Created(None, background, events=self._replay(response_id, -1))
+            return Created(None, background, body=queued)
         if plan.store:
             # A provider call is paid for; learn that the answer cannot be stored (503
             # store_unavailable) before making it, not after.
@@ -209,9 +235,9 @@ class ResponsesService:
                     table, decision, ChatExchange(chat, stream=True, include_usage=True)
                 ),
             )
-            translator = ResponsesStream(body, response_id, created_at, self.clock)
+            translator = ResponsesStream(body, response_id, created_at, self.clock, names)
             events = self._relay(served, translator, body, plan.store, turn)
-            return Created(served, routing_headers(table, served), events=events)
+            return Created(served, {**routing_headers(table, served), **noted}, events=events)
         answer = await self.cache.through(
             plan.owner,
             table,
@@ -223,9 +249,9 @@ class ResponsesService:
                 lambda decision: self.dispatcher.run(table, decision, ChatExchange(chat)),
             ),
         )
-        response = self._completed(body, response_id, created_at, answer.body)
+        response = self._completed(body, response_id, created_at, answer.body, names)
         await self._finish_turn(turn, response, body, store=plan.store)
-        return Created(answer.served, answer.headers, body=response)
+        return Created(answer.served, {**answer.headers, **noted}, body=response)
 
     async def _finish_turn(
         self, turn: _Turn, response: Mapping[str, Any], body: Mapping[str, Any], *, store: bool
@@ -244,7 +270,12 @@ class ResponsesService:
             await self.store.append_items(turn.conversation, appended)
 
     def _completed(
-        self, body: Mapping[str, Any], response_id: str, created_at: int, answer: bytes | None
+        self,
+        body: Mapping[str, Any],
+        response_id: str,
+        created_at: int,
+        answer: bytes | None,
+        names: ToolNames,
     ) -> dict[str, Any]:
         assert answer is not None
         completion = _decode(answer)
@@ -255,7 +286,7 @@ class ResponsesService:
             response_id=response_id,
             created_at=created_at,
             status=status,
-            output=output_items(completion),
+            output=output_items(completion, names),
             usage=usage_of(completion.get("usage")),
             incomplete_details=details,
             completed_at=int(self.clock()),
@@ -305,17 +336,29 @@ class ResponsesService:
         body: Mapping[str, Any],
         queued: dict[str, Any],
         turn: _Turn,
+        translator: ResponsesStream,
+        events: EventLog,
     ) -> None:
+        """Run a background response: its events go to `events` (and the store) as they come."""
         response_id = queued["id"]
+        final: dict[str, Any]
         try:
             await self.store.put_response(
                 self._record({**queued, "status": "in_progress"}, body, turn.owner)
             )
-            served = await self.dispatcher.run(table, decision, ChatExchange(chat))
-            final = self._completed(body, response_id, queued["created_at"], served.body)
+            events.extend(translator.start())
+            exchange = ChatExchange(chat, stream=True, include_usage=True)
+            served = await self.dispatcher.run(table, decision, exchange)
+            assert served.stream is not None
+            async for chunk in served.stream:
+                events.extend(translator.feed(chunk))
+                await self._flush(response_id, events)
+            events.extend(translator.finish())
+            assert translator.final is not None
+            await self._flush(response_id, events, force=True)
             # Written with its turn while this turn still holds the conversation; when a
             # cancel from another process finished it first, both are void.
-            await self._finish_turn(turn, final, body, store=True)
+            await self._finish_turn(turn, translator.final, body, store=True)
             return
         except asyncio.CancelledError:
             if self._closing:
@@ -329,14 +372,14 @@ class ResponsesService:
                 }
             else:
                 final = {**queued, "status": "cancelled"}
+            await asyncio.shield(self._flush(response_id, events, force=True))
             await asyncio.shield(self.store.finish_response(self._record(final, body, turn.owner)))
             raise
         except UpstreamError as exc:
-            final = {
-                **queued,
-                "status": "failed",
-                "error": {"code": "upstream_error", "message": exc.message},
-            }
+            translator.error = response_error(exc.kind, exc.message)
+            events.extend(translator.finish())
+            assert translator.final is not None
+            final = translator.final
         except Exception:
             log.exception("background response %s failed", response_id)
             final = {
@@ -345,11 +388,72 @@ class ResponsesService:
                 "error": {"code": "server_error", "message": "internal error"},
             }
         finally:
+            events.close()
+            self._logs.pop(response_id, None)
+            self._flushed_at.pop(response_id, None)
             self._tasks.pop(response_id, None)
             if turn.conversation is not None:
                 self._turns.release(turn.conversation)
+        await self._flush(response_id, events, force=True)
         # A cancel from another process may have finished it first; then this write is void.
         await self.store.finish_response(self._record(final, body, turn.owner))
+
+    async def _flush(self, response_id: str, events: EventLog, *, force: bool = False) -> None:
+        """Store the events not stored yet: every `FLUSH_S` while streaming, all at the end.
+
+        Followers on this process read `events` itself; the store is for other replicas
+        and for resuming after this process is gone, so a failed write is retried on the
+        next flush and never fails the response.
+        """
+        now = self.clock()
+        pending = len(events.events) - events.flushed
+        if not pending or (not force and now - self._flushed_at.get(response_id, 0.0) < FLUSH_S):
+            return
+        batch = events.pending()
+        try:
+            await self.store.append_events(response_id, batch)
+        except Exception as exc:  # the store is down or the response was deleted meanwhile
+            log.warning("background response %s: events not stored yet: %s", response_id, exc)
+            return
+        events.flushed += len(batch)
+        if not events.closed:
+            self._flushed_at[response_id] = now
+
+    async def follow(
+        self, response_id: str, who: Identity | None, *, after: int = -1
+    ) -> AsyncIterator[bytes]:
+        """A background response's events after sequence number `after`, then live ones."""
+        stored = await self.get(response_id, who)
+        if not stored.background:
+            raise RequestInvalid(
+                "Only background responses can be streamed on retrieve; this one was not "
+                "created with background: true.",
+                param="stream",
+            )
+        return self._replay(response_id, after)
+
+    async def _replay(self, response_id: str, after: int) -> AsyncIterator[bytes]:
+        position = after
+        while True:
+            events = self._logs.get(response_id)
+            if events is not None:  # running here: no store round trips
+                async for _, data in events.after(position):
+                    yield data
+                return
+            rows = await self.store.response_events(response_id, after=position)
+            for seq, data in rows:
+                position = seq
+                yield data
+            if rows:
+                continue
+            stored = await self.store.get_response(response_id)
+            if stored is None or stored.status not in _UNFINISHED:
+                # Its events are stored before its final status: read what is left.
+                rest = await self.store.response_events(response_id, after=position)
+                for _, data in rest:
+                    yield data
+                return
+            await asyncio.sleep(FOLLOW_POLL_S)  # another replica runs it
 
     # -- read, delete, cancel -------------------------------------------------------------
 

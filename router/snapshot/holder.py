@@ -15,12 +15,15 @@ import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 
 import anyio.to_thread
 import attrs
 
 from router.config.diagnostics import Diagnostic
 from router.errors import ConfigChangedOnDisk, ConfigInvalid, ConfigUnavailable, ConfigWriteFailed
+from router.routing.compile import compile_config
+from router.routing.discovered import Discovery
 from router.routing.table import RoutingTable
 from router.snapshot.atomic import Changed, Swap, exchange_files, install_if_unchanged
 from router.snapshot.loader import (
@@ -87,6 +90,9 @@ class ConfigHolder:
     #: while bound to a public address"); each returns an error message or None.
     checks: list[Callable[[RoutingTable], Diagnostic | None]] = attrs.field(factory=list)
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
+    #: What discovering providers' backends listed, by provider name; every compile
+    #: (reload, write, a new list) merges it in, so the file stays the one source.
+    _discovered: dict[str, Discovery] = attrs.field(factory=dict)
     _listeners: list[Callable[[RoutingTable], None]] = attrs.field(factory=list)
 
     @classmethod
@@ -135,7 +141,11 @@ class ConfigHolder:
                         self.unchanged += 1
                         return ReloadResult.UNCHANGED
                     table = load_bytes(
-                        snapshot.data, source=str(self.path), env=self.env, loaded_at=self.clock()
+                        snapshot.data,
+                        source=str(self.path),
+                        env=self.env,
+                        loaded_at=self.clock(),
+                        discovered=self._known(),
                     )
                     self._check(table)
                 except (ConfigInvalid, ConfigUnavailable) as exc:
@@ -182,7 +192,13 @@ class ConfigHolder:
                 raise self._changed()
             text = edit(current.decode("utf-8"), self._table)
             data = text.encode("utf-8")
-            table = load_bytes(data, source=str(self.path), env=self.env, loaded_at=self.clock())
+            table = load_bytes(
+                data,
+                source=str(self.path),
+                env=self.env,
+                loaded_at=self.clock(),
+                discovered=self._known(),
+            )
             self._check(table)
             target = self.path.resolve()  # a symlinked config is written where it really lives
             try:
@@ -229,6 +245,60 @@ class ConfigHolder:
         for listener in self._listeners:
             listener(table)
 
+    def _known(self) -> Mapping[str, Discovery]:
+        return MappingProxyType(dict(self._discovered))
+
+    def discovered(self, provider: str, discovery: Discovery) -> bool:
+        """A probe of `provider` listed its models: serve them; return whether anything changed.
+
+        The file's version (and digest) stays; the table is compiled again from the
+        loaded config with the new list, and swapped in like a reload. A list that
+        would not compile (it never should: discovery adds models, not errors) is
+        logged and dropped, and the running table keeps serving.
+        """
+        with self._lock:
+            if self._discovered.get(provider) == discovery:
+                return False
+            old = self._table
+            known = {**self._discovered, provider: discovery}
+            try:
+                table = compile_config(
+                    old.config,
+                    env=self.env,
+                    digest=old.digest,
+                    loaded_at=old.loaded_at,
+                    source=old.source,
+                    discovered=MappingProxyType(known),
+                )
+            except ConfigInvalid as exc:
+                log.error("models discovered at %s not served: %s", provider, exc.message)
+                return False
+            self._discovered = known
+            # The same findings keep the file line and column the reload located them at;
+            # one that the new list settles ("does not serve ... now") goes away.
+            located = {(w.message, w.path): w for w in old.warnings}
+            warnings = tuple(located.get((w.message, w.path), w) for w in table.warnings)
+            self._table = attrs.evolve(table, warnings=warnings)
+            before = old.providers.get(provider)
+            after = table.providers.get(provider)
+            names = set(after.models) if after else set()
+            gone = set(before.models) - names if before else set()
+            log.info(
+                "provider %s serves %d models (%d new, %d gone)",
+                provider,
+                len(names),
+                len(names - set(before.models if before else ())),
+                len(gone),
+                extra={"fields": {"event": "discovery", "provider": provider}},
+            )
+            for listener in self._listeners:
+                listener(self._table)
+            return True
+
+    async def adiscovered(self, provider: str, discovery: Discovery) -> bool:
+        """`discovered` in a worker thread (compiling a large config takes a while)."""
+        return await anyio.to_thread.run_sync(self.discovered, provider, discovery)
+
     def _check(self, table: RoutingTable) -> None:
         problems = [*self._refusals(table)]
         problems += [d for check in self.checks if (d := check(table)) is not None]
@@ -255,7 +325,9 @@ class ConfigHolder:
                 )
             )
         routable = len(old.routable_models())
-        if not self.allow_empty and routable and not new.routable_models():
+        # A provider that discovers may list models once it is probed: not "empty".
+        discovering = any(e.discover and e.enabled for e in new.providers.values())
+        if not self.allow_empty and routable and not new.routable_models() and not discovering:
             out.append(
                 Diagnostic(
                     "error",

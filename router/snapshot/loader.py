@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import attrs
 
@@ -20,6 +21,7 @@ from router.config.schema import schema_diagnostics
 from router.config.source import SourceMap, YamlSyntaxError, parse_yaml
 from router.errors import ConfigInvalid, ConfigUnavailable
 from router.routing.compile import compile_config
+from router.routing.discovered import Discovery
 from router.routing.table import RoutingTable
 
 __all__ = [
@@ -126,8 +128,12 @@ def load_bytes(
     source: str,
     env: Mapping[str, str],
     loaded_at: float,
+    discovered: Mapping[str, Discovery] = MappingProxyType({}),
 ) -> RoutingTable:
-    """Build a table from a config file's bytes, or raise `ConfigInvalid` with every error."""
+    """Build a table from a config file's bytes, or raise `ConfigInvalid` with every error.
+
+    `discovered`: what discovering providers' backends listed so far (by provider name).
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -144,7 +150,12 @@ def load_bytes(
     try:
         config = structure_config(plain)
         table = compile_config(
-            config, env=env, digest=digest_of(data), loaded_at=loaded_at, source=source
+            config,
+            env=env,
+            digest=digest_of(data),
+            loaded_at=loaded_at,
+            source=source,
+            discovered=discovered,
         )
     except StructureError as exc:
         raise ConfigInvalid(_locate(exc.diagnostics, source_map, source)) from exc

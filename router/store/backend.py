@@ -75,6 +75,7 @@ TABLES = (
     "responses",
     "response_items",
     "output_items",
+    "response_events",
     "conversations",
     "conversation_items",
     "replicas",

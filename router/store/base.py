@@ -76,6 +76,16 @@ class ResponseStore(Protocol):
         """Record that this process stopped cleanly."""
         ...
 
+    async def append_events(self, response_id: str, events: Sequence[tuple[int, bytes]]) -> None:
+        """Keep a background response's events (sequence number, SSE bytes); repeats are ignored."""
+        ...
+
+    async def response_events(
+        self, response_id: str, *, after: int = -1, limit: int = 500
+    ) -> list[tuple[int, bytes]]:
+        """Its events after sequence number `after`, in order, at most `limit`."""
+        ...
+
     async def put_response(
         self, response: StoredResponse, input_items: Sequence[Mapping[str, Any]] | None = None
     ) -> None:

@@ -96,6 +96,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX nexus_response_items_by_id ON nexus_response_items (id);
     CREATE INDEX nexus_conversation_items_by_id ON nexus_conversation_items (id);
     """,
+    # A background response's events, so a client can resume its stream
+    # (GET /v1/responses/{id}?stream=true&starting_after=N), from any replica.
+    """
+    CREATE TABLE nexus_response_events (
+        response_id TEXT NOT NULL REFERENCES nexus_responses(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (response_id, seq)
+    );
+    """,
 )
 
 #: What a database outage looks like from asyncpg: the call fails, nothing is committed,

@@ -203,6 +203,35 @@ class SqlStore:
         )
         return bool(deleted > 0)
 
+    async def append_events(self, response_id: str, events: Sequence[tuple[int, bytes]]) -> None:
+        if not events:
+            return
+        await self._run_one(
+            executemany(
+                self._sql(
+                    "INSERT INTO {response_events} (response_id, seq, data) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (response_id, seq) DO NOTHING"
+                ),
+                [(response_id, seq, data) for seq, data in events],
+            )
+        )
+
+    async def response_events(
+        self, response_id: str, *, after: int = -1, limit: int = 500
+    ) -> list[tuple[int, bytes]]:
+        rows = await self._run_one(
+            fetch(
+                self._sql(
+                    "SELECT seq, data FROM {response_events} WHERE response_id = $1 AND seq > $2"
+                    " ORDER BY seq LIMIT $3"
+                ),
+                response_id,
+                after,
+                limit,
+            )
+        )
+        return [(int(row[0]), bytes(row[1])) for row in rows]
+
     async def input_items(
         self,
         response_id: str,

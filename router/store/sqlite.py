@@ -92,6 +92,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX response_items_by_id ON response_items(id);
     CREATE INDEX conversation_items_by_id ON conversation_items(id);
     """,
+    # A background response's events, so a client can resume its stream
+    # (GET /v1/responses/{id}?stream=true&starting_after=N), from any replica.
+    """
+    CREATE TABLE response_events (
+        response_id TEXT NOT NULL REFERENCES responses(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (response_id, seq)
+    );
+    """,
 )
 
 DIALECT = Dialect(

@@ -28,6 +28,7 @@ class Attempt:
         "prompt_tokens",
         "provider",
         "route",
+        "route_reason",
         "started",
         "ttfb_s",
         "upstream_s",
@@ -52,6 +53,8 @@ class Attempt:
         self.ttfb_s: float | None = None
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        #: Why this candidate was tried (``primary``, ``failover``, ``overflow``, ``alternative``).
+        self.route_reason: str | None = None
 
 
 AttemptHook = Callable[[Attempt], None]

@@ -38,13 +38,16 @@ class ResponseCache:
     misses: int = 0
 
     @staticmethod
-    def key(owner: str | None, route: Route | None, body: Mapping[str, Any]) -> str | None:
+    def key(
+        owner: str | None, route: Route | None, body: Mapping[str, Any], dialect: str = ""
+    ) -> str | None:
         """The cache key, or None when this request must not be cached.
 
         Cached only for routes with ``cache:``, and only when sampling is deterministic
         (temperature 0) unless the route says ``any_temperature``. The key holds the
         caller's key name (never shared across API keys) and the route's targets, so a
-        reload that changes where the route goes makes old entries unreachable.
+        reload that changes where the route goes makes old entries unreachable, and the
+        client's `dialect` (an answer is cached in the dialect it was asked in).
         """
         if route is None or route.cache is None:
             return None
@@ -52,7 +55,7 @@ class ResponseCache:
             return None
         material = {k: v for k, v in body.items() if k not in _UNCACHED_KEYS}
         targets = ",".join(t.key for t in route.targets)
-        digest = hashlib.sha256(f"{owner or '-'}\0{route.name}\0{targets}\0".encode())
+        digest = hashlib.sha256(f"{owner or '-'}\0{route.name}\0{targets}\0{dialect}".encode())
         digest.update(_canonical(material))
         return digest.hexdigest()
 
@@ -92,6 +95,7 @@ class ResponseCache:
         table: RoutingTable,
         body: Mapping[str, Any],
         fetch: Callable[[], Awaitable[Served]],
+        dialect: str = "",
     ) -> Lookup:
         """Cache-aside: the cached answer to `body`, or `fetch`'s (kept when the route caches).
 
@@ -99,7 +103,7 @@ class ResponseCache:
         ``x-nexus-cache: hit`` or ``miss`` where the route caches.
         """
         route = table.routes.get(str(body.get("model")))
-        key = None if body.get("stream") else self.key(owner, route, body)
+        key = None if body.get("stream") else self.key(owner, route, body, dialect)
         if key is not None and (hit := self.get(key)) is not None:
             headers = {**hit[1], "x-nexus-cache": "hit", "x-nexus-config-version": table.version}
             return Lookup(hit[0], headers, None)

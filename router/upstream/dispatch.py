@@ -24,10 +24,12 @@ from router.dialects.base import (
     Exchange,
     StreamTranslator,
     UpstreamStreamError,
+    error_details,
     error_message,
 )
 from router.dialects.framing import StreamFramingError
 from router.errors import (
+    NexusError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatusError,
@@ -84,8 +86,13 @@ def _status_error(
     message = f"Provider '{entry.name}' answered HTTP {status}" + (
         f": {entry.secrets.text(own)}" if own else ""
     )
+    details = {k: entry.secrets.text(v) for k, v in error_details(parsed).items()}
     return provider_status_error(status)(
-        message, provider=entry.name, status=status, retry_after=_retry_after(headers)
+        message,
+        provider=entry.name,
+        status=status,
+        retry_after=_retry_after(headers),
+        details=details,
     )
 
 
@@ -157,6 +164,7 @@ class Dispatcher:
                 attempts,
                 time.perf_counter(),
             )
+            attempt.route_reason = candidate.reason.value
             try:
                 if exchange.stream:
                     return await self._open_stream(table, candidate, entry, attempt, exchange)
@@ -305,8 +313,8 @@ class Dispatcher:
                 if late := self._overdue(task, entry, f"no answer within {first_byte:g}s"):
                     raise late from None
                 raise  # the client left, or the router stops
-            except UpstreamError:
-                raise
+            except NexusError:
+                raise  # a provider's failure, or the client's request it cannot take (400)
             except _MALFORMED as exc:
                 raise _malformed(exc, entry, "stream") from exc
             except Exception as exc:  # aiohttp, while reading the first chunks

@@ -30,6 +30,7 @@ from router.routing.decision import Health, ProviderState
 from router.routing.table import ProviderEntry, RoutingTable
 from router.upstream import breaker
 from router.upstream.breaker import Circuit, Position
+from router.upstream.discovery import Discoverer
 from router.upstream.shared import Event
 from router.upstream.transport import Pool, Timeouts
 
@@ -62,6 +63,7 @@ class _Tracker:
     last_error: str | None = None
     listed: frozenset[str] | None = None  # what the provider's own list says it serves
     next_probe_at: float | None = None  # the clock's time of the next probe, when probing
+    probed: bool = False  # its first probe has answered (and was logged)
     #: How long its requests take (exponentially weighted), for a queue's estimate.
     typical_s: float | None = None
     task: asyncio.Task[None] | None = None
@@ -82,6 +84,8 @@ class HealthMonitor:
     on_release: Callable[[], None] = lambda: None
     #: Tells other router processes what this one observed (`SharedState.publish`).
     publish: Callable[[Event], None] = lambda event: None
+    #: Follows discovering providers' model lists (None: discovery is off).
+    discoverer: Discoverer | None = None
     states: dict[str, ProviderState] = attrs.field(factory=dict)
     _trackers: dict[str, _Tracker] = attrs.field(factory=dict)
     _entries: dict[str, ProviderEntry] = attrs.field(factory=dict)
@@ -113,6 +117,8 @@ class HealthMonitor:
         if tracker.timer is not None:
             tracker.timer.cancel()
         self._entries.pop(name, None)
+        if self.discoverer is not None:
+            self.discoverer.forget(name)
         state = self.states.pop(name, None)
         if state is not None and state.in_flight:
             # requests still running keep counting until they finish
@@ -325,9 +331,22 @@ class HealthMonitor:
             if tracker.probe_failures >= self.settings.failure_threshold:
                 tracker.probed_down = True
         self._refresh(name)
+        if not tracker.probed:
+            tracker.probed = True
+            self._first_probe(name, error, listed)
         now = self.states[name].status
         if now is not was and Health.UNHEALTHY in (now, was):
             self.publish({"type": "health", "provider": name, "status": now.value})
+
+    def _first_probe(self, name: str, error: str | None, listed: frozenset[str] | None) -> None:
+        """Say at start-up (and for each new provider) whether it answered, and why not."""
+        entry = self._entries.get(name)
+        where = f"{entry.display_url}, zone {entry.zone}" if entry is not None else "?"
+        if error is None:
+            served = f"lists {len(listed)} model(s)" if listed is not None else "answers"
+            log.info("provider %s (%s): first probe ok, %s", name, where, served)
+        else:
+            log.warning("provider %s (%s): first probe failed: %s", name, where, error)
 
     async def _probe_loop(self, name: str) -> None:
         while True:
@@ -358,9 +377,12 @@ class HealthMonitor:
         if answer.status >= 400:
             return f"health probe: {entry.display_url} answered HTTP {answer.status}", None
         try:
-            return None, adapter.probe_models(answer.body)
+            listed = adapter.probe_models(answer.body)
+            if entry.discover and self.discoverer is not None:
+                await self.discoverer.listed(entry, answer.body, timeouts)
         except (ValueError, TypeError, AttributeError):
             return "health probe: the answer is not a model list", None
+        return None, listed
 
     def describe(self, name: str) -> dict[str, object]:
         """The operator's view of one provider's run-time state."""

@@ -140,22 +140,25 @@ class CapacityQueues:
                                 raise  # no budget comes back before the wait would end
                             waited = self.clock() - started  # full everywhere: the contract
                             raise RoutingRejected(
-                                self._exhausted(table, exc.route, None, 1, waited)
+                                self._exhausted(table, exc.route, None, 1, waited),
+                                route=facts.model,
                             ) from exc
                         retry_in = exc.retry_after
                 if step is Step.REFUSE:
                     assert rejection is not None
-                    raise RoutingRejected(self.retry_hint(rejection))
+                    raise RoutingRejected(self.retry_hint(rejection), route=facts.model)
                 if step is Step.FULL:
                     raise RoutingRejected(
-                        self._exhausted(table, name, rejection, self.depth(name) + 1, 0.0)
+                        self._exhausted(table, name, rejection, self.depth(name) + 1, 0.0),
+                        route=facts.model,
                     )
                 if waiter is None:
                     waiter = self._join(name, priority)
                 if step is Step.EXPIRED:
                     waited = self.clock() - started
                     raise RoutingRejected(
-                        self._exhausted(table, name, rejection, self._position(waiter), waited)
+                        self._exhausted(table, name, rejection, self._position(waiter), waited),
+                        route=facts.model,
                     )
                 remaining = where(name).remaining_s
                 waiter.wake.clear()

@@ -32,7 +32,7 @@ class RouteRunner:
         if isinstance(result, UnknownModel):
             raise ModelNotFound(result.model, result.available)
         if isinstance(result, Rejection):
-            raise RoutingRejected(self.retry_hint(result))
+            raise RoutingRejected(self.retry_hint(result), route=facts.model)
         return result
 
     def retry_hint(self, rejection: Rejection) -> Rejection:

@@ -188,13 +188,11 @@ def test_background_then_retrieve(matrix: Matrix, kind: str, model: str) -> None
         return response if response.status == "completed" else None
 
     done = wait_for(completed, what="the background response")
-    assert done.output_text == REPLIES[kind]
+    # a background response streams from its provider; the fake Ollama's streamed
+    # words carry a trailing space its whole answer does not
+    assert done.output_text.strip() == REPLIES[kind]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 (5): background + stream is a 400; GET /v1/responses/{id}?stream=true is ignored",
-)
 def test_background_stream_and_resume(matrix: Matrix, kind: str, model: str) -> None:
     """A background stream can be dropped and resumed with retrieve(stream=True, starting_after)."""
     sdk = client(matrix)

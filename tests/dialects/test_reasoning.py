@@ -159,7 +159,7 @@ def test_stream_chunks_with_reasoning_get_reasoning_content() -> None:
 
 def test_responses_reasoning_effort_becomes_chat_reasoning_effort_and_is_echoed() -> None:
     body = {"model": "m", "input": "hi", "reasoning": {"effort": "high", "summary": "auto"}}
-    assert chat_request(body, [], stream=False)["reasoning_effort"] == "high"
+    assert chat_request(body, [], stream=False)[0]["reasoning_effort"] == "high"
     echoed = response_object(body, response_id="resp_1", created_at=1, status="completed")
     assert echoed["reasoning"] == {"effort": "high", "summary": "auto"}
 

@@ -44,6 +44,8 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+from router.dialects.ollama.wire import MANAGEMENT_PATHS
+from router.dialects.ollama.wire import is_api_path as is_ollama_path
 from router.http.openapi import OPENAPI_PATH, document
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.ollama_upstream import FakeOllama
@@ -226,6 +228,9 @@ def no_server_error(ctx: CheckContext, response: Response, case: Case) -> bool |
         if body.get("error_code") in UPSTREAM_CODES:
             upstream[f"{status} {body['error_code']}"] += 1
             return None
+    if _ollama_answer(status, body, case.path):
+        upstream[f"{status} ollama"] += 1
+        return None
     cause = errors[-1] if errors else "(nothing logged)"
     if COLLECT:
         kind, _, where = cause.partition(": ")
@@ -235,6 +240,17 @@ def no_server_error(ctx: CheckContext, response: Response, case: Case) -> bool |
             found[key] = curl
         return None
     raise AssertionError(f"server error {status}: {response.text[:300]!r}; router logged {cause}")
+
+
+def _ollama_answer(status: int, body: Any, path: str) -> bool:
+    """Ollama's envelope: a documented upstream or routing failure, or model management's 501."""
+    if not (is_ollama_path(path) and isinstance(body, dict) and isinstance(body.get("error"), str)):
+        return False
+    if body["error"] == "Internal server error":
+        return False
+    if status == 501:
+        return path in MANAGEMENT_PATHS or path.startswith("/api/blobs/")
+    return status in {502, 503, 504}
 
 
 @schema.parametrize()

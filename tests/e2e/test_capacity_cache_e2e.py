@@ -249,3 +249,25 @@ def test_provider_error_types(tmp_path: Path, status: int, http_status: int, cod
         metrics = router.http.get("/metrics").text
         # the metric's type label is the error's code, as the envelope says it
         assert f'nexus_provider_errors_total{{provider="one",type="{code}"}} 1.0' in metrics
+
+
+def test_a_providers_own_client_error_code_and_param_survive(tmp_path: Path) -> None:
+    """`context_length_exceeded` is what clients branch on: it is not rewritten."""
+    own = {
+        "message": "This model's maximum context length is 8192 tokens",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    fake = FakeOpenAI(models=("m",), status=400, error_body={"error": own})
+    with stack(tmp_path, fake) as router:
+        response = chat(router, "A")
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["code"], error["param"], error["type"]) == (
+            "context_length_exceeded",
+            "messages",
+            "invalid_request_error",
+        )
+        assert error["nexus_code"] == "provider_api_error"
+        assert error["provider"] == "one"

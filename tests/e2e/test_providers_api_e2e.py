@@ -107,6 +107,7 @@ def test_list_get_masks_secrets_and_sets_etags(tmp_path: Path) -> None:
             "embeddings": False,
             "reasoning": False,
             "images": False,
+            "documents": False,
         }
         one = router.http.get(f"{API}/openai/{provider['id']}")
         assert one.json() == provider

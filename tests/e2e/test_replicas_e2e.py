@@ -45,6 +45,7 @@ providers:
   - {{name: slow, kind: openai, base_url: "{slow}/v1", models: [{{name: slow-model}}]}}
   - {{name: flaky, kind: openai, base_url: "{flaky}/v1", models: [{{name: m}}]}}
   - {{name: steady, kind: openai, base_url: "{steady}/v1", models: [{{name: m}}]}}
+  - {{name: paced, kind: openai, base_url: "{paced}/v1", models: [{{name: paced-model}}]}}
 routes:
   - {{model: fragile, targets: [flaky/m, steady/m]}}
 routing:
@@ -72,6 +73,7 @@ class Cluster:
     slow: FakeOpenAI
     flaky: FakeOpenAI
     steady: FakeOpenAI
+    paced: FakeOpenAI
 
 
 @contextlib.contextmanager
@@ -116,8 +118,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             ("slow", "slow-model"),
             ("flaky", "m"),
             ("steady", "m"),
+            ("paced", "paced-model"),
         )
     }
+    fakes["paced"].reply = "one two three four five six seven eight"
+    fakes["paced"].chunk_delay_s = 0.15
     fakes["flaky"].status = 500
     fakes["slow"].gate = threading.Event()
     with contextlib.ExitStack() as stack:
@@ -175,6 +180,31 @@ def test_a_background_response_started_on_a_is_cancelled_through_b(cluster: Clus
     # a stopped its upstream call (the gate saw the client go away) and agrees
     wait_for(lambda: cluster.slow.disconnects == 1, what="a to stop the upstream call")
     assert cluster.a.sdk().responses.retrieve(started.id).status == "cancelled"
+
+
+def test_a_background_stream_started_on_a_is_resumed_on_b(cluster: Cluster) -> None:
+    """The client loses its stream from a; it resumes on b after the last event it saw."""
+    first = cluster.a.sdk().responses.create(
+        model="paced-model", input="count", background=True, stream=True
+    )
+    seen = []
+    for event in first:
+        seen.append(event)
+        if event.type == "response.output_text.delta":
+            break
+    first.close()  # the connection drops; the response goes on
+    response_id = seen[0].response.id  # type: ignore[union-attr]
+    rest = list(
+        cluster.b.sdk().responses.retrieve(
+            response_id, stream=True, starting_after=seen[-1].sequence_number
+        )
+    )
+    numbers = [e.sequence_number for e in [*seen, *rest]]
+    assert numbers == list(range(len(numbers)))  # nothing lost, nothing repeated
+    assert rest[-1].type == "response.completed"
+    text = "".join(e.delta for e in [*seen, *rest] if e.type == "response.output_text.delta")  # type: ignore[union-attr]
+    assert text == "one two three four five six seven eight"
+    assert cluster.b.sdk().responses.retrieve(response_id).output_text == text
 
 
 def test_cancelling_a_finished_background_response_elsewhere_is_a_conflict(
@@ -238,6 +268,7 @@ def test_workers_of_one_serve_command_share_one_budget(
                 slow=main,
                 flaky=main,
                 steady=main,
+                paced=main,
             )
         )
         with replica(

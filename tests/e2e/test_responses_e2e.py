@@ -30,7 +30,7 @@ providers:
     base_url: "{an}"
     api_key: ${{ANTHROPIC_KEY}}
     zone: cloud
-    models: [{{name: claude-x, tools: true}}]
+    models: [{{name: claude-x, tools: true, documents: true}}]
 routes:
   - {{model: private, targets: [ol/llama3, oa/gpt-x], zone: home, overflow: fresh-only}}
 """
@@ -305,6 +305,59 @@ def test_background_response_can_be_cancelled(tmp_path: Path) -> None:
             client.responses.cancel(foreground.id)
 
 
+def test_a_background_stream_survives_its_client_and_is_resumed(tmp_path: Path) -> None:
+    """background + stream: the events are kept; a client that lost its stream resumes
+    after the last sequence number it saw, and a finished one replays whole."""
+    paced = FakeOpenAI(reply="alpha beta gamma delta epsilon", models=("gpt-x",), chunk_delay_s=0.1)
+    with stack(tmp_path, oa=paced) as (router, client, _):
+        first = client.responses.create(model="gpt-x", input="go", background=True, stream=True)
+        seen = []
+        for event in first:
+            seen.append(event)
+            if event.type == "response.output_text.delta":
+                break
+        first.close()
+        assert seen[0].type == "response.created"
+        response_id = seen[0].response.id  # type: ignore[union-attr]
+        assert seen[0].response.background is True  # type: ignore[union-attr]
+        rest = list(
+            client.responses.retrieve(
+                response_id, stream=True, starting_after=seen[-1].sequence_number
+            )
+        )
+        events = [*seen, *rest]
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+        assert rest[-1].type == "response.completed"
+        text = "".join(e.delta for e in events if e.type == "response.output_text.delta")  # type: ignore[union-attr]
+        assert text == "alpha beta gamma delta epsilon"
+        # finished: replayed from the store, whole, from any point
+        again = list(client.responses.retrieve(response_id, stream=True))
+        assert [e.type for e in again] == [e.type for e in events]
+        tail = list(client.responses.retrieve(response_id, stream=True, starting_after=3))
+        assert tail[0].sequence_number == 4
+        # a response that was not created in the background has no events to stream
+        plain = client.responses.create(model="gpt-x", input="go")
+        with pytest.raises(openai.BadRequestError, match="Only background responses"):
+            list(client.responses.retrieve(plain.id, stream=True))
+        bad = router.http.get(f"/v1/responses/{response_id}?stream=true&starting_after=x")
+        assert bad.status_code == 400
+        assert bad.json()["error"]["param"] == "starting_after"
+
+
+def test_a_failed_background_response_carries_a_code_clients_decode(tmp_path: Path) -> None:
+    failing = FakeOpenAI(models=("gpt-x",), status=500)
+    with stack(tmp_path, oa=failing) as (_, client, _):
+        queued = client.responses.create(model="gpt-x", input="hi", background=True)
+        failed = wait_for(
+            lambda: (r := client.responses.retrieve(queued.id)).status == "failed" and r,
+            what="background failure",
+        )
+        assert failed.error is not None
+        assert failed.error.code == "server_error"  # OpenAI's enum, not ours
+        assert (failed.error.model_extra or {})["nexus_code"] == "provider_api_error"
+        assert "answered HTTP 500" in failed.error.message
+
+
 def test_rejections_and_bad_requests(tmp_path: Path) -> None:
     with stack(tmp_path) as (router, client, _):
         with pytest.raises(openai.NotFoundError, match="Available models"):
@@ -371,3 +424,73 @@ def test_item_references_are_resolved_from_the_store(tmp_path: Path) -> None:
             )
         assert "msg_nope" in str(missing.value)
         assert len(oa.requests) == 2  # nothing sent upstream for the bad one
+
+
+PATCH_TOOL = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Apply a patch",
+    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+}
+AGENTS_TOOL = {
+    "type": "namespace",
+    "name": "agents",
+    "description": "Sub-agents",
+    "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object"}}],
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_custom_namespaced_and_hosted_tools_as_codex_sends_them(
+    tmp_path: Path, stream: bool
+) -> None:
+    """Custom tools come back as custom_tool_call; namespaces are restored; offered hosted
+    tools are left out upstream and named in a header, never silently."""
+    an = FakeAnthropic(api_key=KEY, tool_use={"name": "apply_patch", "input": {"input": "*** P"}})
+    tools = [PATCH_TOOL, AGENTS_TOOL, {"type": "web_search"}]
+    with stack(tmp_path, an=an) as (_, client, _):
+        raw = client.responses.with_raw_response.create(
+            model="claude-x",
+            input="patch it",
+            tools=tools,
+            stream=stream,  # type: ignore[arg-type]
+        )
+        assert raw.headers["x-nexus-tools-dropped"] == "web_search"
+        if stream:
+            events = list(raw.parse())  # type: ignore[call-overload]
+            deltas = [e.delta for e in events if e.type == "response.custom_tool_call_input.delta"]
+            assert "".join(deltas) == "*** P"
+            response = events[-1].response
+        else:
+            response = raw.parse()
+        [call] = [item for item in response.output if item.type != "message"]
+        assert call.type == "custom_tool_call"
+        assert (call.name, call.input) == ("apply_patch", "*** P")
+        sent = an.requests[-1]
+        assert [t["name"] for t in sent["tools"]] == ["apply_patch", "agents__spawn"]
+        # the next turn sends the call and its output back; the provider sees its own tool_use
+        client.responses.create(
+            model="claude-x",
+            tools=tools,  # type: ignore[arg-type]
+            input=[
+                {"role": "user", "content": "patch it"},
+                {
+                    "type": "custom_tool_call",
+                    "call_id": call.call_id,
+                    "name": "apply_patch",
+                    "input": "*** P",
+                },
+                {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "applied"},
+            ],  # type: ignore[list-item]
+        )
+        turn = an.requests[-1]["messages"]
+        assert turn[1]["content"][-1]["input"] == {"input": "*** P"}
+        assert turn[2]["content"][0]["content"] == "applied"
+        # a hosted tool the client requires cannot be honoured by any target: a clear 400
+        with pytest.raises(openai.BadRequestError, match="no target can run"):
+            client.responses.create(
+                model="claude-x",
+                input="search",
+                tools=tools,  # type: ignore[arg-type]
+                tool_choice={"type": "web_search"},  # type: ignore[arg-type]
+            )

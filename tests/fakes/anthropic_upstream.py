@@ -35,6 +35,8 @@ class FakeAnthropic:
     #: Tokens written to the prompt cache by a request that marks a cache breakpoint.
     cache_written: int = 0
     requests: list[dict[str, Any]] = attrs.Factory(list)
+    models: tuple[str, ...] = ("claude-x-20250101",)
+    listings: list[str] = attrs.Factory(list)  # the query string of every /v1/models request
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,7 +53,9 @@ class FakeAnthropic:
             )
             return
         if scope["path"] == "/v1/models":
-            await send_json(send, 200, {"data": [{"id": "claude-x-20250101", "type": "model"}]})
+            self.listings.append(scope.get("query_string", b"").decode())
+            data = [{"id": m, "type": "model", "display_name": m} for m in self.models]
+            await send_json(send, 200, {"data": data, "has_more": False})
             return
         if scope["path"] == "/v1/messages" and scope["method"] == "POST":
             body = json.loads(await read_body(receive))

@@ -1,7 +1,8 @@
-"""A fake Ollama server: /api/tags, /api/chat (JSON and NDJSON stream)."""
+"""A fake Ollama server: /api/tags, /api/chat and /api/generate (JSON and NDJSON), /api/embed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,7 +23,22 @@ class FakeOllama:
     done_reason: str = "stop"
     #: A thinking model's thoughts (``message.thinking``), streamed before the answer.
     thinking: str | None = None
+    #: Stream lines are cut in pieces this many bytes long, each its own write (0: whole lines).
+    split_bytes: int = 0
+    #: A pause after each piece of a stream.
+    chunk_delay_s: float = 0.0
+    #: The stream stops (connection dropped) after this many lines.
+    fail_after_lines: int | None = None
     requests: list[dict[str, Any]] = attrs.Factory(list)
+    #: What /api/show says of each model (its ``capabilities``); a model not named here
+    #: gets ``["completion"]``.
+    capabilities: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    #: ``<architecture>.context_length`` in /api/show's ``model_info``, per model.
+    context_length: dict[str, int] = attrs.Factory(dict)
+    shows: list[str] = attrs.Factory(list)  # the model of every /api/show request
+    paths: list[str] = attrs.Factory(list)
+    #: Streams whose client went away before their end.
+    disconnects: int = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,20 +49,49 @@ class FakeOllama:
                 send, 200, {"models": [{"name": m, "model": m, "size": 1} for m in self.models]}
             )
             return
-        if path == "/api/chat" and scope["method"] == "POST":
+        if path == "/api/show" and scope["method"] == "POST":
+            name = json.loads(await read_body(receive))["model"]
+            self.shows.append(name)
+            if name not in self.models:
+                await send_json(send, 404, {"error": f"model '{name}' not found"})
+                return
+            info: dict[str, Any] = {"general.architecture": "llama"}
+            if name in self.context_length:
+                info["llama.context_length"] = self.context_length[name]
+            await send_json(
+                send,
+                200,
+                {
+                    "modelfile": "FROM x",
+                    "parameters": "stop <|eot|>",
+                    "template": "{{ .Prompt }}",
+                    "details": {"format": "gguf", "family": "llama"},
+                    "model_info": info,
+                    "capabilities": list(self.capabilities.get(name, ("completion",))),
+                },
+            )
+            return
+        if path in ("/api/chat", "/api/generate") and scope["method"] == "POST":
             body = json.loads(await read_body(receive))
             self.requests.append(body)
+            self.paths.append(path)
             name = body["model"]
             if name not in self.models and f"{name}:latest" not in self.models:
                 await send_json(
                     send, 404, {"error": f"model '{name}' not found, try pulling it first"}
                 )
                 return
-            call = self._calls_tool(body)
+            chat = path == "/api/chat"
+            call = chat and self._calls_tool(body)
             if body.get("stream", True):
-                await send_stream(send, "application/x-ndjson", self._lines(name, call))
+                gone = asyncio.ensure_future(receive())  # completes with http.disconnect
+                try:
+                    lines = self._lines(name, call, chat=chat)
+                    await send_stream(send, "application/x-ndjson", self._paced(lines, gone))
+                finally:
+                    gone.cancel()
             else:
-                await send_json(send, 200, self._final(name, self.reply, call))
+                await send_json(send, 200, self._final(name, self.reply, call, chat=chat))
             return
         if path == "/api/embed" and scope["method"] == "POST":
             body = json.loads(await read_body(receive))
@@ -70,24 +115,29 @@ class FakeOllama:
         messages = body.get("messages") or [{}]
         return not (self.answer_tool_results and messages[-1].get("role") == "tool")
 
-    def _final(self, model: str, content: str, call_tool: bool = True) -> dict[str, Any]:
+    def _final(
+        self, model: str, content: str, call_tool: bool = True, *, chat: bool = True
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if self.tool_call and call_tool:
             message["tool_calls"] = [{"function": self.tool_call}]
         if self.thinking and content:
             message["thinking"] = self.thinking
+        text: dict[str, Any] = {"message": message} if chat else {"response": content}
         return {
             "model": model,
             "created_at": "2026-11-23T00:00:00Z",
-            "message": message,
+            **text,
             "done": True,
             "done_reason": self.done_reason,
             "prompt_eval_count": 11,
             "eval_count": 5,
         }
 
-    async def _lines(self, model: str, call_tool: bool = True) -> AsyncIterator[bytes]:
-        for word in (self.thinking or "").split(" ") if self.thinking else ():
+    async def _lines(
+        self, model: str, call_tool: bool = True, *, chat: bool = True
+    ) -> AsyncIterator[bytes]:
+        for word in (self.thinking or "").split(" ") if self.thinking and chat else ():
             line = {
                 "model": model,
                 "created_at": "2026-11-23T00:00:00Z",
@@ -96,11 +146,29 @@ class FakeOllama:
             }
             yield (json.dumps(line) + "\n").encode()
         for word in self.reply.split(" "):
-            line = {
-                "model": model,
-                "created_at": "2026-11-23T00:00:00Z",
-                "message": {"role": "assistant", "content": word + " "},
-                "done": False,
-            }
+            text: dict[str, Any] = (
+                {"message": {"role": "assistant", "content": word + " "}}
+                if chat
+                else {"response": word + " "}
+            )
+            line = {"model": model, "created_at": "2026-11-23T00:00:00Z", **text, "done": False}
             yield (json.dumps(line) + "\n").encode()
-        yield (json.dumps(self._final(model, "", call_tool)) + "\n").encode()
+        yield (json.dumps(self._final(model, "", call_tool, chat=chat)) + "\n").encode()
+
+    async def _paced(
+        self, lines: AsyncIterator[bytes], gone: asyncio.Future[Any]
+    ) -> AsyncIterator[bytes]:
+        """The lines as the network may deliver them: in pieces, slowly, or cut short."""
+        count = 0
+        async for line in lines:
+            if self.fail_after_lines is not None and count >= self.fail_after_lines:
+                raise ConnectionResetError("the fake Ollama died")
+            count += 1
+            step = self.split_bytes or len(line)
+            for start in range(0, len(line), step):
+                if gone.done():
+                    self.disconnects += 1
+                    return
+                yield line[start : start + step]
+                if self.chunk_delay_s:
+                    await asyncio.sleep(self.chunk_delay_s)

@@ -63,6 +63,8 @@ class FakeOpenAI:
     reasoning: str | None = None
     reasoning_field: str = "reasoning_content"
     probe_status: int = 200
+    #: Extra fields of a model in /v1/models (vLLM's ``max_model_len``, llama.cpp's ``meta``).
+    model_fields: dict[str, dict[str, Any]] = attrs.Factory(dict)
     set_cookie: str | None = None  # a Set-Cookie header on every chat answer
     requests: list[dict[str, Any]] = attrs.Factory(list)
     headers: list[dict[str, str]] = attrs.Factory(list)
@@ -78,7 +80,14 @@ class FakeOpenAI:
                 await send_json(send, self.probe_status, {"error": {"message": "probe says no"}})
                 return
             data = [
-                {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models
+                {
+                    "id": m,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "fake",
+                    **self.model_fields.get(m, {}),
+                }
+                for m in self.models
             ]
             await send_json(send, 200, {"object": "list", "data": data})
             return

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import wait_for
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.router import run_router
 from tests.fakes.servers import serve
@@ -39,6 +40,13 @@ def test_32_connections_under_a_limit_of_200_are_never_rejected(
 
             with ThreadPoolExecutor(32) as pool:
                 statuses = [s for batch in pool.map(client, range(32)) for s in batch]
-            assert router.http.get("/ready").json()["checks"]["shared"]["ok"] is True
+            # The run went through Redis. On a starved machine one of its 0.5 s socket
+            # timeouts may switch the process to its own state for a moment (by design);
+            # it is back within the retry interval.
+            wait_for(
+                lambda: router.http.get("/ready").json()["checks"]["shared"]["ok"],
+                timeout=15,
+                what="the shared state to be Redis",
+            )
     rejected = len([s for s in statuses if s != 200])
     assert rejected == 0, f"{rejected} of {len(statuses)} requests were rejected"

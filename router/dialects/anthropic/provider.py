@@ -13,10 +13,17 @@ from router.dialects.anthropic.caching import cache_mark, keep_last_breakpoints
 from router.dialects.anthropic.structured import ANSWER_TOOL, answer_tool, answer_tool_choice
 from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
-from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
+from router.dialects.chat.content import (
+    arguments_object,
+    data_url,
+    document_urls,
+    image_urls,
+    text_of,
+)
 from router.dialects.chat.params import refuse_beyond_one_text_choice
 from router.dialects.chat.reasoning import THINKING_BLOCKS, effort_for, signed_blocks
 from router.dialects.framing import SseDecoder
+from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
 __all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicAdapter"]
@@ -72,6 +79,11 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
                     "source": {"type": "base64", "media_type": parsed[0], "data": parsed[1]},
                 }
             )
+    for name, url in document_urls(content):
+        parsed = data_url(url)
+        if parsed is not None:  # normalized on the way in: always a base64 data: URL
+            source = {"type": "base64", "media_type": parsed[0], "data": parsed[1]}
+            blocks.append({"type": "document", "source": source, "title": name})
     return blocks
 
 
@@ -319,7 +331,8 @@ class AnthropicAdapter:
     def probe(self, entry: ProviderEntry) -> tuple[str, dict[str, str]]:
         headers = _headers(entry)
         del headers["content-type"]
-        return f"{_root(entry)}/v1/models", headers
+        # The list is paged (20 a page by default); 1000 is the most one page holds.
+        return f"{_root(entry)}/v1/models?limit=1000", headers
 
     def model_list(self, data: bytes) -> list[tuple[str, str]]:
         items = _decode(data)["data"]
@@ -328,6 +341,20 @@ class AnthropicAdapter:
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         # Not authoritative: aliases such as claude-sonnet-4-5 work but only dated ids are listed.
         return None
+
+    def discovered(self, data: bytes) -> tuple[DiscoveredModel, ...]:
+        """The ids ``/v1/models`` lists; it says nothing of capabilities or context."""
+        items = _decode(data).get("data")
+        if not isinstance(items, list):
+            raise ValueError("no 'data' list")
+        names = {m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)}
+        return tuple(DiscoveredModel(name) for name in sorted(names) if name)
+
+    def detail_request(self, entry: ProviderEntry, model: str) -> None:
+        return None
+
+    def detailed(self, model: DiscoveredModel, data: bytes) -> DiscoveredModel:
+        return model
 
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool

@@ -8,7 +8,7 @@ from typing import Any
 
 from router.errors import RequestInvalid
 
-__all__ = ["arguments_object", "data_url", "image_urls", "text_of"]
+__all__ = ["arguments_object", "data_url", "document_urls", "image_urls", "text_of"]
 
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 
@@ -42,6 +42,21 @@ def image_urls(content: Any) -> list[str]:
             if isinstance(url, str):
                 urls.append(url)
     return urls
+
+
+def document_urls(content: Any) -> list[tuple[str, str]]:
+    """(filename, data: URL) of a message's document (``file``) parts."""
+    found: list[tuple[str, str]] = []
+    if isinstance(content, list):
+        for part in content:
+            if not isinstance(part, Mapping) or part.get("type") != "file":
+                continue
+            file = part.get("file")
+            if isinstance(file, Mapping):
+                data = file.get("file_data")
+                if isinstance(data, str):
+                    found.append((str(file.get("filename") or "document"), data))
+    return found
 
 
 def data_url(url: str) -> tuple[str, str] | None:

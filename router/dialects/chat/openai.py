@@ -10,9 +10,11 @@ import msgspec
 
 from router.dialects.base import UpstreamRequest
 from router.dialects.chat.chunks import ResponseContext
+from router.dialects.chat.models import listed_models
 from router.dialects.chat.params import refuse_audio
 from router.dialects.chat.reasoning import CARRIES_THINKING, THINKING_BLOCKS, thinks
 from router.dialects.framing import SsePassThrough
+from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
 __all__ = ["OpenAIAdapter", "ReasoningStream", "with_reasoning_content"]
@@ -122,6 +124,15 @@ class OpenAIAdapter:
     def probe_models(self, data: bytes) -> frozenset[str] | None:
         # Not authoritative: llama.cpp lists a file name yet serves any model name.
         return None
+
+    def discovered(self, data: bytes) -> tuple[DiscoveredModel, ...]:
+        return listed_models(data)
+
+    def detail_request(self, entry: ProviderEntry, model: str) -> None:
+        return None  # the list says all there is
+
+    def detailed(self, model: DiscoveredModel, data: bytes) -> DiscoveredModel:
+        return model
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         # Already the client's format (the dispatcher still checks it is JSON).

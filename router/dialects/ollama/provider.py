@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,32 +15,16 @@ from router.dialects.chat.embeddings import embedding_list, text_inputs
 from router.dialects.chat.params import refuse_beyond_one_text_choice
 from router.dialects.chat.reasoning import effort_for, thinking_of
 from router.dialects.framing import NdjsonDecoder
+from router.dialects.ollama import models as listing
+from router.dialects.ollama.wire import OPTIONS, finish_reason, openai_tool_calls, server_headers
 from router.errors import RequestInvalid
+from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
 __all__ = ["OllamaAdapter"]
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
-
-#: OpenAI sampling parameters and their names in Ollama's ``options``.
-_OPTIONS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "seed": "seed",
-    "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
-    "max_tokens": "num_predict",
-    "max_completion_tokens": "num_predict",
-}
-
-
-def _headers(entry: ProviderEntry) -> dict[str, str]:
-    headers = {"content-type": "application/json", "accept-encoding": "identity"}
-    authorization = entry.authorization()  # Ollama behind an authenticating proxy
-    if authorization:
-        headers["authorization"] = authorization
-    return headers
 
 
 def _message(message: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -112,12 +94,6 @@ def _format(response_format: Any) -> Any:
     return None
 
 
-def _finish(done_reason: Any, tool_calls: bool) -> str:
-    if tool_calls:
-        return "tool_calls"
-    return "length" if done_reason == "length" else "stop"
-
-
 def _usage(body: Mapping[str, Any]) -> dict[str, int]:
     prompt = int(body.get("prompt_eval_count") or 0)
     completion = int(body.get("eval_count") or 0)
@@ -126,29 +102,6 @@ def _usage(body: Mapping[str, Any]) -> dict[str, int]:
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-
-
-def _call_id() -> str:
-    """Ollama gives tool calls no ids; clients match results to calls by id across turns."""
-    return f"call_{random.getrandbits(96):024x}"
-
-
-def _tool_calls(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for call in message.get("tool_calls") or ():
-        function = call.get("function", {})
-        arguments = function.get("arguments", {})
-        out.append(
-            {
-                "id": _call_id(),
-                "type": "function",
-                "function": {
-                    "name": function.get("name"),
-                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
-                },
-            }
-        )
-    return out
 
 
 @attrs.define
@@ -168,7 +121,7 @@ class _Stream:
         out = self.writer.start()
         out += self.writer.reasoning(_thinking(message))
         out += self.writer.content(message.get("content") or "")
-        for call in _tool_calls(message):
+        for call in openai_tool_calls(message):
             out += self.writer.tool_call(
                 self.tools, call["id"], call["function"]["name"], call["function"]["arguments"]
             )
@@ -176,7 +129,7 @@ class _Stream:
         if body.get("done"):
             self.done = True
             out += self.writer.finish(
-                _finish(body.get("done_reason"), self.tools > 0), _usage(body)
+                finish_reason(body.get("done_reason"), self.tools > 0), _usage(body)
             )
         return out
 
@@ -214,6 +167,15 @@ class OllamaAdapter:
                 names.add(name.removesuffix(":latest"))
         return frozenset(names)
 
+    def discovered(self, data: bytes) -> tuple[DiscoveredModel, ...]:
+        return listing.tags(data)
+
+    def detail_request(self, entry: ProviderEntry, model: str) -> UpstreamRequest:
+        return listing.show_request(entry, model)
+
+    def detailed(self, model: DiscoveredModel, data: bytes) -> DiscoveredModel:
+        return listing.shown(model, data)
+
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
@@ -226,7 +188,7 @@ class OllamaAdapter:
         }
         options = {
             target: body[source]
-            for source, target in _OPTIONS.items()
+            for source, target in OPTIONS.items()
             if body.get(source) is not None
         }
         stop = body.get("stop")
@@ -243,18 +205,18 @@ class OllamaAdapter:
         if effort is not None:
             payload["think"] = _think(effort)
         return UpstreamRequest(
-            "POST", f"{entry.base_url}/api/chat", _headers(entry), _encode(payload)
+            "POST", f"{entry.base_url}/api/chat", server_headers(entry), _encode(payload)
         )
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         body = _decode(data)
         message = body["message"]
-        calls = _tool_calls(message)
+        calls = openai_tool_calls(message)
         return completion_body(
             ctx,
             content=message.get("content") or ("" if not calls else None),
             tool_calls=calls,
-            finish_reason=_finish(body.get("done_reason"), bool(calls)),
+            finish_reason=finish_reason(body.get("done_reason"), bool(calls)),
             usage=_usage(body),
             reasoning=_thinking(message) or None,
         )
@@ -269,7 +231,7 @@ class OllamaAdapter:
         if body.get("dimensions") is not None:
             payload["dimensions"] = body["dimensions"]
         return UpstreamRequest(
-            "POST", f"{entry.base_url}/api/embed", _headers(entry), _encode(payload)
+            "POST", f"{entry.base_url}/api/embed", server_headers(entry), _encode(payload)
         )
 
     def embeddings_response(self, data: bytes, model: str, body: Mapping[str, Any]) -> bytes:

@@ -11,9 +11,11 @@ import msgspec
 
 from router.dialects.chat.reasoning import THINKING_BLOCKS, seal, signed_blocks, thinking_of
 from router.dialects.framing import SseDecoder
+from router.dialects.responses.tools import ToolNames, custom_input
 from router.dialects.responses.translate import (
     new_id,
     reasoning_item,
+    response_error,
     response_object,
     status_of,
     usage_of,
@@ -33,6 +35,7 @@ class ResponsesStream:
     response_id: str
     created_at: int
     clock: Callable[[], float] = time.time
+    names: ToolNames = attrs.Factory(ToolNames)
     _seq: int = 0
     _sse: SseDecoder = attrs.Factory(SseDecoder)
     output: list[dict[str, Any]] = attrs.Factory(list)
@@ -40,6 +43,7 @@ class ResponsesStream:
     _reasoning: dict[str, Any] | None = None
     _signed: list[dict[str, str]] = attrs.Factory(list)  # the open reasoning item's
     _calls: dict[int, dict[str, Any]] = attrs.Factory(dict)  # chat tool index -> open item
+    _custom: dict[int, str] = attrs.Factory(dict)  # chat tool index -> a custom call's arguments
     _index: dict[str, int] = attrs.Factory(dict)  # item id -> output_index
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
@@ -197,33 +201,52 @@ class ResponsesStream:
         item = self._calls.get(position)
         if item is None:
             out += self._close_reasoning() + self._close_message()
-            item = {
-                "id": new_id("fc"),
-                "type": "function_call",
-                "status": "completed",
-                "call_id": delta.get("id") or new_id("call"),
-                "name": function.get("name") or "",
-                "arguments": "",
-            }
+            chat_name = str(function.get("name") or "")
+            item = self.names.call_item(chat_name, delta.get("id") or new_id("call"), "")
             self._calls[position] = item
             out.append(self._open(item))
         arguments = function.get("arguments") or ""
-        if arguments:
-            item["arguments"] += arguments
-            out.append(
-                self._event(
-                    "response.function_call_arguments.delta",
-                    item_id=item["id"],
-                    output_index=self._index[item["id"]],
-                    delta=arguments,
-                )
+        if not arguments:
+            return out
+        if item["type"] == "custom_tool_call":
+            # JSON around the input: the input is sent whole once the arguments are complete
+            self._custom[position] = self._custom.get(position, "") + arguments
+            return out
+        item["arguments"] += arguments
+        out.append(
+            self._event(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=self._index[item["id"]],
+                delta=arguments,
             )
+        )
         return out
 
     def _close_calls(self) -> list[bytes]:
         out = []
-        for item in self._calls.values():
+        for position, item in self._calls.items():
             index = self._index[item["id"]]
+            if item["type"] == "custom_tool_call":
+                item["input"] = custom_input(self._custom.get(position, ""))
+                out.append(
+                    self._event(
+                        "response.custom_tool_call_input.delta",
+                        item_id=item["id"],
+                        output_index=index,
+                        delta=item["input"],
+                    )
+                )
+                out.append(
+                    self._event(
+                        "response.custom_tool_call_input.done",
+                        item_id=item["id"],
+                        output_index=index,
+                        input=item["input"],
+                    )
+                )
+                out.append(self._event("response.output_item.done", output_index=index, item=item))
+                continue
             out.append(
                 self._event(
                     "response.function_call_arguments.done",
@@ -235,6 +258,7 @@ class ResponsesStream:
             )
             out.append(self._event("response.output_item.done", output_index=index, item=item))
         self._calls.clear()
+        self._custom.clear()
         return out
 
     # -- input --------------------------------------------------------------------------
@@ -242,10 +266,10 @@ class ResponsesStream:
     def _chunk(self, chunk: Mapping[str, Any]) -> list[bytes]:
         if chunk.get("error"):
             error = chunk["error"]
-            self.error = {
-                "code": str(error.get("code") or "upstream_error"),
-                "message": str(error.get("message") or "the provider failed"),
-            }
+            self.error = response_error(
+                str(error.get("code") or "upstream_error"),
+                str(error.get("message") or "the provider failed"),
+            )
             return []
         if chunk.get("usage"):
             self.usage = usage_of(chunk["usage"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from router.dialects.chat.files import chat_file_part
 from router.dialects.chat.reasoning import (
     CARRIES_THINKING,
     EFFORTS,
@@ -20,6 +21,13 @@ from router.dialects.chat.reasoning import (
     unseal,
 )
 from router.dialects.requests import InputItem, check
+from router.dialects.responses.tools import (
+    ToolNames,
+    Toolset,
+    chat_tool_choice,
+    custom_arguments,
+    toolset,
+)
 from router.errors import RequestInvalid
 from router.ids import new_id
 
@@ -29,6 +37,7 @@ __all__ = [
     "new_id",
     "output_items",
     "reasoning_item",
+    "response_error",
     "response_object",
     "status_of",
     "usage_of",
@@ -55,7 +64,10 @@ def _normalize_content(content: Any, role: str, where: str) -> list[dict[str, An
         kind = part["type"]
         if kind == "text":  # the seed's shape
             kind = "output_text" if role == "assistant" else "input_text"
-        parts.append({**part, "type": kind})
+        normal = {**part, "type": kind}
+        if kind == "output_text":  # stored and echoed as an output part: annotations required
+            normal.setdefault("annotations", [])
+        parts.append(normal)
     return parts
 
 
@@ -84,59 +96,53 @@ def input_items(given: Any) -> list[dict[str, Any]]:
             seen.add(item["id"])
         kind = item.get("type", "message")
         if kind == "message":
-            role = item.get("role")
-            if role not in _ROLES:
-                raise RequestInvalid(
-                    f"{where}.role must be one of user, assistant, system, developer",
-                    param=f"{where}.role",
-                )
-            message = {
-                "id": item.get("id") or new_id("msg"),
-                "type": "message",
-                "role": role,
-                "status": item.get("status", "completed"),
-                "content": _normalize_content(item.get("content"), str(role), where),
-            }
-            if item.get("cache_control") is not None:  # our extension: a prompt-cache mark
-                message["cache_control"] = item["cache_control"]
-            items.append(message)
+            items.append(_message_input(item, where))
         elif kind == "function_call":
             for key in ("call_id", "name"):
                 if not isinstance(item.get(key), str):
                     raise RequestInvalid(f"{where}.{key} is required", param=f"{where}.{key}")
-            items.append(
-                {
-                    "id": item.get("id") or new_id("fc"),
-                    "type": "function_call",
-                    "call_id": item["call_id"],
-                    "name": item["name"],
-                    "arguments": item.get("arguments") or "{}",
-                    "status": "completed",
-                }
-            )
-        elif kind == "function_call_output":
+            call = {
+                "id": item.get("id") or new_id("fc"),
+                "type": "function_call",
+                "call_id": item["call_id"],
+                "name": item["name"],
+                "arguments": item.get("arguments") or "{}",
+                "status": "completed",
+            }
+            if isinstance(item.get("namespace"), str):
+                call["namespace"] = item["namespace"]
+            items.append(call)
+        elif kind == "custom_tool_call":
+            for key in ("call_id", "name", "input"):
+                if not isinstance(item.get(key), str):
+                    raise RequestInvalid(f"{where}.{key} is required", param=f"{where}.{key}")
+            custom = {
+                "id": item.get("id") or new_id("ctc"),
+                "type": "custom_tool_call",
+                "call_id": item["call_id"],
+                "name": item["name"],
+                "input": item["input"],
+                "status": "completed",
+            }
+            if isinstance(item.get("namespace"), str):
+                custom["namespace"] = item["namespace"]
+            items.append(custom)
+        elif kind in {"function_call_output", "custom_tool_call_output"}:
             if not isinstance(item.get("call_id"), str):
                 raise RequestInvalid(f"{where}.call_id is required", param=f"{where}.call_id")
             output = item.get("output")
             items.append(
                 {
-                    "id": item.get("id") or new_id("fco"),
-                    "type": "function_call_output",
+                    "id": item.get("id")
+                    or new_id("fco" if kind == "function_call_output" else "ctco"),
+                    "type": kind,
                     "call_id": item["call_id"],
                     "output": output if isinstance(output, str) else _text(output),
                     "status": "completed",
                 }
             )
         elif kind == "reasoning":
-            # Kept (and stored) as given; only the thinking Nexus sealed goes anywhere.
-            reasoning = {
-                "id": item.get("id") or new_id("rs"),
-                "type": "reasoning",
-                "summary": _summary(item.get("summary"), where),
-            }
-            if isinstance(item.get("encrypted_content"), str):
-                reasoning["encrypted_content"] = item["encrypted_content"]
-            items.append(reasoning)
+            items.append(_reasoning_input(item, where))
         elif kind == "item_reference":
             if not isinstance(item.get("id"), str) or not item["id"]:
                 raise RequestInvalid(f"{where}.id is required", param=f"{where}.id")
@@ -145,6 +151,37 @@ def input_items(given: Any) -> list[dict[str, Any]]:
         else:
             raise RequestInvalid(f"{where}.type {kind!r} is not supported", param=f"{where}.type")
     return items
+
+
+def _message_input(item: Mapping[str, Any], where: str) -> dict[str, Any]:
+    role = item.get("role")
+    if role not in _ROLES:
+        raise RequestInvalid(
+            f"{where}.role must be one of user, assistant, system, developer",
+            param=f"{where}.role",
+        )
+    message = {
+        "id": item.get("id") or new_id("msg"),
+        "type": "message",
+        "role": role,
+        "status": item.get("status", "completed"),
+        "content": _normalize_content(item.get("content"), str(role), where),
+    }
+    if item.get("cache_control") is not None:  # our extension: a prompt-cache mark
+        message["cache_control"] = item["cache_control"]
+    return message
+
+
+def _reasoning_input(item: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A reasoning item, kept (and stored) as given; only thinking Nexus sealed goes anywhere."""
+    reasoning = {
+        "id": item.get("id") or new_id("rs"),
+        "type": "reasoning",
+        "summary": _summary(item.get("summary"), where),
+    }
+    if isinstance(item.get("encrypted_content"), str):
+        reasoning["encrypted_content"] = item["encrypted_content"]
+    return reasoning
 
 
 def _summary(summary: Any, where: str) -> list[dict[str, str]]:
@@ -197,12 +234,14 @@ def _chat_content(parts: Sequence[Mapping[str, Any]]) -> str | list[dict[str, An
             out.append({"type": "image_url", "image_url": image})
         elif kind == "refusal":
             out.append({"type": "text", "text": part.get("refusal", "")})
+        elif kind == "input_file":
+            out.append(chat_file_part(part, "input"))
     if all(p["type"] == "text" for p in out):
         return "".join(p["text"] for p in out)
     return out
 
 
-def _messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _messages(items: Sequence[Mapping[str, Any]], names: ToolNames) -> list[dict[str, Any]]:
     """Chat messages for Responses items; sealed thinking goes with the assistant turn after it."""
     messages: list[dict[str, Any]] = []
     thinking: list[dict[str, str]] = []
@@ -223,11 +262,15 @@ def _messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             if "cache_control" in item:
                 message["cache_control"] = item["cache_control"]
             messages.append(assistant(message) if role == "assistant" else message)
-        elif kind == "function_call":
+        elif kind in {"function_call", "custom_tool_call"}:
+            arguments = (
+                item["arguments"] if kind == "function_call" else custom_arguments(item["input"])
+            )
+            name = names.chat_name(item["name"], item.get("namespace"))
             call = {
                 "id": item["call_id"],
                 "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"]},
+                "function": {"name": name, "arguments": arguments},
             }
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant" and "tool_calls" in last:
@@ -236,41 +279,11 @@ def _messages(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 messages.append(
                     assistant({"role": "assistant", "content": None, "tool_calls": [call]})
                 )
-        elif kind == "function_call_output":
+        elif kind in {"function_call_output", "custom_tool_call_output"}:
             messages.append(
                 {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
             )
     return messages
-
-
-def _tools(tools: Any) -> list[dict[str, Any]]:
-    if not isinstance(tools, list):
-        raise RequestInvalid("'tools' must be a list", param="tools")
-    out = []
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, Mapping) or tool.get("type") != "function":
-            kind = tool.get("type") if isinstance(tool, Mapping) else tool
-            raise RequestInvalid(
-                f"tools[{i}]: tool type {kind!r} is not supported (only 'function')",
-                param=f"tools[{i}].type",
-            )
-        if "function" in tool:  # Chat Completions' nested shape, accepted too
-            out.append(dict(tool))
-            continue
-        function = {
-            k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool
-        }
-        converted = {"type": "function", "function": function}
-        if "cache_control" in tool:
-            converted["cache_control"] = tool["cache_control"]
-        out.append(converted)
-    return out
-
-
-def _tool_choice(choice: Any) -> Any:
-    if isinstance(choice, Mapping) and choice.get("type") == "function" and "name" in choice:
-        return {"type": "function", "function": {"name": choice["name"]}}
-    return choice
 
 
 def _response_format(text: Any) -> dict[str, Any] | None:
@@ -289,19 +302,21 @@ def _response_format(text: Any) -> dict[str, Any] | None:
 
 def chat_request(
     body: Mapping[str, Any], items: Sequence[Mapping[str, Any]], *, stream: bool
-) -> dict[str, Any]:
-    """The Chat Completions body for a Responses request whose whole context is `items`."""
-    messages = _messages(items)
+) -> tuple[dict[str, Any], Toolset]:
+    """The Chat Completions body for a Responses request whose whole context is `items`,
+    and its tools (to map calls back, and the offered tools Chat cannot carry)."""
+    tools = toolset(body.get("tools"), body.get("tool_choice"))
+    messages = _messages(items, tools.names)
     instructions = body.get("instructions")
     if isinstance(instructions, str) and instructions:
         messages.insert(0, {"role": "system", "content": instructions})
     chat: dict[str, Any] = {"model": body["model"], "messages": messages}
     if any(THINKING_BLOCKS in m for m in messages):
         chat[CARRIES_THINKING] = True
-    if body.get("tools"):
-        chat["tools"] = _tools(body["tools"])
+    if tools.chat:
+        chat["tools"] = tools.chat
         if body.get("tool_choice") is not None:
-            chat["tool_choice"] = _tool_choice(body["tool_choice"])
+            chat["tool_choice"] = chat_tool_choice(body["tool_choice"], tools.names)
         if body.get("parallel_tool_calls") is not None:
             chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     fmt = _response_format(body.get("text"))
@@ -318,7 +333,7 @@ def chat_request(
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
-    return chat
+    return chat, tools
 
 
 def _reasoning(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -344,8 +359,11 @@ def reasoning_item(thinking: str, signed: list[dict[str, str]] | None = None) ->
     return item
 
 
-def output_items(completion: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Output items (reasoning, a message and/or function calls) of a chat.completion body."""
+def output_items(
+    completion: Mapping[str, Any], names: ToolNames | None = None
+) -> list[dict[str, Any]]:
+    """Output items (reasoning, a message and/or tool calls) of a chat.completion body."""
+    names = names or ToolNames()
     message = (completion.get("choices") or [{}])[0].get("message") or {}
     items: list[dict[str, Any]] = []
     thinking = thinking_of(message)
@@ -368,14 +386,11 @@ def output_items(completion: Mapping[str, Any]) -> list[dict[str, Any]]:
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}
         items.append(
-            {
-                "id": new_id("fc"),
-                "type": "function_call",
-                "status": "completed",
-                "call_id": call.get("id") or new_id("call"),
-                "name": function.get("name"),
-                "arguments": function.get("arguments") or "",
-            }
+            names.call_item(
+                str(function.get("name") or ""),
+                call.get("id") or new_id("call"),
+                function.get("arguments") or "",
+            )
         )
     return items
 
@@ -394,9 +409,9 @@ def usage_of(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    cached = int(prompt_details.get("cached_tokens") or 0)
-    written = int(prompt_details.get("cache_write_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0)
+    written = int(details.get("cache_write_tokens") or 0)
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
     return {
         "input_tokens": prompt,
@@ -447,10 +462,35 @@ def response_object(
         "temperature": body.get("temperature", 1.0),
         "text": text,
         "tool_choice": body.get("tool_choice", "auto"),
-        "tools": list(body.get("tools") or []),
+        "tools": [_echoed(tool) for tool in body.get("tools") or ()],
         "top_p": body.get("top_p", 1.0),
         "truncation": "disabled",
         "usage": usage,
         "user": None,
         "metadata": dict(body.get("metadata") or {}),
+    }
+
+
+def _echoed(tool: Any) -> Any:
+    """A request's tool as the response object echoes it (OpenAI's schema requires these)."""
+    if isinstance(tool, Mapping) and tool.get("type") == "function" and "function" not in tool:
+        return {"parameters": None, "strict": None, **tool}
+    return tool
+
+
+#: Our error kinds that OpenAI's ``ResponseError.code`` enum has a word for; the rest
+#: are ``server_error`` there.
+_RESPONSE_CODES = {
+    "rate_limit_exceeded": "rate_limit_exceeded",
+    "provider_rate_limit_error": "rate_limit_exceeded",
+}
+
+
+def response_error(kind: str, message: str) -> dict[str, str]:
+    """The ``error`` of a failed response: a ``code`` from OpenAI's enum, so clients can
+    decode it, and our own classification as ``nexus_code``."""
+    return {
+        "code": _RESPONSE_CODES.get(kind, "server_error"),
+        "message": message,
+        "nexus_code": kind,
     }

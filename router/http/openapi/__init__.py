@@ -16,6 +16,8 @@ import msgspec
 from litestar import Response, get
 
 from router import __version__
+from router.http.openapi.dashboard import DASHBOARD_PATHS
+from router.http.openapi.ollama import OLLAMA_PATHS, OLLAMA_SCHEMAS
 from router.http.openapi.paths import PATHS, with_aliases
 from router.http.openapi.schemas import SCHEMAS
 
@@ -28,8 +30,11 @@ A config-driven LLM router: one OpenAI-compatible endpoint in front of Ollama,
 OpenAI-compatible servers and Anthropic. Every `/v1` path is also served without
 the prefix. With an `auth` section in the config every operation but the
 operational ones needs a key (`Authorization: Bearer` or `x-api-key`); the provider
-and admin APIs need an admin key. Errors use OpenAI's envelope on the inference API
-and `{message, error_code, details}` on `/api` and `/admin`.
+and admin APIs need an admin key. Errors use OpenAI's envelope on the inference API,
+Ollama's `{"error": message}` on Ollama's API (its paths, at the root, as Ollama
+clients expect) and `{message, error_code, details}` on the rest of `/api`, on
+`/admin` and on `/ui`. The dashboard
+(`/ui`) takes an admin key once, at `POST /ui/api/login`, for a session cookie.
 """
 
 
@@ -44,7 +49,9 @@ def document() -> dict[str, Any]:
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "security": [{"bearer": []}, {"apiKey": []}],
-        "paths": msgspec.json.decode(msgspec.json.encode(with_aliases(PATHS))),
+        "paths": msgspec.json.decode(
+            msgspec.json.encode(with_aliases({**PATHS, **DASHBOARD_PATHS, **OLLAMA_PATHS}))
+        ),
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -54,7 +61,7 @@ def document() -> dict[str, Any]:
                 },
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
             },
-            "schemas": msgspec.json.decode(msgspec.json.encode(SCHEMAS)),
+            "schemas": msgspec.json.decode(msgspec.json.encode({**SCHEMAS, **OLLAMA_SCHEMAS})),
         },
     }
 

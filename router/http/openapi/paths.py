@@ -73,7 +73,7 @@ def _op(
         success["content"] = _json(schema)
         if sse:
             success["content"]["text/event-stream"] = {"schema": _EVENT}
-    envelope = "SeedError" if tag in {"providers", "admin"} else "OpenAIError"
+    envelope = "SeedError" if tag in {"providers", "admin", "dashboard"} else "OpenAIError"
     codes = (*_BODY_ERRORS, *errors) if body else errors
     operation: Operation = {
         "operationId": operation_id,
@@ -176,11 +176,21 @@ PATHS: dict[str, dict[str, Operation]] = {
     "/v1/responses/{response_id}": {
         "get": _op(
             "getResponse",
-            "A stored response",
+            "A stored response; with `stream=true` a background response's SSE events, "
+            "replayed after `starting_after` and then followed live",
             "responses",
-            ("200", "The response", ref("Response")),
-            _STORE_ERRORS,
-            params=(_RESPONSE_ID,),
+            ("200", "The response (or its SSE events when `stream` is true)", ref("Response")),
+            ("400", *_STORE_ERRORS),
+            params=(
+                _RESPONSE_ID,
+                _query("stream", {"type": "boolean"}, "Stream a background response's events"),
+                _query(
+                    "starting_after",
+                    {"type": "integer", "minimum": 0},
+                    "Replay the events after this sequence number",
+                ),
+            ),
+            sse=True,
         ),
         "delete": _op(
             "deleteResponse",

@@ -93,12 +93,14 @@ def test_length_finish_is_incomplete() -> None:
 def test_upstream_error_event_fails_the_response() -> None:
     data = (
         sse(delta({"content": "par"})).replace(b"data: [DONE]\n\n", b"")
-        + b'data: {"error": {"message": "Provider \'x\' closed the connection", "code": "UpstreamUnavailable"}}\n\n'
+        + b'data: {"error": {"message": "Provider \'x\' closed the connection", "code": "upstream_unavailable"}}\n\n'
     )
     events, _ = run(data)
     assert events[-1]["type"] == "response.failed"
+    # OpenAI's enum for clients that decode it; our classification beside it
     assert events[-1]["response"]["error"] == {
-        "code": "UpstreamUnavailable",
+        "code": "server_error",
         "message": "Provider 'x' closed the connection",
+        "nexus_code": "upstream_unavailable",
     }
     assert events[-1]["response"]["output"][0]["content"][0]["text"] == "par"

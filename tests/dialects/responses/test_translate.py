@@ -18,7 +18,10 @@ from router.errors import RequestInvalid
 
 
 def chat(body: dict[str, Any], *, stream: bool = False) -> dict[str, Any]:
-    return chat_request({"model": "m", **body}, input_items(body.get("input", "")), stream=stream)
+    request, _ = chat_request(
+        {"model": "m", **body}, input_items(body.get("input", "")), stream=stream
+    )
+    return request
 
 
 @pytest.mark.parametrize(
@@ -154,9 +157,10 @@ def test_invalid_input_names_the_field(given: Any, param: str) -> None:
     assert info.value.param == param
 
 
-def test_unsupported_tools_are_rejected() -> None:
-    with pytest.raises(RequestInvalid, match="'web_search' is not supported"):
-        chat({"input": "x", "tools": [{"type": "web_search"}]})
+def test_unknown_tool_types_are_rejected() -> None:
+    with pytest.raises(RequestInvalid, match="'teleport' is not supported") as info:
+        chat({"input": "x", "tools": [{"type": "teleport"}]})
+    assert info.value.param == "tools[0]"
 
 
 def test_output_items_and_status() -> None:
@@ -228,3 +232,19 @@ def test_response_object_has_every_required_field() -> None:
         "auto",
         True,
     )
+
+
+def test_shapes_a_strict_client_requires() -> None:
+    """OpenAI's schema requires annotations on output_text, parameters/strict on function
+    tools and cache_write_tokens in input_tokens_details; a strict client rejects less."""
+    [item] = input_items([{"role": "assistant", "content": [{"type": "output_text", "text": "x"}]}])
+    assert item["content"][0]["annotations"] == []
+    obj = response_object(
+        {"model": "m", "tools": [{"type": "function", "name": "f"}]},
+        response_id="resp_1",
+        created_at=1,
+        status="completed",
+        usage=usage_of({"prompt_tokens": 1, "completion_tokens": 1}),
+    )
+    assert obj["tools"] == [{"type": "function", "name": "f", "parameters": None, "strict": None}]
+    assert obj["usage"]["input_tokens_details"] == {"cached_tokens": 0, "cache_write_tokens": 0}
