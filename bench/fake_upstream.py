@@ -2,7 +2,7 @@
 
 It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) to answer
 OpenAI ``/v1/chat/completions`` (JSON and SSE), ``/v1/models``, Ollama ``/api/chat``
-(JSON and NDJSON) and ``/api/tags``, and Anthropic ``/v1/messages``, so that it is not the bottleneck.
+(JSON and NDJSON) and ``/api/tags``, and Anthropic ``/v1/messages`` (JSON and SSE), so that it is not the bottleneck.
 
     python -m bench.fake_upstream PORT
 """
@@ -137,6 +137,31 @@ def _anthropic_json() -> bytes:
     ).encode()
 
 
+def _anthropic_sse() -> list[bytes]:
+    def event(kind: str, **data: object) -> bytes:
+        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+    start = json.loads(_anthropic_json()) | {"content": [], "stop_reason": None}
+    out = [
+        event("message_start", message=start),
+        event("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        event("ping"),
+    ]
+    for i, word in enumerate(WORDS):
+        delta = {"type": "text_delta", "text": word if i == 0 else " " + word}
+        out.append(event("content_block_delta", index=0, delta=delta))
+    out += [
+        event("content_block_stop", index=0),
+        event(
+            "message_delta",
+            delta={"stop_reason": "end_turn", "stop_sequence": None},
+            usage={"output_tokens": len(WORDS)},
+        ),
+        event("message_stop"),
+    ]
+    return out
+
+
 def _embeddings(body: bytes) -> bytes:
     """One 8-dimensional vector per input (batched calls carry many inputs)."""
     given = json.loads(body)["input"]
@@ -167,6 +192,7 @@ CANNED = {
         "200 OK", "application/json", b'{"models":[{"name":"bench"},{"name":"bench-ol"}]}'
     ),
     ("POST", "/v1/messages", False): _response("200 OK", "application/json", _anthropic_json()),
+    ("POST", "/v1/messages", True): _chunked("text/event-stream", _anthropic_sse()),
 }
 NOT_FOUND = _response("404 Not Found", "application/json", b'{"error":"not found"}')
 

@@ -50,6 +50,10 @@ providers:
     kind: openai
     base_url: http://127.0.0.1:{upstream}/gpu/v1
     models: [{{name: embed-gpu, embeddings: true}}]
+  - name: claude
+    kind: anthropic
+    base_url: http://127.0.0.1:{upstream}
+    models: [{{name: bench-claude}}]
 routes:
   - {{model: bench-route, targets: [bench/bench]}}
   - {{model: bench-cached, targets: [bench/bench], cache: {{ttl_s: 600}}}}
@@ -58,6 +62,15 @@ routing:
   embeddings_batch_ms: {batch_ms}
 # {marker}
 """
+#: The Messages API: translated to chat completions (to `bench`), and passed through to the
+#: Anthropic-kind `bench-claude`.
+MESSAGES = (
+    '{"model": "bench", "max_tokens": 256, '
+    '"messages": [{"role": "user", "content": "Say hello in one sentence."}]}'
+)
+MESSAGES_STREAM = MESSAGES[:-1] + ', "stream": true}'
+PASSTHROUGH = MESSAGES.replace('"bench"', '"bench-claude"')
+PASSTHROUGH_STREAM = PASSTHROUGH[:-1] + ', "stream": true}'
 EMBED = '{"model": "embed", "input": ["one short sentence to embed"], "encoding_format": "float"}'
 EMBED_GPU = EMBED.replace('"embed"', '"embed-gpu"')
 CACHED = CHAT.replace('"bench"', '"bench-cached"')[:-1] + ', "temperature": 0}'

@@ -15,7 +15,8 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import attrs
@@ -31,8 +32,9 @@ from router.http.deps import RequestContext
 from router.http.errors import exception_handlers
 from router.http.fast import CONTEXT_STATE_KEY
 from router.http.inference import chat_completions, embeddings, images, route_explain
+from router.http.messages import MESSAGE_HANDLERS
 from router.http.models import MODEL_HANDLERS
-from router.http.observe import RequestObserver, record_attempt
+from router.http.observe import RequestObserver, current_info, record_attempt
 from router.http.ollama import OLLAMA_HANDLERS
 from router.http.openapi import OPENAPI_HANDLERS
 from router.http.ops import OPS_HANDLERS
@@ -46,6 +48,7 @@ from router.services.conversations import ConversationsService
 from router.services.metrics import Metrics
 from router.services.registry import Services
 from router.services.responses import ResponsesService
+from router.services.spend import SpendLedger
 from router.snapshot.holder import ConfigHolder
 from router.snapshot.watcher import watch_config
 from router.store import Store, open_store
@@ -75,6 +78,10 @@ class AppOptions:
     health_probes: bool = True
     #: Seconds between store heartbeats (and sweeps of dead processes' unfinished work).
     heartbeat_s: float = 5.0
+    #: Seconds between spend ledger syncs (write this process's spend, read everyone's).
+    spend_sync_s: float = 1.0
+    #: Wall clock (Unix seconds) for budget periods; tests move it.
+    clock: Callable[[], float] = time.time
 
 
 def _shared_state(holder: ConfigHolder, instance: str) -> SharedState:
@@ -154,6 +161,22 @@ async def _ping(store: Store) -> bool:
         return False
 
 
+def _request_key() -> str | None:
+    """The API key name of the request being served (for the spend ledger)."""
+    info = current_info()
+    return None if info is None else info.key
+
+
+async def _stop_spend(spend: SpendLedger, syncing: asyncio.Task[None]) -> None:
+    """Stop syncing, then write what is left (the store closes after this)."""
+    syncing.cancel()
+    await asyncio.gather(syncing, return_exceptions=True)
+    try:
+        await spend.flush()
+    except Exception as exc:  # an outage at shutdown: say what is lost
+        log.warning("spend of the last moments not written: %s", exc)
+
+
 @contextlib.asynccontextmanager
 async def assemble(
     holder: ConfigHolder, metrics: Metrics, options: AppOptions | None = None
@@ -181,9 +204,22 @@ async def assemble(
         health.sync(table)
         stack.push_async_callback(health.close)
         cache = ResponseCache(max_bytes=int(table.settings.cache_max_mb * 1024 * 1024))
-        runner = RouteRunner(health, queues)
+        spend = SpendLedger(
+            store,
+            lambda: holder.current,
+            key_of=_request_key,
+            clock=opts.clock,
+            observe=metrics.spend,
+        )
+        await spend.sync()
+        syncing = asyncio.create_task(spend.run(opts.spend_sync_s), name="nexus-spend")
+        stack.push_async_callback(_stop_spend, spend, syncing)
+        runner = RouteRunner(health, queues, spend.spent, opts.clock)
         queues.retry_hint = runner.retry_hint
-        dispatcher = Dispatcher(pool, health, shared, hooks=(metrics.attempt, record_attempt))
+        queues.spent = spend.spent
+        dispatcher = Dispatcher(
+            pool, health, shared, hooks=(metrics.attempt, record_attempt, spend.record)
+        )
         stack.push_async_callback(dispatcher.deadlines.close)
 
         async def broadcast_cancel(response_id: str) -> None:
@@ -231,6 +267,7 @@ async def assemble(
             responses=responses,
             conversations=ConversationsService(store),
             metrics=metrics,
+            spend=spend,
             pings=(("store", lambda: _ping(store)),),
         )
         metrics.watch(holder, health, queues.depths, shared.describe)
@@ -306,6 +343,7 @@ def create_app(holder: ConfigHolder, *, options: AppOptions | None = None) -> Li
             images,
             route_explain,
             *RESPONSE_HANDLERS,
+            *MESSAGE_HANDLERS,
             *MODEL_HANDLERS,
             *CONVERSATION_HANDLERS,
             ui_router,

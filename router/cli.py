@@ -1,4 +1,4 @@
-"""The ``nexus`` command: ``serve``, ``check``, ``explain`` and ``init``."""
+"""The ``nexus`` command: ``serve``, ``check``, ``explain``, ``init`` and ``spend``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from router import __version__
-from router.config.diagnostics import Diagnostic
-from router.errors import ConfigInvalid, ConfigUnavailable
+from router.config.diagnostics import Diagnostic, did_you_mean
+from router.errors import ConfigInvalid, ConfigUnavailable, StoreUnavailable
 from router.gc_policy import tune_for_serving
 from router.logs import configure_logging
 from router.routing.table import RoutingTable
@@ -367,6 +367,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if unknown:
         print(f"nexus: --down names unknown provider(s): {', '.join(unknown)}", file=sys.stderr)
         return 1
+    spent: dict[str, float] = {}
+    budgets = [b.name for b in table.budgets]
+    for item in args.spent:
+        name, _, usd = item.partition("=")
+        if name not in budgets:
+            hint = did_you_mean(name, budgets) or (
+                f" (budgets: {', '.join(budgets)})" if budgets else " (the config has no budgets)"
+            )
+            print(f"nexus: --spent: unknown budget {name!r}{hint}", file=sys.stderr)
+            return 1
+        try:
+            spent[name] = float(usd)
+        except ValueError:
+            print(f"nexus: --spent {item!r}: expected BUDGET=USD", file=sys.stderr)
+            return 1
     from router.config.model import Preference
 
     preference = (
@@ -381,7 +396,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         context_tokens=args.context,
         preference=preference,
     )
-    report = explain(table, facts, {}, down=tuple(args.down))
+    report = explain(table, facts, {}, down=tuple(args.down), spent=spent, now=time.time())
     if args.max_zone is not None and report["outcome"] == "routed":
         if args.max_zone not in table.zones:
             print(f"nexus: --max-zone: unknown zone {args.max_zone!r}", file=sys.stderr)
@@ -444,6 +459,86 @@ def cmd_init(args: argparse.Namespace) -> int:
         return 1
     path.write_text(text)
     print(f"wrote {path}; next: nexus check {path} && nexus serve -c {path}")
+    return 0
+
+
+def _load(path: str) -> RoutingTable | None:
+    """The config at `path`, or None after printing why it cannot be loaded."""
+    try:
+        return load_bytes(
+            read_config_bytes(Path(path)), source=path, env=os.environ, loaded_at=time.time()
+        )
+    except ConfigInvalid as exc:
+        for d in exc.diagnostics:
+            print(d.format(), file=sys.stderr)
+    except ConfigUnavailable as exc:
+        print(f"nexus: {exc.message}", file=sys.stderr)
+    return None
+
+
+async def _read_spend(table: RoutingTable, base_dir: Path, period: str) -> dict[str, Any]:
+    from router.config.envvars import expand
+    from router.config.model import Period
+    from router.services.spend_report import earliest_window, spend_report
+    from router.store import open_store
+
+    url = expand(table.config.storage, os.environ)
+    if url.value is None:
+        raise StoreUnavailable(f"storage: environment variable {', '.join(url.missing)} is not set")
+    try:
+        store = open_store(url.value, base_dir=base_dir, instance="nexus-spend")
+    except ValueError as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    await store.open()
+    try:
+        now = time.time()
+        chosen = Period(period)
+        since = earliest_window((chosen, *(b.period for b in table.budgets)), now)
+        rows = await store.spend_since(since)
+    finally:
+        await store.close()
+    return spend_report(rows, table.budgets, chosen, now)
+
+
+def format_spend(report: dict[str, Any]) -> str:
+    """Render the spend report for a terminal."""
+    lines = [
+        f"spend this {report['period']} (since {report['since']}): "
+        f"${report['total_usd']:.6f} over {report['requests']} request(s)"
+    ]
+    if report["estimated_requests"]:
+        lines.append(
+            f"  of which estimated (no usage reported): ${report['estimated_usd']:.6f} over "
+            f"{report['estimated_requests']} request(s)"
+        )
+    for dimension in ("provider", "zone", "route", "key", "model"):
+        values = report[f"by_{dimension}"]
+        if values:
+            shown = ", ".join(f"{name} ${usd:.6f}" for name, usd in values.items())
+            lines.append(f"by {dimension}: {shown}")
+    for b in report["budgets"]:
+        scope, value = next(iter(b["scope"].items()))
+        state = "SPENT" if b["exhausted"] else "ok"
+        lines.append(
+            f"budget {b['name']} ({scope} {value}, per {b['period']}): ${b['spent_usd']:.6f} "
+            f"of ${b['limit_usd']:g} [{state}], resets {b['resets_at']}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_spend(args: argparse.Namespace) -> int:
+    """Print what was spent in the current period, from the config's storage database."""
+    import asyncio
+
+    table = _load(args.config)
+    if table is None:
+        return 1
+    try:
+        report = asyncio.run(_read_spend(table, Path(args.config).resolve().parent, args.period))
+    except StoreUnavailable as exc:
+        print(f"nexus: {exc.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.format == "json" else format_spend(report))
     return 0
 
 
@@ -532,6 +627,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="first ask the providers with 'discover: true' which models they serve "
         "(contacts them; without it only the file's models are known)",
     )
+    exp.add_argument(
+        "--spent",
+        action="append",
+        default=[],
+        metavar="BUDGET=USD",
+        help="assume BUDGET has spent USD in its current period (repeatable; default: 0)",
+    )
     exp.add_argument("--format", choices=["text", "json"], default="text")
     exp.set_defaults(func=cmd_explain)
 
@@ -559,6 +661,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=1.5, metavar="S", help="seconds per probe (default 1.5)"
     )
     init.set_defaults(func=cmd_init)
+    spend = sub.add_parser(
+        "spend", help="what was spent this day, week or month, and each budget's state"
+    )
+    spend.add_argument("-c", "--config", default=_default_config())
+    spend.add_argument("--period", choices=["day", "week", "month"], default="day")
+    spend.add_argument("--format", choices=["text", "json"], default="text")
+    spend.set_defaults(func=cmd_spend)
     return parser
 
 

@@ -10,6 +10,7 @@ maps each class to a status code and an error envelope in one place::
     ├── AuthenticationRequired  no key, or an unknown key (401)
     ├── PermissionDenied        a valid key that may not do this (403)
     ├── RateLimited             a key's or every candidate provider's budget is spent (429)
+    │   └── BudgetExceeded      the key's spend budget for this period is spent (429)
     ├── PayloadTooLarge         the body exceeds the endpoint's limit (413)
     ├── UnsupportedMediaType    the body is not JSON (415)
     ├── NotFound                an id the client named does not exist (404)
@@ -62,6 +63,7 @@ from typing import Any, ClassVar, Protocol
 __all__ = [
     "AdminError",
     "AuthenticationRequired",
+    "BudgetExceeded",
     "ConfigChangedOnDisk",
     "ConfigInvalid",
     "ConfigReadOnly",
@@ -366,6 +368,19 @@ class RateLimited(NexusError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(int(self.retry_after))}
+
+
+class BudgetExceeded(RateLimited):
+    """The caller's key has spent its budget for this period; it resets at `resets_at`."""
+
+    kind = "budget_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float, fields: Mapping[str, Any]) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self._fields = dict(fields)
+
+    def fields(self) -> dict[str, Any]:
+        return {**self._fields, "retry_after_seconds": int(self.retry_after)}
 
 
 class PayloadTooLarge(NexusError):

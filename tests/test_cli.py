@@ -71,6 +71,26 @@ def test_check_fails_on_any_invalid_file(
             "openai/gpt-4o (zone open, overflow)",
             id="would leave the zone",
         ),
+        pytest.param(
+            ["--model", "coder"],
+            0,
+            "+ openai/gpt-4o (zone open): usable [budget cloud-month: $0 of $20]",
+            id="budget state per candidate",
+        ),
+        pytest.param(
+            ["--model", "coder", "--spent", "cloud-month=20"],
+            2,
+            "-> 503 budget_exhausted: Budget 'cloud-month' is spent",
+            id="spent budget rejects",
+        ),
+        pytest.param(
+            ["--model", "llama3:70b", "--spent", "cloud-month=25"],
+            0,
+            "- openai/gpt-4o (zone open): behind spent budget cloud-month "
+            "[budget cloud-month: $25 of $20, spent]",
+            id="spent budget stops overflow",
+        ),
+        pytest.param(["--model", "coder", "--spent", "cloud=1"], 1, "", id="unknown budget"),
         pytest.param(["--model", "gpt-5"], 1, "404 model_not_found", id="unknown model"),
         pytest.param(["--model", "chat", "--down", "gpu-boxx"], 1, "", id="unknown --down"),
     ],

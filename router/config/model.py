@@ -16,6 +16,7 @@ __all__ = [
     "AdminConfig",
     "AnthropicProvider",
     "AuthConfig",
+    "BudgetConfig",
     "CacheConfig",
     "HealthConfig",
     "KeyConfig",
@@ -25,7 +26,9 @@ __all__ = [
     "OllamaProvider",
     "OpenAIProvider",
     "Overflow",
+    "Period",
     "Preference",
+    "Price",
     "ProviderConfig",
     "QueueConfig",
     "Role",
@@ -62,6 +65,15 @@ class Tiers:
 
 
 @attrs.frozen
+class Price:
+    """USD per million tokens; ``cached_input`` defaults to the ``input`` price."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cached_input: float | None = None
+
+
+@attrs.frozen
 class ModelConfig:
     name: str
     tiers: Tiers = Tiers()
@@ -73,6 +85,8 @@ class ModelConfig:
     images: bool = False
     documents: bool = False
     description: str | None = None
+    #: None: a local model, free.
+    price: Price | None = None
     #: The keys the file wrote for this model (the converter records them): with
     #: discovery, a declared value wins field by field over what the backend says.
     given: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
@@ -94,6 +108,8 @@ class ModelDefaults:
     images: bool | None = None
     documents: bool | None = None
     description: str | None = None
+    #: None: a local model, free.
+    price: Price | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -237,6 +253,27 @@ class AdminConfig:
     env_allow: tuple[str, ...] = ()
 
 
+class Period(enum.StrEnum):
+    """A budget's window: a UTC calendar day, ISO week (from Monday) or month."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@attrs.frozen
+class BudgetConfig:
+    """A spend limit over one scope; exactly one of the scope keys is set (compile checks)."""
+
+    name: str
+    limit_usd: float
+    period: Period
+    zone: str | None = None
+    provider: str | None = None
+    route: str | None = None
+    key: str | None = None
+
+
 @attrs.frozen
 class NexusConfig:
     version: int
@@ -249,3 +286,4 @@ class NexusConfig:
     routing: RoutingConfig = RoutingConfig()
     admin: AdminConfig = AdminConfig()
     auth: AuthConfig | None = None
+    budgets: tuple[BudgetConfig, ...] = ()

@@ -51,6 +51,8 @@ class Usage:
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    #: Of the prompt tokens, those the provider served from its prompt cache.
+    cached_tokens: int | None = None
 
 
 class Exchange(Protocol):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, Router, get, post
+from litestar.params import FromQuery
 
-from router.errors import ConfigInvalid
+from router.config.model import Period
+from router.errors import ConfigInvalid, RequestInvalid
 from router.http.deps import ContextDep
 from router.snapshot.holder import ReloadResult
 
@@ -61,6 +63,20 @@ async def providers(ctx: ContextDep) -> dict[str, Any]:
     return {"config_version": table.version, "shared": services.shared.describe(), "providers": out}
 
 
+@get("/spend")
+async def spend(ctx: ContextDep, period: FromQuery[str] = "day") -> dict[str, Any]:
+    """Spend in the current day, week or month (UTC), by dimension, and each budget's state."""
+    try:
+        chosen = Period(period)
+    except ValueError:
+        raise RequestInvalid(
+            f"period must be one of day, week, month (not {period!r})", param="period"
+        ) from None
+    return await ctx.services.spend.report(chosen)
+
+
 admin_router = Router(
-    path="/admin", route_handlers=[config_status, config_reload, providers], opt={"admin": True}
+    path="/admin",
+    route_handlers=[config_status, config_reload, providers, spend],
+    opt={"admin": True},
 )

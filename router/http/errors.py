@@ -1,9 +1,11 @@
 """Map the exception tree to HTTP status codes and error envelopes: the only place that does.
 
-Three envelopes: OpenAI's ``{"error": {message, type, param, code}}`` on the
-inference API, Ollama's ``{"error": message}`` on Ollama's paths, and
-``{message, error_code, details}`` on the admin APIs (the rest of ``/api/...`` and
-``/admin/...``). The 503 routing contract carries ``context``.
+Four envelopes: OpenAI's ``{"error": {message, type, param, code}}`` on the
+inference API, Anthropic's ``{"type": "error", "error": {type, message}}`` on the
+Messages API (``/v1/messages...``), Ollama's ``{"error": message}`` on Ollama's
+paths, and ``{message, error_code, details}`` on the admin APIs (the rest of
+``/api/...``, ``/admin/...`` and ``/ui``). The 503 routing contract carries
+``context`` in each.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
+from router.dialects.anthropic.reply import error_body as anthropic_error
 from router.dialects.ollama.wire import error_body as ollama_error
 from router.dialects.ollama.wire import is_api_path as is_ollama_path
 from router.errors import (
     AdminError,
     AuthenticationRequired,
+    BudgetExceeded,
     ConfigChangedOnDisk,
     ConfigInvalid,
     ConfigReadOnly,
@@ -65,7 +69,7 @@ from router.errors import (
 )
 from router.http.observe import current_info
 
-__all__ = ["ERROR_MAP", "ErrorSpec", "exception_handlers", "is_admin_path"]
+__all__ = ["ERROR_MAP", "ErrorSpec", "exception_handlers", "is_admin_path", "is_messages_path"]
 
 log = logging.getLogger("nexus.http")
 
@@ -101,6 +105,7 @@ ERROR_MAP: dict[type[NexusError], ErrorSpec] = {
     UpstreamError: ErrorSpec(502, "upstream_error"),
     AuthenticationRequired: ErrorSpec(401, "invalid_request_error", "authentication_required"),
     PermissionDenied: ErrorSpec(403, "permission_error", "insufficient_permissions"),
+    BudgetExceeded: ErrorSpec(429, "rate_limit_exceeded"),
     RateLimited: ErrorSpec(429, "rate_limit_exceeded"),
     PayloadTooLarge: ErrorSpec(413, "invalid_request_error"),
     UnsupportedMediaType: ErrorSpec(415, "invalid_request_error"),
@@ -152,6 +157,11 @@ def is_admin_path(path: str) -> bool:
     return path.startswith(("/api/", "/admin", "/ui"))
 
 
+def is_messages_path(path: str) -> bool:
+    """The Messages API's paths, whose clients (Anthropic SDKs) read Anthropic's envelope."""
+    return path.startswith(("/v1/messages", "/messages"))
+
+
 def _openai(
     message: str, type_: str, code: str | int | None, param: str | None = None, **extra: Any
 ) -> dict[str, Any]:
@@ -185,6 +195,9 @@ def _nexus_error(request: Request[Any, Any, Any], exc: NexusError) -> Response[A
     elif is_admin_path(request.url.path):
         admin_code = spec.admin_code or (code if isinstance(code, str) else exc.kind)
         body = _admin(exc.message, admin_code, fields)
+    elif is_messages_path(request.url.path):
+        where = {"param": exc.param} if exc.param is not None else {}
+        body = anthropic_error(status, exc.message, code=code, **where, **fields)
     elif isinstance(exc, UpstreamStatusError) and status < 500 and exc.details:
         # The client's own mistake as the provider saw it: its code and param stay
         # decodable (context_length_exceeded, …); our classification rides beside them.
@@ -230,6 +243,8 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         body = ollama_error(message)
     elif is_admin_path(request.url.path):
         body = _admin(message, code, dict(exc.extra) if isinstance(exc.extra, dict) else None)
+    elif is_messages_path(request.url.path):
+        body = anthropic_error(status, message, code=code)
     else:
         body = _openai(message, _HTTP_TYPES.get(status, "server_error"), code)
     return Response(body, status_code=status, headers=headers)
@@ -242,6 +257,8 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         return Response(ollama_error(message), status_code=500)
     if is_admin_path(request.url.path):
         return Response(_admin(message, "internal_error"), status_code=500)
+    if is_messages_path(request.url.path):
+        return Response(anthropic_error(500, message, code="internal_error"), status_code=500)
     return Response(_openai(message, "server_error", "internal_error"), status_code=500)
 
 

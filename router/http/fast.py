@@ -75,6 +75,8 @@ class InferenceApp:
         try:
             await authorize(request)
             ctx = request.app.state[CONTEXT_STATE_KEY](request)
+            if ctx.identity is not None:
+                ctx.services.spend.check_key(ctx.identity.name)
             response = await self.handler(request, ctx)
             if _plain_json(response):
                 await _send_json(send, response)

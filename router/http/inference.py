@@ -175,7 +175,14 @@ def explain_request(
     )
     down = body.get("down") or []
     facts = attrs.evolve(facts, model=model, preference=preference)
-    return explain(table, facts, services.health.states, down=tuple(down))
+    return explain(
+        table,
+        facts,
+        services.health.states,
+        down=tuple(down),
+        spent=services.spend.totals(),
+        now=services.spend.clock(),
+    )
 
 
 def _with_history(facts: RequestFacts, messages: int) -> RequestFacts:

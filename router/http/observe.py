@@ -45,14 +45,17 @@ class RequestInfo:
     ttfb_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    #: What the answer cost (USD), when its usage is known.
+    cost_usd: float | None = None
+    cost_estimated: bool = False
     #: The client disconnected before its answer was complete (logged as status 499).
     client_gone: bool = False
     #: Why the provider that answered was chosen (``primary``, ``failover``...).
     route_reason: str | None = None
     #: The model a rejected request named (``route`` is what an attempt was made for).
     rejected_route: str | None = None
-    #: What the request cost, when its model has a price (filled in by the spend ledger).
-    cost_usd: float | None = None
+    #: The end user a client names (the Messages API's ``metadata.user_id``), for the log.
+    end_user: str | None = None
 
 
 CURRENT: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
@@ -78,6 +81,9 @@ def record_attempt(attempt: Attempt) -> None:
     if attempt.prompt_tokens is not None or attempt.completion_tokens is not None:
         info.prompt_tokens = attempt.prompt_tokens
         info.completion_tokens = attempt.completion_tokens
+    if attempt.cost_usd is not None:
+        info.cost_usd = attempt.cost_usd
+        info.cost_estimated = attempt.estimated
 
 
 def _request_id(scope: dict[str, Any]) -> str:
@@ -139,6 +145,7 @@ def _log(info: RequestInfo, scope: dict[str, Any], status: int, elapsed: float) 
     fields: dict[str, Any] = {
         "request_id": info.request_id,
         "key": info.key,
+        "end_user": info.end_user,
         "method": scope.get("method"),
         "path": scope.get("path"),
         "route": info.route,
@@ -150,7 +157,10 @@ def _log(info: RequestInfo, scope: dict[str, Any], status: int, elapsed: float) 
         "upstream_ms": round(info.upstream_s * 1000, 3) if info.provider else None,
         "prompt_tokens": info.prompt_tokens,
         "completion_tokens": info.completion_tokens,
+        "cost_usd": info.cost_usd,
     }
+    if info.cost_estimated:
+        fields["cost_estimated"] = True
     access.info("request", extra={"fields": fields})
     if info.rejection is not None:  # the seed's rejection line
         context = info.rejection.context()

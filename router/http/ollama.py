@@ -46,10 +46,11 @@ NDJSON = "application/x-ndjson"
 
 
 def _resolve(table: RoutingTable, name: str) -> str:
-    """Ollama's implicit tag: ``chat:latest`` is the route ``chat`` when no route has the tag."""
-    if name not in table.routes and name.endswith(":latest"):
+    """Ollama's implicit tag: ``chat:latest`` is the route ``chat`` when no route (or
+    pattern) serves the tagged name."""
+    if table.resolve(name) is None and name.endswith(":latest"):
         bare = name.removesuffix(":latest")
-        if bare in table.routes:
+        if table.resolve(bare) is not None:
             return bare
     return name
 

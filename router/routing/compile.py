@@ -7,6 +7,7 @@ always give the same table (or the same diagnostics).
 from __future__ import annotations
 
 import base64
+import re
 import urllib.parse
 import uuid
 from collections import defaultdict
@@ -21,7 +22,9 @@ from router.config.envvars import expand
 from router.config.model import NexusConfig, Overflow, ProviderConfig, RouteConfig, Tiers
 from router.errors import ConfigInvalid
 from router.redact import Redactor, redact_url
+from router.routing.budgets import Budget
 from router.routing.discovered import Discovery, discovered_specs
+from router.routing.patterns import compile_pattern, is_pattern, overlap
 from router.routing.table import ModelSpec, ProviderEntry, Route, RoutingTable, Target
 
 __all__ = ["PROVIDER_ID_NAMESPACE", "compile_config", "provider_id"]
@@ -144,6 +147,7 @@ def _provider(
             m.images,
             m.documents,
             reasoning=m.reasoning,
+            price=m.price,
         )
     if p.prompt_cache != "off" and p.kind != "anthropic":
         report.error(
@@ -342,6 +346,25 @@ def _check_route(route: Route, index: int, report: _Report) -> None:
             )
 
 
+def _patterns(
+    configs: Mapping[str, tuple[int, RouteConfig]], report: _Report
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Pattern routes, longest first; two of equal length that can match one name are errors."""
+    names = sorted((n for n in configs if is_pattern(n)), key=lambda n: (-len(n), n))
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if len(b) < len(a):
+                break
+            if overlap(a, b):
+                first, second = sorted((a, b), key=lambda n: configs[n][0])
+                report.error(
+                    f"route patterns {first!r} and {second!r} have the same length and can "
+                    "match the same model name, so neither wins: make one more specific",
+                    ("routes", configs[second][0], "model"),
+                )
+    return tuple((n, compile_pattern(n)) for n in names)
+
+
 def _tier_groups(
     providers: Mapping[str, ProviderEntry],
 ) -> tuple[tuple[Tiers, tuple[Target, ...]], ...]:
@@ -354,6 +377,57 @@ def _tier_groups(
         groups.items(), key=lambda kv: (kv[0].reasoning + kv[0].coding, kv[0].reasoning)
     )
     return tuple((tiers, tuple(targets)) for tiers, targets in ordered)
+
+
+_SCOPES = ("zone", "provider", "route", "key")
+
+
+def _budgets(
+    config: NexusConfig,
+    providers: Mapping[str, ProviderEntry],
+    routes: Mapping[str, Route],
+    report: _Report,
+) -> tuple[Budget, ...]:
+    """Resolve each budget's one scope; unknown names get a did-you-mean."""
+    keys = [k.name for k in config.auth.keys] if config.auth is not None else []
+    known: dict[str, list[str]] = {
+        "zone": [z.name for z in config.zones],
+        "provider": list(providers),
+        "route": list(routes),
+        "key": keys,
+    }
+    out: list[Budget] = []
+    seen: set[str] = set()
+    for i, b in enumerate(config.budgets):
+        path: JsonPath = ("budgets", i)
+        if b.name in seen:
+            report.error(f"duplicate budget {b.name!r}", (*path, "name"))
+            continue
+        seen.add(b.name)
+        scopes = [(s, getattr(b, s)) for s in _SCOPES if getattr(b, s) is not None]
+        if len(scopes) != 1:
+            given = " and ".join(s for s, _ in scopes) if scopes else "none"
+            report.error(
+                f"budget {b.name!r} needs exactly one scope (zone, provider, route or key); "
+                f"it has {given}",
+                path,
+            )
+            continue
+        scope, value = scopes[0]
+        if value not in known[scope]:
+            names = known[scope]
+            hint = did_you_mean(value, names) or (
+                f" (declared: {', '.join(names)})" if names else f" (no {scope}s are declared)"
+            )
+            report.error(f"budget {b.name!r}: unknown {scope} {value!r}{hint}", (*path, scope))
+            continue
+        covered: frozenset[str] = frozenset()
+        if scope == "zone":
+            covered = frozenset(p.name for p in providers.values() if p.zone == value)
+        elif scope == "provider":
+            covered = frozenset({value})
+        out.append(Budget(b.name, b.limit_usd, b.period, scope, value, covered))
+    return tuple(out)
 
 
 def compile_config(
@@ -445,7 +519,9 @@ def compile_config(
                 direct=True,
             )
 
+    patterns = _patterns(configs, report)
     auth = compile_auth(config.auth, env, report.error, report.warn)
+    budgets = _budgets(config, providers, routes, report)
     if report.failed:
         raise ConfigInvalid(report.items)
     return RoutingTable(
@@ -463,4 +539,6 @@ def compile_config(
         config=config,
         warnings=tuple(report.items),
         auth=auth,
+        patterns=patterns,
+        budgets=budgets,
     )

@@ -6,8 +6,8 @@ dispatcher to walk (failover), a structured `Rejection` (the 503 contract), or
 
 Rejection precedence, when several apply (the first that any target hits wins):
 ``tier_insufficient_reasoning`` / ``tier_insufficient_coding`` -> ``capability_missing``
--> ``capacity_exhausted`` -> ``strict_routing_enabled`` -> ``overflow_blocked_with_history``
--> ``privacy_zone_mismatch`` -> ``no_healthy_backend``.
+-> ``capacity_exhausted`` -> ``budget_exhausted`` -> ``strict_routing_enabled``
+-> ``overflow_blocked_with_history`` -> ``privacy_zone_mismatch`` -> ``no_healthy_backend``.
 Capability problems come first because retrying elsewhere cannot fix them; a full
 target comes next because it frees up (the request may queue for it); an outage
 comes last because it is the only transient one that needs an operator.
@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from router.config.model import Overflow, Preference, Tiers
+from router.routing.budgets import NOTHING_SPENT, Exhausted, Spent
 from router.routing.table import ProviderEntry, Route, RoutingTable, Target
 
 __all__ = [
@@ -71,6 +72,8 @@ class Verdict(enum.StrEnum):
     UNHEALTHY = "unhealthy"
     NOT_PULLED = "model_not_available"
     FULL = "at_capacity"
+    #: Behind a spent budget (of its provider's zone, the provider, or the route).
+    BUDGET = "budget_exhausted"
     USABLE = "usable"
 
 
@@ -148,6 +151,8 @@ class Rejection:
     retry_after_s: int
     fields: Mapping[str, Any]
     considered: tuple[tuple[Target, Verdict, bool], ...] = ()
+    #: Unix seconds when the spent budget resets (``budget_exhausted`` only).
+    resets_at: float | None = None
 
     @property
     def permanent(self) -> bool:
@@ -230,7 +235,7 @@ def availability(entry: ProviderEntry, state: ProviderState, model: str | None) 
 
 def routable(table: RoutingTable, name: str, live: Mapping[str, ProviderState]) -> bool:
     """At least one target of route `name` can serve now (a full one counts: it frees up)."""
-    route_ = table.routes.get(name)
+    route_ = table.resolve(name)
     if route_ is None:
         return False
     return any(
@@ -240,12 +245,18 @@ def routable(table: RoutingTable, name: str, live: Mapping[str, ProviderState]) 
     )
 
 
+def _spent_on(t: Target, r: Route, spent: Spent) -> Exhausted | None:
+    """The spent budget standing between route `r` and target `t`, if any."""
+    return spent.routes.get(r.name) or spent.providers.get(t.provider)
+
+
 def _alternatives(
     table: RoutingTable,
     r: Route,
     facts: RequestFacts,
     live: Mapping[str, ProviderState],
     limit: int,
+    spent: Spent,
 ) -> list[tuple[Target, Verdict]]:
     """Other models at least as capable in every tier, closest tiers first."""
     need = r.min_tiers or (r.targets[0].spec.tiers if r.targets else Tiers())
@@ -262,12 +273,18 @@ def _alternatives(
             verdict = _verdict(
                 t, entry, live.get(t.provider, _UNKNOWN), facts, need, r.zone_rank, r.overflow
             )
+            if spent and verdict in _AVAILABLE and _spent_on(t, r, spent) is not None:
+                verdict = Verdict.BUDGET
             found.append((t, verdict))
             if verdict is Verdict.USABLE:
                 usable += 1
                 if usable >= limit:  # enough to fill every attempt the dispatcher may make
                     return found
     return found
+
+
+#: Verdicts a spent budget overrides: the target could serve (now, or once it frees up).
+_AVAILABLE = frozenset({Verdict.USABLE, Verdict.FULL})
 
 
 def _reject(
@@ -278,6 +295,7 @@ def _reject(
     preference: Preference,
     considered: list[tuple[Target, Verdict, bool]],
     alternatives_if_flexible: list[Target],
+    spent: Spent,
 ) -> Rejection:
     retry = table.settings.retry_after_s
     own = [(t, v) for t, v, alt in considered if not alt]
@@ -350,6 +368,19 @@ def _reject(
             },
             tuple(considered),
         )
+    if Verdict.BUDGET in verdicts:
+        blocked = next(t for t, v in own if v is Verdict.BUDGET)
+        gone = _spent_on(blocked, r, spent)
+        assert gone is not None
+        return Rejection(
+            "budget_exhausted",
+            f"Budget '{gone.budget}' is spent (${gone.spent_usd:.2f} of ${gone.limit_usd:g}) "
+            f"and no other backend may serve model '{r.name}'",
+            retry,
+            {"requested_model": r.name, **gone.fields()},
+            tuple(considered),
+            resets_at=gone.resets_at,
+        )
     if preference is Preference.STRICT and alternatives_if_flexible:
         names = list(dict.fromkeys(t.model for t in alternatives_if_flexible))
         return Rejection(
@@ -414,9 +445,13 @@ def route(
     table: RoutingTable,
     facts: RequestFacts,
     live: Mapping[str, ProviderState],
+    spent: Spent = NOTHING_SPENT,
 ) -> RouteDecision | Rejection | UnknownModel:
-    """Decide which candidates may serve `facts`, best first, or why none may."""
-    r = table.routes.get(facts.model)
+    """Decide which candidates may serve `facts`, best first, or why none may.
+
+    `spent`: the budgets spent now; a target behind one is skipped (``budget_exhausted``).
+    """
+    r = table.resolve(facts.model)
     if r is None:
         names = tuple(name for name in table.public_models if routable(table, name, live))
         return UnknownModel(facts.model, names)
@@ -429,6 +464,8 @@ def route(
     for t in r.targets:
         state = live.get(t.provider, _UNKNOWN)
         verdict = _verdict(t, providers[t.provider], state, facts, need, r.zone_rank, r.overflow)
+        if spent and verdict in _AVAILABLE and _spent_on(t, r, spent) is not None:
+            verdict = Verdict.BUDGET
         considered.append((t, verdict, False))
         if verdict is Verdict.USABLE:
             (in_zone if t.zone_rank <= r.zone_rank else out_zone).append(t)
@@ -438,7 +475,7 @@ def route(
     alt_out: list[Target] = []
     alternatives: list[tuple[Target, Verdict]] = []
     if preference is Preference.FLEXIBLE or not (in_zone or out_zone):
-        alternatives = _alternatives(table, r, facts, live, limit)
+        alternatives = _alternatives(table, r, facts, live, limit, spent)
         for t, verdict in alternatives:
             if verdict is Verdict.USABLE:
                 (alt_in if t.zone_rank <= r.zone_rank else alt_out).append(t)
@@ -461,4 +498,4 @@ def route(
         candidates.extend(Candidate(t, RouteReason.ALTERNATIVE) for t in alt_out)
     if candidates:
         return RouteDecision(r, preference, tuple(candidates), tuple(considered))
-    return _reject(table, r, facts, live, preference, considered, [*alt_in, *alt_out])
+    return _reject(table, r, facts, live, preference, considered, [*alt_in, *alt_out], spent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from router.routing.budgets import Budget, Spent, window
 from router.routing.decision import (
     Health,
     ProviderState,
@@ -34,12 +35,39 @@ _WHY = {
     Verdict.UNHEALTHY: "provider unhealthy",
     Verdict.NOT_PULLED: "the provider does not list this model (not pulled?)",
     Verdict.FULL: "provider at max_concurrency",
+    Verdict.BUDGET: "behind a spent budget",
     Verdict.USABLE: "usable",
 }
 
 
+def _budgets(
+    budgets: tuple[Budget, ...], route: str, t: Target, spent: Mapping[str, float], now: float
+) -> list[dict[str, Any]]:
+    """The state of every budget that covers `t` when it serves `route`."""
+    out = []
+    for b in budgets:
+        if b.scope == "key" or not (t.provider in b.providers or b.value == route):
+            continue
+        usd = spent.get(b.name, 0.0)
+        out.append(
+            {
+                "name": b.name,
+                "limit_usd": b.limit_usd,
+                "spent_usd": round(usd, 10),
+                "exhausted": usd >= b.limit_usd,
+                "resets_in_s": round(window(b.period, now)[1] - now),
+            }
+        )
+    return out
+
+
 def _considered(
-    table: RoutingTable, rows: tuple[tuple[Target, Verdict, bool], ...], chosen: dict[str, str]
+    table: RoutingTable,
+    rows: tuple[tuple[Target, Verdict, bool], ...],
+    chosen: dict[str, str],
+    model: str,
+    spent: Mapping[str, float],
+    now: float,
 ) -> list[dict[str, Any]]:
     out = []
     for t, verdict, alternative in rows:
@@ -49,18 +77,23 @@ def _considered(
             why = f"provider disabled: {entry.disabled_reason}"
         if verdict is Verdict.USABLE and t.key not in chosen:
             why = "usable, but not tried: strict routing uses only the route's own targets"
-        out.append(
-            {
-                "target": t.key,
-                "zone": t.zone,
-                "tiers": {"reasoning": t.spec.tiers.reasoning, "coding": t.spec.tiers.coding},
-                "discovered": t.spec.discovered,
-                "alternative": alternative,
-                "verdict": verdict.value,
-                "chosen_as": chosen.get(t.key),
-                "why": why,
-            }
-        )
+        row: dict[str, Any] = {
+            "target": t.key,
+            "zone": t.zone,
+            "tiers": {"reasoning": t.spec.tiers.reasoning, "coding": t.spec.tiers.coding},
+            "discovered": t.spec.discovered,
+            "alternative": alternative,
+            "verdict": verdict.value,
+            "chosen_as": chosen.get(t.key),
+            "why": why,
+        }
+        if table.budgets:
+            states = _budgets(table.budgets, model, t, spent, now)
+            row["budgets"] = states
+            if verdict is Verdict.BUDGET:
+                gone = [b["name"] for b in states if b["exhausted"]]
+                row["why"] = f"behind spent budget {', '.join(gone)}"
+        out.append(row)
     return out
 
 
@@ -70,11 +103,17 @@ def explain(
     live: Mapping[str, ProviderState],
     *,
     down: tuple[str, ...] = (),
+    spent: Mapping[str, float] | None = None,
+    now: float = 0.0,
 ) -> dict[str, Any]:
-    """Run `route()` (with `down` providers forced unhealthy) and describe the outcome."""
+    """Run `route()` (with `down` providers forced unhealthy) and describe the outcome.
+
+    `spent`: USD spent per budget name in its current period (`now`, Unix seconds).
+    """
     if down:
         live = {**live, **{name: ProviderState(Health.UNHEALTHY) for name in down}}
-    result = route(table, facts, live)
+    spent = spent or {}
+    result = route(table, facts, live, Spent.of(table.budgets, spent, now))
     base: dict[str, Any] = {
         "model": facts.model,
         "config_version": table.version,
@@ -95,7 +134,7 @@ def explain(
             "outcome": "rejected",
             "rejection": result.context(),
             "message": result.message,
-            "considered": _considered(table, result.considered, {}),
+            "considered": _considered(table, result.considered, {}, facts.model, spent, now),
         }
     assert isinstance(result, RouteDecision)
     chosen = {c.target.key: c.reason.value for c in result.candidates}
@@ -104,6 +143,8 @@ def explain(
         **base,
         "outcome": "routed",
         "route": {
+            "name": r.name,
+            "pattern": r.name != facts.model,
             "zone": r.zone,
             "overflow": r.overflow.value,
             "direct": r.direct,
@@ -116,7 +157,7 @@ def explain(
             {"target": c.target.key, "zone": c.target.zone, "reason": c.reason.value}
             for c in result.candidates
         ],
-        "considered": _considered(table, result.considered, chosen),
+        "considered": _considered(table, result.considered, chosen, r.name, spent, now),
     }
 
 
@@ -131,8 +172,10 @@ def format_explanation(report: Mapping[str, Any]) -> str:
         lines.append(f"-> 503 {report['rejection']['rejection_reason']}: {report['message']}")
     else:
         route_ = report["route"]
+        name = route_.get("name")
+        matched = f"{name!r} (a pattern), " if route_.get("pattern") else ""
         lines.append(
-            f"route: zone {route_['zone']}, overflow {route_['overflow']}, "
+            f"route: {matched}zone {route_['zone']}, overflow {route_['overflow']}, "
             f"preference {report['preference']}"
         )
         lines.append("-> candidates, in the order they would be tried:")
@@ -143,5 +186,10 @@ def format_explanation(report: Mapping[str, Any]) -> str:
         mark = "+" if row["chosen_as"] else "-"
         kind = " [alternative]" if row["alternative"] else ""
         kind += " [discovered]" if row.get("discovered") else ""
-        lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}")
+        budgets = "".join(
+            f" [budget {b['name']}: ${b['spent_usd']:g} of ${b['limit_usd']:g}"
+            + (", spent]" if b["exhausted"] else "]")
+            for b in row.get("budgets", ())
+        )
+        lines.append(f"   {mark} {row['target']}{kind} (zone {row['zone']}): {row['why']}{budgets}")
     return "\n".join(lines)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import attrs
 
 from router.auth.keys import AuthTable
 from router.config.diagnostics import Diagnostic
-from router.config.model import CacheConfig, NexusConfig, Overflow, RoutingConfig, Tiers
+from router.config.model import CacheConfig, NexusConfig, Overflow, Price, RoutingConfig, Tiers
 from router.redact import NOTHING, Redactor
+from router.routing.budgets import Budget
 
 __all__ = ["ModelSpec", "ProviderEntry", "Route", "RoutingTable", "Target"]
 
@@ -31,6 +33,8 @@ class ModelSpec:
     reasoning: bool = False
     #: Served because the backend listed it, not because the file declares it.
     discovered: bool = False
+    #: None: free (a local model).
+    price: Price | None = None
 
 
 @attrs.frozen
@@ -125,6 +129,20 @@ class RoutingTable:
     warnings: tuple[Diagnostic, ...] = ()
     #: None: no ``auth`` section (loopback only); otherwise the compiled keys.
     auth: AuthTable | None = None
+    #: Routes whose name is a glob (`router.routing.patterns`), longest first, each with its
+    #: compiled expression; `resolve` tries them when no route has the exact name.
+    patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    def resolve(self, name: str) -> Route | None:
+        """The route serving model `name`: its own, else the longest pattern matching it."""
+        found = self.routes.get(name)
+        if found is None and self.patterns:
+            for pattern, expression in self.patterns:
+                if expression.fullmatch(name):
+                    return self.routes[pattern]
+        return found
+
+    budgets: tuple[Budget, ...] = ()
 
     def routable_models(self) -> tuple[str, ...]:
         """Public names with at least one target on an enabled provider."""

@@ -110,6 +110,7 @@ class Metrics:
     tokens: Counter
     provider_errors: Counter
     queue_wait: Histogram
+    cost: Counter
     #: Labelled children by (metric, label values): labels() validates and locks on
     #: every call (~1 µs, five times a request); a child, once made, never changes.
     #: It holds what the registry holds anyway, so it adds no cardinality.
@@ -197,6 +198,12 @@ class Metrics:
                 ["provider", "model", "kind"],
                 registry=registry,
             ),
+            cost=Counter(
+                "nexus_cost_usd",
+                "What answers cost in USD, from their usage and the models' prices",
+                ["route", "provider", "zone", "key"],
+                registry=registry,
+            ),
         )
         return metrics
 
@@ -217,6 +224,11 @@ class Metrics:
         """An attempt hook: count failed attempts per provider and error type."""
         if attempt.error is not None:
             self._child(self.provider_errors, attempt.provider, attempt.error).inc()
+
+    def spend(self, route: str, provider: str, zone: str, key: str | None, usd: float) -> None:
+        """What one answer cost (the spend ledger reports it)."""
+        if usd:
+            self._child(self.cost, route, provider, zone, key or "").inc(usd)
 
     def record(self, info: Observed, status: int, elapsed: float) -> None:
         child = self._child

@@ -9,6 +9,7 @@ import attrs
 from router.services.conversations import ConversationsService
 from router.services.metrics import Metrics
 from router.services.responses import ResponsesService
+from router.services.spend import SpendLedger
 from router.snapshot.holder import ConfigHolder
 from router.store import Store
 from router.upstream.batching import EmbeddingBatcher
@@ -43,5 +44,7 @@ class Services:
     responses: ResponsesService
     conversations: ConversationsService
     metrics: Metrics
+    #: Spend and budgets (the ledger; `report` is what /admin/spend shows).
+    spend: SpendLedger
     #: What /ready asks, by name (declared where each service is registered).
     pings: tuple[tuple[str, Ping], ...] = ()

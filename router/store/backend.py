@@ -79,6 +79,7 @@ TABLES = (
     "conversations",
     "conversation_items",
     "replicas",
+    "spend",
 )
 
 

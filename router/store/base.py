@@ -18,6 +18,8 @@ __all__ = [
     "ConversationStore",
     "ItemPage",
     "ResponseStore",
+    "SpendRow",
+    "SpendStore",
     "Store",
     "StoredConversation",
     "StoredResponse",
@@ -171,7 +173,39 @@ class ConversationStore(Protocol):
     async def delete_item(self, conversation_id: str, item_id: str) -> bool: ...
 
 
-class Store(ResponseStore, ConversationStore, Protocol):
+@attrs.frozen
+class SpendRow:
+    """What one (route, provider, zone, model, key) spent on one UTC day (`day`: its start)."""
+
+    day: float
+    route: str
+    provider: str
+    zone: str
+    model: str
+    key: str | None
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    #: Requests whose provider reported no usage: their tokens and cost are estimates.
+    estimated_requests: int = 0
+    estimated_usd: float = 0.0
+
+
+class SpendStore(Protocol):
+    """The spend ledger, shared by every router process on the database."""
+
+    async def add_spend(self, rows: Sequence[SpendRow]) -> None:
+        """Add each row to the day's totals of its dimensions, in one transaction."""
+        ...
+
+    async def spend_since(self, day: float) -> list[SpendRow]:
+        """Every row of the days from `day` (a UTC day's start) on."""
+        ...
+
+
+class Store(ResponseStore, ConversationStore, SpendStore, Protocol):
     """Everything the API layer persists."""
 
     async def finish_turn(

@@ -106,6 +106,26 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (response_id, seq)
     );
     """,
+    # The spend ledger: one row per UTC day and (route, provider, zone, model, key),
+    # added to by every router process (router.services.spend).
+    """
+    CREATE TABLE nexus_spend (
+        day DOUBLE PRECISION NOT NULL,
+        route TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        model TEXT NOT NULL,
+        key TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        cached_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        estimated_requests BIGINT NOT NULL,
+        estimated_usd DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (day, route, provider, zone, model, key)
+    );
+    """,
 )
 
 #: What a database outage looks like from asyncpg: the call fails, nothing is committed,

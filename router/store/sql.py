@@ -23,7 +23,7 @@ from router.store.backend import (
     fetchrow,
     fetchval,
 )
-from router.store.base import ItemPage, Order, StoredConversation, StoredResponse
+from router.store.base import ItemPage, Order, SpendRow, StoredConversation, StoredResponse
 from router.store.items import assign_ids, page_query, to_page
 from router.store.processes import ProcessId, gone, this_process
 
@@ -127,6 +127,74 @@ class SqlStore:
         await self._run_one(
             execute(self._sql("DELETE FROM {replicas} WHERE id = $1"), self.instance)
         )
+
+    # -- spend ----------------------------------------------------------------------------
+
+    async def add_spend(self, rows: Sequence[SpendRow]) -> None:
+        if not rows:
+            return
+        sql = self._sql(
+            "INSERT INTO {spend} (day, route, provider, zone, model, key, requests,"
+            " prompt_tokens, completion_tokens, cached_tokens, cost_usd, estimated_requests,"
+            " estimated_usd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " ON CONFLICT (day, route, provider, zone, model, key) DO UPDATE SET"
+            " requests = {spend}.requests + excluded.requests,"
+            " prompt_tokens = {spend}.prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = {spend}.completion_tokens + excluded.completion_tokens,"
+            " cached_tokens = {spend}.cached_tokens + excluded.cached_tokens,"
+            " cost_usd = {spend}.cost_usd + excluded.cost_usd,"
+            " estimated_requests = {spend}.estimated_requests + excluded.estimated_requests,"
+            " estimated_usd = {spend}.estimated_usd + excluded.estimated_usd"
+        )
+        args = [
+            (
+                r.day,
+                r.route,
+                r.provider,
+                r.zone,
+                r.model,
+                r.key or "",
+                r.requests,
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.cached_tokens,
+                r.cost_usd,
+                r.estimated_requests,
+                r.estimated_usd,
+            )
+            for r in rows
+        ]
+        await self._run(_one(executemany(sql, args)))
+
+    async def spend_since(self, day: float) -> list[SpendRow]:
+        rows = await self._run_one(
+            fetch(
+                self._sql(
+                    "SELECT day, route, provider, zone, model, key, requests, prompt_tokens,"
+                    " completion_tokens, cached_tokens, cost_usd, estimated_requests,"
+                    " estimated_usd FROM {spend} WHERE day >= $1"
+                ),
+                day,
+            )
+        )
+        return [
+            SpendRow(
+                float(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5] or None,
+                int(r[6]),
+                int(r[7]),
+                int(r[8]),
+                int(r[9]),
+                float(r[10]),
+                int(r[11]),
+                float(r[12]),
+            )
+            for r in rows
+        ]
 
     # -- responses ------------------------------------------------------------------------
 

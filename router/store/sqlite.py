@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -100,6 +101,26 @@ MIGRATIONS: tuple[str, ...] = (
         seq INTEGER NOT NULL,
         data BLOB NOT NULL,
         PRIMARY KEY (response_id, seq)
+    );
+    """,
+    # The spend ledger: one row per UTC day and (route, provider, zone, model, key),
+    # added to by every router process (router.services.spend).
+    """
+    CREATE TABLE spend (
+        day REAL NOT NULL,
+        route TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        model TEXT NOT NULL,
+        key TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        estimated_requests INTEGER NOT NULL,
+        estimated_usd REAL NOT NULL,
+        PRIMARY KEY (day, route, provider, zone, model, key)
     );
     """,
 )
@@ -226,6 +247,22 @@ class SqliteBackend:
         return outage(exc)
 
     async def open(self) -> None:
+        def connect_retrying() -> None:
+            # Switching a new file to WAL and a neighbour's WAL recovery answer BUSY
+            # without waiting on the busy timeout: processes starting together retry.
+            deadline = time.monotonic() + self.busy_timeout_s
+            pause = 0.01
+            while True:
+                try:
+                    connect()
+                    return
+                except sqlite3.OperationalError as exc:
+                    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+                    if code != sqlite3.SQLITE_BUSY or time.monotonic() + pause > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
         def connect() -> None:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -237,26 +274,29 @@ class SqliteBackend:
                 isolation_level=None,
                 timeout=self.busy_timeout_s,
             )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            # Processes starting together: the first takes the write lock and migrates,
-            # the others then read the new version and have nothing left to do.
-            db.execute("BEGIN IMMEDIATE")
             try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                # Processes starting together: the first takes the write lock and
+                # migrates, the others then read the new version and have nothing to do.
+                db.execute("BEGIN IMMEDIATE")
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                     for statement in filter(str.strip, script.split(";")):
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version={number}")
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                db.close()
                 raise
-            db.execute("COMMIT")
             self._db = db  # autocommit mode: run() begins and ends each transaction itself
 
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+            await asyncio.get_running_loop().run_in_executor(self._executor, connect_retrying)
         except sqlite3.Error as exc:
             what = outage(exc)
             if what is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from router.config.model import Price
+
 __all__ = ["Attempt", "AttemptHook"]
 
 
@@ -21,10 +23,14 @@ class Attempt:
     """
 
     __slots__ = (
+        "cached_tokens",
         "completion_tokens",
+        "cost_usd",
         "error",
+        "estimated",
         "model",
         "number",
+        "price",
         "prompt_tokens",
         "provider",
         "route",
@@ -55,6 +61,12 @@ class Attempt:
         self.completion_tokens: int | None = None
         #: Why this candidate was tried (``primary``, ``failover``, ``overflow``, ``alternative``).
         self.route_reason: str | None = None
+        self.cached_tokens: int | None = None
+        #: The model's price (None: free), and what the answer cost once its usage is known.
+        self.price: Price | None = None
+        self.cost_usd: float | None = None
+        #: The provider reported no usage: the tokens and cost are estimates.
+        self.estimated = False
 
 
 AttemptHook = Callable[[Attempt], None]

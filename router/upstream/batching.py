@@ -16,6 +16,7 @@ import msgspec
 
 from router.dialects.chat.exchange import EmbeddingsExchange
 from router.routing.decision import RouteDecision
+from router.routing.pricing import cost_usd
 from router.routing.table import RoutingTable
 from router.upstream.dispatch import Dispatcher, Served
 
@@ -127,6 +128,17 @@ class EmbeddingBatcher:
                 "usage": {"prompt_tokens": prompt[i], "total_tokens": total[i]},
             }
             if not future.done():
+                cost = (
+                    None
+                    if served.cost_usd is None
+                    else cost_usd(served.candidate.target.spec.price, prompt[i], 0)
+                )
                 future.set_result(
-                    Served(served.candidate, served.entry, served.attempts, body=_encode(body))
+                    Served(
+                        served.candidate,
+                        served.entry,
+                        served.attempts,
+                        body=_encode(body),
+                        cost_usd=cost,
+                    )
                 )

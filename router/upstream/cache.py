@@ -39,7 +39,7 @@ class ResponseCache:
 
     @staticmethod
     def key(
-        owner: str | None, route: Route | None, body: Mapping[str, Any], dialect: str = ""
+        owner: str | None, route: Route | None, body: Mapping[str, Any], dialect: str = "chat"
     ) -> str | None:
         """The cache key, or None when this request must not be cached.
 
@@ -47,7 +47,7 @@ class ResponseCache:
         (temperature 0) unless the route says ``any_temperature``. The key holds the
         caller's key name (never shared across API keys) and the route's targets, so a
         reload that changes where the route goes makes old entries unreachable, and the
-        client's `dialect` (an answer is cached in the dialect it was asked in).
+        client's dialect (the same body may be a chat and a Messages request).
         """
         if route is None or route.cache is None:
             return None
@@ -55,7 +55,7 @@ class ResponseCache:
             return None
         material = {k: v for k, v in body.items() if k not in _UNCACHED_KEYS}
         targets = ",".join(t.key for t in route.targets)
-        digest = hashlib.sha256(f"{owner or '-'}\0{route.name}\0{targets}\0{dialect}".encode())
+        digest = hashlib.sha256(f"{dialect}\0{owner or '-'}\0{route.name}\0{targets}\0".encode())
         digest.update(_canonical(material))
         return digest.hexdigest()
 
@@ -95,17 +95,19 @@ class ResponseCache:
         table: RoutingTable,
         body: Mapping[str, Any],
         fetch: Callable[[], Awaitable[Served]],
-        dialect: str = "",
+        dialect: str = "chat",
     ) -> Lookup:
         """Cache-aside: the cached answer to `body`, or `fetch`'s (kept when the route caches).
 
         The answer's headers are the routing headers it was served with, plus
         ``x-nexus-cache: hit`` or ``miss`` where the route caches.
         """
-        route = table.routes.get(str(body.get("model")))
+        route = table.resolve(str(body.get("model")))
         key = None if body.get("stream") else self.key(owner, route, body, dialect)
         if key is not None and (hit := self.get(key)) is not None:
             headers = {**hit[1], "x-nexus-cache": "hit", "x-nexus-config-version": table.version}
+            if "x-nexus-cost-usd" in headers:
+                headers["x-nexus-cost-usd"] = "0"  # answered from memory: no provider was paid
             return Lookup(hit[0], headers, None)
         served = await fetch()
         headers = routing_headers(table, served)

@@ -24,6 +24,7 @@ from router.dialects.base import (
     Exchange,
     StreamTranslator,
     UpstreamStreamError,
+    Usage,
     error_details,
     error_message,
 )
@@ -37,6 +38,7 @@ from router.errors import (
     provider_status_error,
 )
 from router.routing.decision import Candidate, RouteDecision
+from router.routing.pricing import cost_usd
 from router.routing.table import ProviderEntry, RoutingTable
 from router.upstream.attempts import Attempt, AttemptHook
 from router.upstream.deadlines import Deadlines
@@ -65,6 +67,10 @@ class Served:
     route: str = ""
     body: bytes | None = None
     stream: AsyncIterator[bytes] | None = None
+    #: What a whole answer cost (USD), from the usage its provider reported.
+    cost_usd: float | None = None
+    #: The provider reported no usage: `cost_usd` is estimated from the text.
+    cost_estimated: bool = False
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -93,6 +99,22 @@ def _status_error(
         status=status,
         retry_after=_retry_after(headers),
         details=details,
+    )
+
+
+def _price_stream(attempt: Attempt, translator: StreamTranslator) -> None:
+    """A finished stream's usage (noted by the exchange's translator, if it can) and cost."""
+    usage = getattr(translator, "usage", None)  # UsageTap's; an adapter may use the name too
+    if not isinstance(usage, Usage):
+        return
+    attempt.prompt_tokens = usage.prompt_tokens
+    attempt.completion_tokens = usage.completion_tokens
+    attempt.cached_tokens = usage.cached_tokens
+    attempt.cost_usd = cost_usd(
+        attempt.price,
+        usage.prompt_tokens or 0,
+        usage.completion_tokens or 0,
+        usage.cached_tokens or 0,
     )
 
 
@@ -165,6 +187,9 @@ class Dispatcher:
                 time.perf_counter(),
             )
             attempt.route_reason = candidate.reason.value
+            attempt.price = candidate.target.spec.price
+            if attempt.price is None:
+                attempt.cost_usd = 0.0  # a free model costs nothing, usage or not
             try:
                 if exchange.stream:
                     return await self._open_stream(table, candidate, entry, attempt, exchange)
@@ -259,16 +284,36 @@ class Dispatcher:
             except _MALFORMED as exc:
                 raise _malformed(exc, entry, "body") from exc
             body = entry.secrets.bytes(body)
+            if usage is None and attempt.price is not None:
+                estimate = getattr(exchange, "estimate", None)  # an exchange that can
+                if estimate is not None:
+                    usage = estimate(body)
+                    attempt.estimated = True
             if usage is not None:
                 attempt.prompt_tokens = usage.prompt_tokens
                 attempt.completion_tokens = usage.completion_tokens
+                attempt.cached_tokens = usage.cached_tokens
+                attempt.cost_usd = cost_usd(
+                    attempt.price,
+                    usage.prompt_tokens or 0,
+                    usage.completion_tokens or 0,
+                    usage.cached_tokens or 0,
+                )
             ok = True
         except UpstreamError as exc:
             error = exc
             raise
         finally:
             self._report(entry, attempt, error, ok=ok)
-        return Served(candidate, entry, attempt.number, attempt.route, body=body)
+        return Served(
+            candidate,
+            entry,
+            attempt.number,
+            attempt.route,
+            body=body,
+            cost_usd=attempt.cost_usd,
+            cost_estimated=attempt.estimated,
+        )
 
     async def _open_stream(
         self,
@@ -366,6 +411,7 @@ class Dispatcher:
                 for out in translator.close():
                     yield scrub(out)
                 finished = True
+                _price_stream(attempt, translator)
             except UpstreamError as exc:
                 error = exc
             except _MALFORMED as exc:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import attrs
 
 from router.errors import ModelNotFound, ProvidersBusy, RateLimited, RoutingRejected
+from router.routing.budgets import NOTHING_SPENT, Spent
 from router.routing.decision import (
     ProviderState,
     Rejection,
@@ -60,6 +61,8 @@ class CapacityQueues:
     on_wait: Callable[[str, float], None] = lambda route, seconds: None
     #: A rejection's Retry-After from live state (`RouteRunner.retry_hint`, wired in app.py).
     retry_hint: Callable[[Rejection], Rejection] = lambda rejection: rejection
+    #: The budgets spent now (`SpendLedger.spent`, wired in app.py).
+    spent: Callable[[], Spent] = lambda: NOTHING_SPENT
     _queues: dict[str, list[_Waiter]] = attrs.Factory(dict)
     _seq: itertools.count[int] = attrs.Factory(itertools.count)
 
@@ -122,7 +125,7 @@ class CapacityQueues:
 
         try:
             while True:
-                result = route(table, facts, live)
+                result = route(table, facts, live, self.spent())
                 if isinstance(result, UnknownModel):
                     raise ModelNotFound(result.model, result.available)
                 name = facts.model if isinstance(result, Rejection) else result.route.name
@@ -185,7 +188,7 @@ class CapacityQueues:
         fields["queue_position"] = position
         fields["waited_ms"] = round(waited * 1000)
         full = "the queue is full" if waited == 0 else f"waited {waited * 1000:.0f} ms"
-        route_ = table.routes.get(name)
+        route_ = table.resolve(name)
         considered = (
             rejection.considered
             if rejection is not None

@@ -126,7 +126,10 @@ class RedisState:
             # failure must switch this process to its own state at once.
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
-            max_connections=64,
+            # A request may hold two at once (its acquire, and the release of the one
+            # before it, sent without waiting), plus the subscription and the outbox:
+            # 64 was exhausted at 32 connections (MaxConnectionsError -> degraded).
+            max_connections=128,
         )
         for name, text in (("take", _TAKE), ("acquire", _ACQUIRE), ("release", _RELEASE)):
             self._scripts[name] = self._redis.register_script(text)

@@ -101,7 +101,11 @@ routes:
 """
 MODELS = ("chat", "cached", "gpt-x", "llama3", "claude-x", "embed-x", "nomic-embed-text", "image-x")
 #: The documented answers of a failed upstream or an impossible route (README, Providers).
-UPSTREAM_TYPES = frozenset({"upstream_error", "insufficient_capacity", "server_error"})
+#: The error types of documented 502/503/504 answers: OpenAI's envelope, then Anthropic's
+#: (the Messages API's).
+UPSTREAM_TYPES = frozenset(
+    {"upstream_error", "insufficient_capacity", "server_error", "api_error", "overloaded_error"}
+)
 UPSTREAM_CODES = frozenset(
     {"STORE_UNAVAILABLE", "PROVIDER_UNAVAILABLE", "GATEWAY_TIMEOUT", "INVALID_PROVIDER_RESPONSE"}
 )

@@ -1,4 +1,4 @@
-"""A fake Anthropic Messages API: /v1/models, /v1/messages (JSON and SSE)."""
+"""A fake Anthropic Messages API: /v1/models, /v1/messages (JSON and SSE), count_tokens."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ class FakeAnthropic:
     requests: list[dict[str, Any]] = attrs.Factory(list)
     models: tuple[str, ...] = ("claude-x-20250101",)
     listings: list[str] = attrs.Factory(list)  # the query string of every /v1/models request
+    #: Each /v1/messages request's bytes and headers, as they arrived.
+    raw: list[bytes] = attrs.Factory(list)
+    headers: list[dict[str, str]] = attrs.Factory(list)
+    #: Content blocks answered instead of text (and tool use), e.g. a signed thinking block.
+    blocks: list[dict[str, Any]] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,9 +62,18 @@ class FakeAnthropic:
             data = [{"id": m, "type": "model", "display_name": m} for m in self.models]
             await send_json(send, 200, {"data": data, "has_more": False})
             return
-        if scope["path"] == "/v1/messages" and scope["method"] == "POST":
+        if scope["path"] == "/v1/messages/count_tokens" and scope["method"] == "POST":
             body = json.loads(await read_body(receive))
             self.requests.append(body)
+            self.headers.append(headers)
+            await send_json(send, 200, {"input_tokens": 4242})
+            return
+        if scope["path"] == "/v1/messages" and scope["method"] == "POST":
+            data = await read_body(receive)
+            body = json.loads(data)
+            self.requests.append(body)
+            self.raw.append(data)
+            self.headers.append(headers)
             if "max_tokens" not in body:
                 await send_json(
                     send,
@@ -108,6 +122,8 @@ class FakeAnthropic:
         return blocks
 
     def _content(self, tool_use: dict[str, Any] | None) -> list[dict[str, Any]]:
+        if self.blocks is not None:
+            return self.blocks
         text = [] if self._forced else [{"type": "text", "text": self.reply}]
         content = [*self._thoughts(), *text]
         if tool_use:

@@ -70,6 +70,10 @@ class FakeOpenAI:
     headers: list[dict[str, str]] = attrs.Factory(list)
     disconnects: int = 0  # requests whose client went away while the gate held them
     gate: threading.Event | None = None  # when set, requests wait until the test opens it
+    #: The usage whole chat answers report (default: 9 prompt, 7 completion tokens).
+    usage: dict[str, Any] | None = None
+    #: False: whole chat answers carry no usage at all (as some servers answer).
+    report_usage: bool = True
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -190,8 +194,7 @@ class FakeOpenAI:
             "choices": [
                 {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
             ],
-            "usage": self._usage(9, 7),
-        }
+        } | ({"usage": self.usage or self._usage(9, 7)} if self.report_usage else {})
 
     def _usage(self, prompt: int, completion: int) -> dict[str, Any]:
         usage: dict[str, Any] = {

@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from router.store import Store, open_store
-from router.store.base import StoredConversation, StoredResponse
+from router.store.base import SpendRow, StoredConversation, StoredResponse
 from router.store.processes import this_process
 from router.store.sqlite import SqliteStore
 
@@ -368,3 +368,27 @@ async def test_items_are_found_by_id_with_their_owner(opener: Opener) -> None:
     await store.delete_response("resp_1")
     assert "msg_out" not in await store.find_items(["msg_out"])
     await store.close()
+
+
+@pytest.mark.anyio
+async def test_spend_adds_up_per_day_and_dimension_across_processes(opener: Opener) -> None:
+    """Two processes writing the same day and dimensions add up; other rows stay apart."""
+    a, b = opener("a"), opener("b")
+    await a.open()
+    await b.open()
+    try:
+        day = 86400.0 * 20000
+        row = SpendRow(day, "chat", "openai", "cloud", "gpt", "alice", 2, 100, 50, 10, 0.25)
+        await a.add_spend([row])
+        await b.add_spend([row, attrs.evolve(row, key=None, cost_usd=1.0, requests=1)])
+        await a.add_spend([attrs.evolve(row, day=day - 86400.0, cost_usd=9.0)])
+        got = sorted(await b.spend_since(day), key=lambda r: r.cost_usd)
+        assert got == [
+            attrs.evolve(row, requests=4, prompt_tokens=200, completion_tokens=100,
+                         cached_tokens=20, cost_usd=0.5),
+            attrs.evolve(row, key=None, cost_usd=1.0, requests=1),
+        ]  # fmt: skip
+        assert len(await a.spend_since(day - 86400.0)) == 3
+    finally:
+        await a.close()
+        await b.close()

@@ -13,10 +13,15 @@ import msgspec
 __all__ = ["Completion", "Embeddings", "Usage"]
 
 
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: int | None = None
+
+
 class Usage(msgspec.Struct):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    prompt_tokens_details: _PromptDetails | None = None
 
 
 class _Function(msgspec.Struct):

@@ -100,8 +100,10 @@ def running(table: RoutingTable, names: list[str]) -> dict[str, Any]:
 
 
 def shown(table: RoutingTable, name: str) -> dict[str, Any]:
-    """``/api/show``: a public model's details, capabilities and context length."""
-    route = table.routes[name]
+    """``/api/show``: a public model's details, capabilities and context length (`name`
+    routes: a route's own name or one a pattern route serves)."""
+    route = table.resolve(name)
+    assert route is not None
     info: dict[str, Any] = {"general.architecture": ARCHITECTURE}
     window = _context_length(route)
     if window is not None:

@@ -413,13 +413,16 @@ def usage_of(usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
     cached = int(details.get("cached_tokens") or 0)
     written = int(details.get("cache_write_tokens") or 0)
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-    return {
+    out: dict[str, Any] = {
         "input_tokens": prompt,
         "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": prompt + completion,
     }
+    if "cost_usd" in usage:  # a priced stream's (router.dialects.chat.usage)
+        out["cost_usd"] = usage["cost_usd"]
+    return out
 
 
 def response_object(

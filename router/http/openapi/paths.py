@@ -73,7 +73,12 @@ def _op(
         success["content"] = _json(schema)
         if sse:
             success["content"]["text/event-stream"] = {"schema": _EVENT}
-    envelope = "SeedError" if tag in {"providers", "admin", "dashboard"} else "OpenAIError"
+    envelope = {
+        "providers": "SeedError",
+        "admin": "SeedError",
+        "dashboard": "SeedError",
+        "messages": "AnthropicError",
+    }.get(tag, "OpenAIError")
     codes = (*_BODY_ERRORS, *errors) if body else errors
     operation: Operation = {
         "operationId": operation_id,
@@ -314,6 +319,30 @@ PATHS: dict[str, dict[str, Operation]] = {
             params=(_path("model_id", "A route's or a served model's name"),),
         )
     },
+    "/v1/messages": {
+        "post": _op(
+            "createMessage",
+            "Anthropic Messages, JSON or SSE (`stream`), routed like chat completions; "
+            "passed through to Anthropic-kind providers",
+            "messages",
+            ("200", "The message (or its SSE events when `stream` is true)", ref("Message")),
+            _INFERENCE_ERRORS,
+            body="MessageRequest",
+            params=_ROUTING,
+            sse=True,
+        )
+    },
+    "/v1/messages/count_tokens": {
+        "post": _op(
+            "countMessageTokens",
+            "The prompt's tokens: an Anthropic-kind provider's count, else the routing estimate",
+            "messages",
+            ("200", "The count", ref("MessageTokens")),
+            _INFERENCE_ERRORS,
+            body="MessageTokensRequest",
+            params=_ROUTING,
+        )
+    },
     "/v1/embeddings": {
         "post": _op(
             "createEmbeddings",
@@ -436,6 +465,37 @@ PATHS: dict[str, dict[str, Operation]] = {
                 {"type": "object", "required": ["config_version", "providers"]},
             ),
             _ADMIN_ERRORS,
+        )
+    },
+    "/admin/spend": {
+        "get": _op(
+            "getSpend",
+            "Spend in the current UTC day, week or month by provider, zone, route, key and "
+            "model, and each budget's state",
+            "admin",
+            (
+                "200",
+                "The report",
+                {
+                    "type": "object",
+                    "required": [
+                        "total_usd",
+                        "by_provider",
+                        "by_zone",
+                        "by_route",
+                        "by_key",
+                        "budgets",
+                    ],
+                },
+            ),
+            (*_ADMIN_ERRORS, "400", "503"),
+            params=(
+                _query(
+                    "period",
+                    {"type": "string", "enum": ["day", "week", "month"], "default": "day"},
+                    "The UTC calendar period (its current one)",
+                ),
+            ),
         )
     },
     "/health": {

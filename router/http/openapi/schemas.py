@@ -477,6 +477,68 @@ _CONFIG_STATUS = _obj(
     warnings={"type": "array"},
 )
 
+# -- Anthropic Messages --------------------------------------------------------------------
+
+_SOURCE = _obj(
+    ("type",),
+    type=_enum("base64", "url"),
+    media_type=_STR,
+    data=_STR,
+    url=_STR,
+)
+_BLOCK = _obj(
+    ("type",),
+    type=_enum("text", "image", "tool_use", "tool_result", "thinking", "redacted_thinking"),
+    text=_STR,
+    source=_SOURCE,
+    id=_STR,
+    name=_STR,
+    input={"type": "object"},
+    tool_use_id=_STR,
+    content={"type": ["string", "array"]},
+    is_error=_BOOL,
+    thinking=_STR,
+    signature=_STR,
+)
+_ANTHROPIC_MESSAGE = _obj(
+    ("role", "content"),
+    role=_enum("user", "assistant"),
+    content={"anyOf": [_STR, {"type": "array", "items": _BLOCK}]},
+)
+_MESSAGES_FIELDS: dict[str, Schema] = {
+    "model": _NAME,
+    "messages": {"type": "array", "minItems": 1, "items": _ANTHROPIC_MESSAGE},
+    "system": {"anyOf": [_STR, {"type": "array", "items": _obj(("type",), type=_STR, text=_STR)}]},
+    "tools": {
+        "type": "array",
+        "items": _obj(("name",), name=_STR, description=_STR, input_schema={"type": "object"}),
+    },
+    "tool_choice": _obj(("type",), type=_enum("auto", "any", "tool", "none"), name=_STR),
+    "thinking": _obj(("type",), type=_STR, budget_tokens=_INT),
+}
+_MESSAGE_REQUEST = _obj(
+    ("model", "messages", "max_tokens"),
+    **_MESSAGES_FIELDS,
+    max_tokens=_INT,
+    temperature={"type": "number"},
+    top_p={"type": "number"},
+    top_k=_INT,
+    stop_sequences={"type": "array", "items": _STR},
+    stream=_BOOL,
+    metadata=_obj(user_id=_NULL_STR),
+)
+_MESSAGE = _obj(
+    ("id", "type", "role", "content", "model", "stop_reason", "usage"),
+    id=_STR,
+    type=_enum("message"),
+    role=_enum("assistant"),
+    content={"type": "array", "items": {"type": "object"}},
+    model=_STR,
+    stop_reason=_NULL_STR,
+    stop_sequence=_NULL_STR,
+    usage=_obj(("input_tokens", "output_tokens"), input_tokens=_INT, output_tokens=_INT),
+)
+
 # -- Errors --------------------------------------------------------------------------------
 
 _OPENAI_ERROR = _obj(
@@ -487,6 +549,16 @@ _OPENAI_ERROR = _obj(
         type=_STR,
         param=_NULL_STR,
         code={"type": ["string", "integer", "null"]},
+        context={"type": "object", "description": "The 503 routing contract's details."},
+    ),
+)
+_ANTHROPIC_ERROR = _obj(
+    ("type", "error"),
+    type=_enum("error"),
+    error=_obj(
+        ("type", "message"),
+        type=_STR,
+        message=_STR,
         context={"type": "object", "description": "The 503 routing contract's details."},
     ),
 )
@@ -529,6 +601,11 @@ SCHEMAS: dict[str, Schema] = {
         models={"type": "array", "items": {"type": "object"}},
     ),
     "ConfigStatus": _CONFIG_STATUS,
+    "MessageRequest": _MESSAGE_REQUEST,
+    "Message": _MESSAGE,
+    "MessageTokensRequest": _obj(("model", "messages"), **_MESSAGES_FIELDS),
+    "MessageTokens": _obj(("input_tokens",), input_tokens=_INT),
     "OpenAIError": _OPENAI_ERROR,
+    "AnthropicError": _ANTHROPIC_ERROR,
     "SeedError": _SEED_ERROR,
 }
