@@ -127,6 +127,8 @@ class _ProviderBase:
     timeout_s: float = 60.0
     first_byte_timeout_s: float | None = None
     rpm: int | None = None
+    #: ``auto``: Anthropic caches the system prompt and tools of every request.
+    prompt_cache: str = "off"
     models: tuple[ModelConfig, ...] = ()
     #: Ask the backend what it serves (on the health probe's schedule) and serve that too.
     discover: bool = False

@@ -19,6 +19,7 @@ from router.errors import RequestInvalid
 
 __all__ = [
     "ChatRequest",
+    "Effort",
     "EmbeddingsRequest",
     "ExplainRequest",
     "ImagesRequest",
@@ -31,6 +32,8 @@ __all__ = [
 S = TypeVar("S")
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+#: `router.dialects.chat.reasoning.EFFORTS` (a test checks they agree).
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 class _ImageUrl(msgspec.Struct):
@@ -109,6 +112,12 @@ class ChatRequest(msgspec.Struct):
     n: int | None = None
     seed: int | None = None
     user: str | None = None
+    reasoning_effort: Effort | None = None
+    parallel_tool_calls: bool | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    service_tier: str | None = None
+    modalities: list[str] | None = None
 
 
 class ExplainRequest(msgspec.Struct):
@@ -151,6 +160,12 @@ class _Text(msgspec.Struct):
     format: _TextFormat | None = None
 
 
+class _Reasoning(msgspec.Struct):
+    effort: Effort | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+    generate_summary: Literal["auto", "concise", "detailed"] | None = None
+
+
 class _ConversationRef(msgspec.Struct):
     id: str
 
@@ -172,6 +187,8 @@ class ResponsesRequest(msgspec.Struct):
     background: bool | None = None
     previous_response_id: str | None = None
     conversation: str | _ConversationRef | None = None
+    reasoning: _Reasoning | None = None
+    include: list[str] | None = None
 
 
 class EmbeddingsRequest(msgspec.Struct):

@@ -149,6 +149,11 @@ def _provider(
             reasoning=m.reasoning,
             price=m.price,
         )
+    if p.prompt_cache != "off" and p.kind != "anthropic":
+        report.error(
+            "prompt_cache applies to anthropic providers (others cache prompts by themselves)",
+            (*path, "prompt_cache"),
+        )
     _check_discovery_keys(p, path, report)
     if p.discover and discovery is not None and discovery.base_url == base_url.rstrip("/"):
         models.update(discovered_specs(p, discovery))
@@ -177,6 +182,7 @@ def _provider(
         display_url=redact_url(p.base_url),
         basic_auth=basic_auth,
         discover=p.discover,
+        prompt_cache=p.prompt_cache,
     )
 
 

@@ -29,6 +29,7 @@ class ModelSpec:
     description: str | None = None
     images: bool = False
     documents: bool = False
+    #: Takes a reasoning effort (extended thinking, Ollama's think).
     reasoning: bool = False
     #: Served because the backend listed it, not because the file declares it.
     discovered: bool = False
@@ -64,6 +65,8 @@ class ProviderEntry:
     basic_auth: str | None = attrs.field(default=None, repr=False)
     #: ``discover: true``: the health probe also asks the backend what it serves.
     discover: bool = False
+    #: ``auto``: the system prompt and tools go to Anthropic's prompt cache on every request.
+    prompt_cache: str = "off"
 
     def authorization(self) -> str | None:
         """The Authorization header for OpenAI-style providers: the key, else URL credentials."""

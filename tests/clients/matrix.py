@@ -58,18 +58,18 @@ providers:
     kind: openai
     base_url: "{oa}/v1"
     zone: open
-    models: [{{name: gpt-x, tools: true, vision: true, embeddings: true}}]
+    models: [{{name: gpt-x, tools: true, vision: true, embeddings: true, reasoning: true}}]
   - name: ol
     kind: ollama
     base_url: "{ol}"
     zone: open
-    models: [{{name: llama3, tools: true, embeddings: true}}]
+    models: [{{name: llama3, tools: true, embeddings: true, reasoning: true}}]
   - name: an
     kind: anthropic
     base_url: "{an}"
     api_key: ${{ANTHROPIC_KEY}}
     zone: open
-    models: [{{name: claude-x, tools: true}}]
+    models: [{{name: claude-x, tools: true, reasoning: true}}]
   - name: vault
     kind: ollama
     base_url: "{ol}"
@@ -113,6 +113,13 @@ class Matrix:
         self.openai.tool_call = None
         self.ollama.tool_call = None
         self.anthropic.tool_use = None
+        self.think(None)
+
+    def think(self, thought: str | None) -> None:
+        """Every fake thinks `thought` before it answers, in its own wire format."""
+        self.openai.reasoning = thought
+        self.ollama.thinking = thought
+        self.anthropic.thinking = thought
 
     def answer(self, text: str) -> None:
         """Every fake answers with `text`."""

@@ -10,12 +10,15 @@ import openai
 import pytest
 from agents import (
     Agent,
+    ModelSettings,
     OpenAIResponsesModel,
     RunConfig,
     Runner,
     function_tool,
     set_tracing_disabled,
 )
+from agents.items import ReasoningItem
+from openai.types.shared import Reasoning
 
 from tests.clients.matrix import API_KEY, REPLIES, Matrix
 
@@ -38,13 +41,14 @@ def weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-def agent(matrix: Matrix, model: str) -> Agent:
+def agent(matrix: Matrix, model: str, settings: ModelSettings | None = None) -> Agent:
     client = openai.AsyncOpenAI(base_url=matrix.base_url, api_key=API_KEY)
     return Agent(
         name="matrix",
         instructions="Answer briefly.",
         model=OpenAIResponsesModel(model=model, openai_client=client),
         tools=[weather],
+        model_settings=settings or ModelSettings(),
     )
 
 
@@ -130,3 +134,49 @@ def test_runner_on_a_conversation(matrix: Matrix, kind: str, model: str) -> None
 
     assert asyncio.run(main()) == REPLIES[kind]
     assert "my name is Ada" in json.dumps(matrix.last_messages(kind))
+
+
+THOUGHT = "Oslo is in Norway so I check its weather"
+#: What a reasoning effort of "low" becomes in each provider's own request.
+LOW_EFFORT = {
+    "openai": ("reasoning_effort", "low"),
+    "ollama": ("think", "low"),
+    "anthropic": ("thinking", {"type": "enabled", "budget_tokens": 2048}),
+}
+
+
+def test_runner_streams_the_models_thinking_through_a_tool_loop(
+    matrix: Matrix, kind: str, model: str
+) -> None:
+    """Reasoning summaries stream as events, arrive as reasoning items, and go back next turn."""
+    matrix.think(THOUGHT)
+    matrix.call_tool("weather", {"city": "Oslo"}, then="It is sunny in Oslo")
+    thinking = agent(
+        matrix, model, ModelSettings(reasoning=Reasoning(effort="low", summary="auto"))
+    )
+
+    async def main() -> tuple[str, object, list[ReasoningItem], object]:
+        result = Runner.run_streamed(thinking, "weather in Oslo?", run_config=NO_TRACES)
+        deltas = []
+        async for event in result.stream_events():
+            if (
+                event.type == "raw_response_event"
+                and event.data.type == "response.reasoning_summary_text.delta"
+            ):
+                deltas.append(event.data.delta)
+        items = [i for i in result.new_items if isinstance(i, ReasoningItem)]
+        again = await Runner.run(
+            thinking,
+            [*result.to_input_list(), {"role": "user", "content": "and tomorrow?"}],
+            run_config=NO_TRACES,
+        )
+        return "".join(deltas), result.final_output, items, again.final_output
+
+    deltas, final, items, again = asyncio.run(main())
+    assert str(final).strip() == "It is sunny in Oslo"
+    assert str(again).strip() == "It is sunny in Oslo"
+    # Both calls of the tool loop thought: once before the call, once before the answer.
+    assert [" ".join(s.text for s in i.raw_item.summary).strip() for i in items] == [THOUGHT] * 2
+    assert deltas.replace("  ", " ").count(THOUGHT) == 2
+    key, value = LOW_EFFORT[kind]
+    assert matrix.requests(kind)[0][key] == value

@@ -306,7 +306,7 @@ def test_anthropic_stop_reason_mapping(stop_reason: str, finish: str) -> None:
         "prompt_tokens": 13,
         "completion_tokens": 2,
         "total_tokens": 15,
-        "prompt_tokens_details": {"cached_tokens": 8},
+        "prompt_tokens_details": {"cached_tokens": 8, "cache_write_tokens": 4},
     }
     assert (out["id"], out["created"], out["object"]) == (
         "chatcmpl-1",

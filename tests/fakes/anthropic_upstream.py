@@ -24,6 +24,16 @@ class FakeAnthropic:
     #: With `tool_use`: a request ending in a tool_result block gets `reply` instead.
     answer_tool_results: bool = False
     error_mid_stream: bool = False
+    #: Extended thinking: a signed thinking block (streamed as thinking_delta) first.
+    thinking: str | None = None
+    #: A redacted_thinking block after it (opaque data no client may see).
+    redacted: bool = False
+    #: A forced tool choice (``{"type": "tool", ...}``) is answered with this input,
+    #: and, as Claude does when forced, no text or thinking before the call.
+    forced_input: dict[str, Any] | None = None
+    _forced: bool = False
+    #: Tokens written to the prompt cache by a request that marks a cache breakpoint.
+    cache_written: int = 0
     requests: list[dict[str, Any]] = attrs.Factory(list)
     models: tuple[str, ...] = ("claude-x-20250101",)
     listings: list[str] = attrs.Factory(list)  # the query string of every /v1/models request
@@ -78,6 +88,7 @@ class FakeAnthropic:
                 )
                 return
             tool_use = self._tool_use(body)
+            self.cache_written = 5 if "cache_control" in json.dumps(body) else 0
             if body.get("stream"):
                 await send_stream(send, "text/event-stream", self._events(body["model"], tool_use))
             else:
@@ -88,6 +99,10 @@ class FakeAnthropic:
         )
 
     def _tool_use(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        choice = body.get("tool_choice") or {}
+        self._forced = self.forced_input is not None and choice.get("type") == "tool"
+        if self._forced:
+            return {"name": choice["name"], "input": self.forced_input}
         if not self.tool_use or not self.answer_tool_results:
             return self.tool_use
         last = (body.get("messages") or [{}])[-1]
@@ -96,10 +111,21 @@ class FakeAnthropic:
         answered = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
         return None if answered else self.tool_use
 
+    def _thoughts(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if self._forced:
+            return blocks
+        if self.thinking:
+            blocks.append({"type": "thinking", "thinking": self.thinking, "signature": "sig-1"})
+        if self.redacted:
+            blocks.append({"type": "redacted_thinking", "data": "opaque-secret-bytes"})
+        return blocks
+
     def _content(self, tool_use: dict[str, Any] | None) -> list[dict[str, Any]]:
         if self.blocks is not None:
             return self.blocks
-        content: list[dict[str, Any]] = [{"type": "text", "text": self.reply}]
+        text = [] if self._forced else [{"type": "text", "text": self.reply}]
+        content = [*self._thoughts(), *text]
         if tool_use:
             content.append({"type": "tool_use", "id": "toolu_1", **tool_use})
         return content
@@ -116,36 +142,46 @@ class FakeAnthropic:
             "usage": {
                 "input_tokens": 12,
                 "output_tokens": 6,
-                "cache_creation_input_tokens": 0,
+                "cache_creation_input_tokens": self.cache_written,
                 "cache_read_input_tokens": 3,
             },
         }
 
     async def _events(self, model: str, tool_use: dict[str, Any] | None) -> AsyncIterator[bytes]:
         start = self._message(model, tool_use) | {"content": [], "stop_reason": None}
-        start["usage"] = {"input_tokens": 12, "output_tokens": 1, "cache_read_input_tokens": 3}
+        start["usage"] = {
+            "input_tokens": 12,
+            "output_tokens": 1,
+            "cache_read_input_tokens": 3,
+            "cache_creation_input_tokens": self.cache_written,
+        }
         yield _event("message_start", {"message": start})
-        yield _event(
-            "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
-        )
-        yield _event("ping", {})
-        for i, word in enumerate(self.reply.split(" ")):
-            text = word if i == 0 else " " + word
-            yield _event(
-                "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}
-            )
+        base = 0
+        for base, block in enumerate(self._thoughts()):
+            if block["type"] == "redacted_thinking":
+                yield _event("content_block_start", {"index": base, "content_block": block})
+                yield _event("content_block_stop", {"index": base})
+                continue
+            empty = {"type": "thinking", "thinking": "", "signature": ""}
+            yield _event("content_block_start", {"index": base, "content_block": empty})
+            for i, word in enumerate(block["thinking"].split(" ")):
+                delta = {"type": "thinking_delta", "thinking": word if i == 0 else " " + word}
+                yield _event("content_block_delta", {"index": base, "delta": delta})
+            delta = {"type": "signature_delta", "signature": block["signature"]}
+            yield _event("content_block_delta", {"index": base, "delta": delta})
+            yield _event("content_block_stop", {"index": base})
+        base = len(self._thoughts())
+        if not self._forced:
+            async for event in self._text(base):
+                yield event
             if self.error_mid_stream:
-                await asyncio.sleep(0.1)  # the first delta reaches the client before the error
-                yield _event(
-                    "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
-                )
                 return
-        yield _event("content_block_stop", {"index": 0})
+            base += 1
         if tool_use:
             yield _event(
                 "content_block_start",
                 {
-                    "index": 1,
+                    "index": base,
                     "content_block": {
                         "type": "tool_use",
                         "id": "toolu_1",
@@ -158,9 +194,9 @@ class FakeAnthropic:
             for part in (args[: len(args) // 2], args[len(args) // 2 :]):
                 yield _event(
                     "content_block_delta",
-                    {"index": 1, "delta": {"type": "input_json_delta", "partial_json": part}},
+                    {"index": base, "delta": {"type": "input_json_delta", "partial_json": part}},
                 )
-            yield _event("content_block_stop", {"index": 1})
+            yield _event("content_block_stop", {"index": base})
         reason = "tool_use" if tool_use else "end_turn"
         yield _event(
             "message_delta",
@@ -170,3 +206,22 @@ class FakeAnthropic:
             },
         )
         yield _event("message_stop", {})
+
+    async def _text(self, base: int) -> AsyncIterator[bytes]:
+        yield _event(
+            "content_block_start", {"index": base, "content_block": {"type": "text", "text": ""}}
+        )
+        yield _event("ping", {})
+        for i, word in enumerate(self.reply.split(" ")):
+            text = word if i == 0 else " " + word
+            yield _event(
+                "content_block_delta",
+                {"index": base, "delta": {"type": "text_delta", "text": text}},
+            )
+            if self.error_mid_stream:
+                await asyncio.sleep(0.1)  # the first delta reaches the client before the error
+                yield _event(
+                    "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
+                )
+                return
+        yield _event("content_block_stop", {"index": base})

@@ -21,6 +21,8 @@ class FakeOllama:
     #: With `tool_call`: a request whose last message is a tool result gets `reply` instead.
     answer_tool_results: bool = False
     done_reason: str = "stop"
+    #: A thinking model's thoughts (``message.thinking``), streamed before the answer.
+    thinking: str | None = None
     #: Stream lines are cut in pieces this many bytes long, each its own write (0: whole lines).
     split_bytes: int = 0
     #: A pause after each piece of a stream.
@@ -119,6 +121,8 @@ class FakeOllama:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if self.tool_call and call_tool:
             message["tool_calls"] = [{"function": self.tool_call}]
+        if self.thinking and content:
+            message["thinking"] = self.thinking
         text: dict[str, Any] = {"message": message} if chat else {"response": content}
         return {
             "model": model,
@@ -133,6 +137,14 @@ class FakeOllama:
     async def _lines(
         self, model: str, call_tool: bool = True, *, chat: bool = True
     ) -> AsyncIterator[bytes]:
+        for word in (self.thinking or "").split(" ") if self.thinking and chat else ():
+            line = {
+                "model": model,
+                "created_at": "2026-11-23T00:00:00Z",
+                "message": {"role": "assistant", "content": "", "thinking": word + " "},
+                "done": False,
+            }
+            yield (json.dumps(line) + "\n").encode()
         for word in self.reply.split(" "):
             text: dict[str, Any] = (
                 {"message": {"role": "assistant", "content": word + " "}}

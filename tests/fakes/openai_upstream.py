@@ -59,6 +59,9 @@ class FakeOpenAI:
     #: With `tool_call`: a request whose last message is a tool result gets `reply` instead,
     #: as a model does once it has what it asked for (a function-call round trip).
     answer_tool_results: bool = False
+    #: The model's thinking, sent before the answer under `reasoning_field`.
+    reasoning: str | None = None
+    reasoning_field: str = "reasoning_content"
     probe_status: int = 200
     #: Extra fields of a model in /v1/models (vLLM's ``max_model_len``, llama.cpp's ``meta``).
     model_fields: dict[str, dict[str, Any]] = attrs.Factory(dict)
@@ -181,6 +184,8 @@ class FakeOpenAI:
                 ],
             }
             finish = "tool_calls"
+        if self.reasoning:
+            message[self.reasoning_field] = self.reasoning
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -189,14 +194,20 @@ class FakeOpenAI:
             "choices": [
                 {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
             ],
-        } | (
-            {
-                "usage": self.usage
-                or {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16}
-            }
-            if self.report_usage
-            else {}
-        )
+        } | ({"usage": self.usage or self._usage(9, 7)} if self.report_usage else {})
+
+    def _usage(self, prompt: int, completion: int) -> dict[str, Any]:
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        if self.reasoning:
+            thought = len(self.reasoning.split(" "))
+            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
+            usage["completion_tokens"] += thought
+            usage["total_tokens"] += thought
+        return usage
 
     async def _chunks(
         self, body: dict[str, Any], gone: asyncio.Future[Any]
@@ -214,6 +225,11 @@ class FakeOpenAI:
         finish = "stop"
         if self._calls_tool(body):
             deltas, finish = self._tool_deltas(), "tool_calls"
+        if self.reasoning:
+            thoughts = self.reasoning.split(" ")
+            deltas[1:1] = [
+                {self.reasoning_field: t if i == 0 else " " + t} for i, t in enumerate(thoughts)
+            ]
         for i, delta in enumerate(deltas):
             if self.fail_after_chunks is not None and i >= self.fail_after_chunks:
                 raise MidStreamFailure("the fake upstream died")
@@ -226,11 +242,7 @@ class FakeOpenAI:
                 return
         yield f"data: {json.dumps({**base, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': finish}]})}\n\n".encode()
         if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {
-                "prompt_tokens": 9,
-                "completion_tokens": len(words),
-                "total_tokens": 9 + len(words),
-            }
+            usage = self._usage(9, len(words))
             yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode()
         yield b"data: [DONE]\n\n"
 
@@ -246,6 +258,7 @@ class FakeOpenAI:
         }
         pieces = (args[: len(args) // 2], args[len(args) // 2 :])
         return [
-            {"role": "assistant", "content": None, "tool_calls": [first]},
+            {"role": "assistant", "content": None},
+            {"tool_calls": [first]},
             *({"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces),
         ]

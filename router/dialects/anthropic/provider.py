@@ -9,6 +9,8 @@ from typing import Any
 import attrs
 import msgspec
 
+from router.dialects.anthropic.caching import cache_mark, keep_last_breakpoints
+from router.dialects.anthropic.structured import ANSWER_TOOL, answer_tool, answer_tool_choice
 from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
 from router.dialects.chat.content import (
@@ -18,6 +20,8 @@ from router.dialects.chat.content import (
     image_urls,
     text_of,
 )
+from router.dialects.chat.params import refuse_beyond_one_text_choice
+from router.dialects.chat.reasoning import THINKING_BLOCKS, effort_for, signed_blocks
 from router.dialects.framing import SseDecoder
 from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
@@ -83,9 +87,21 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    """Split out the system prompt and merge turns so roles alternate, as Anthropic requires."""
-    system: list[str] = []
+def _mark(blocks: list[dict[str, Any]], message: Mapping[str, Any], where: str) -> None:
+    """Put a message's cache breakpoint on its last block (its prefix ends there)."""
+    mark = cache_mark(message, where)
+    if mark is not None and blocks:
+        blocks[-1]["cache_control"] = mark
+
+
+def _messages(
+    messages: list[Any], *, cache_system: bool = False
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """Split out the system prompt and merge turns so roles alternate, as Anthropic requires.
+
+    The system prompt is one string, or text blocks when part of it is marked for the cache.
+    """
+    system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -99,11 +115,17 @@ def _messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
             continue
         role = m.get("role")
         if role in {"system", "developer"}:
-            system.append(text_of(m.get("content")))
+            text = text_of(m.get("content"))
+            if text:
+                system.append({"type": "text", "text": text})
+                _mark(system, m, f"messages[{i}]")
         elif role == "user":
-            add("user", _blocks(m.get("content")))
-        elif role == "assistant":
             blocks = _blocks(m.get("content"))
+            _mark(blocks, m, f"messages[{i}]")
+            add("user", blocks)
+        elif role == "assistant":
+            # Signed thinking comes first, as Anthropic sent it (LiteLLM's thinking_blocks).
+            blocks = [*signed_blocks(m.get(THINKING_BLOCKS)), *_blocks(m.get("content"))]
             for j, call in enumerate(m.get("tool_calls") or ()):
                 function = call.get("function", {})
                 blocks.append(
@@ -116,32 +138,81 @@ def _messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
                         ),
                     }
                 )
+            _mark(blocks, m, f"messages[{i}]")
             add("assistant", blocks)
         elif role == "tool":
-            add(
-                "user",
-                [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": m.get("tool_call_id"),
-                        "content": text_of(m.get("content")),
-                    }
-                ],
-            )
-    return ("\n\n".join(system) or None), out
-
-
-def _tools(tools: Any) -> list[dict[str, Any]]:
-    out = []
-    for tool in tools or ():
-        function = tool.get("function", tool) if isinstance(tool, Mapping) else {}
-        out.append(
-            {
-                "name": function.get("name"),
-                "description": function.get("description", ""),
-                "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+            result = {
+                "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id"),
+                "content": text_of(m.get("content")),
             }
-        )
+            _mark([result], m, f"messages[{i}]")
+            add("user", [result])
+    if cache_system and system:
+        system[-1].setdefault("cache_control", {"type": "ephemeral"})
+    if not system:
+        return None, out
+    if any("cache_control" in block for block in system):
+        return system, out
+    return "\n\n".join(block["text"] for block in system), out
+
+
+#: Extended thinking's token budget for each reasoning effort (Anthropic's least is 1024).
+BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
+_LEAST_BUDGET = 1024
+
+
+def _unsigned_tool_turn(messages: list[dict[str, Any]]) -> bool:
+    """The last assistant turn called a tool without a signed thinking block before it.
+
+    With thinking on, Anthropic refuses such a history (the block must come back as it
+    was sent); a Chat client's history never has one, so that turn is answered without.
+    """
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            kinds = [block.get("type") for block in message["content"]]
+            return "tool_use" in kinds and not {"thinking", "redacted_thinking"} & set(kinds)
+    return False
+
+
+def _thinking(
+    effort: str | None, asked: int | None, messages: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, int]:
+    """The ``thinking`` parameter for an effort (None: think not) and the max_tokens to send.
+
+    A forced tool call (the caller passes no effort then) cannot be combined with it.
+    The budget counts against max_tokens as OpenAI's reasoning tokens count against
+    max_completion_tokens: a client's limit holds, and one too small to think in turns
+    thinking off. Without a limit the answer keeps its default room after the budget.
+    """
+    if effort is None or effort == "none":
+        return None, asked or DEFAULT_MAX_TOKENS
+    if _unsigned_tool_turn(messages):
+        return None, asked or DEFAULT_MAX_TOKENS
+    budget = BUDGETS.get(effort, BUDGETS["high"])
+    if asked is None:
+        return {"type": "enabled", "budget_tokens": budget}, budget + DEFAULT_MAX_TOKENS
+    budget = min(budget, asked - 1)
+    if budget < _LEAST_BUDGET:
+        return None, asked
+    return {"type": "enabled", "budget_tokens": budget}, asked
+
+
+def _tools(tools: Any, *, cache: bool = False) -> list[dict[str, Any]]:
+    out = []
+    for i, tool in enumerate(tools or ()):
+        function = tool.get("function", tool) if isinstance(tool, Mapping) else {}
+        converted = {
+            "name": function.get("name"),
+            "description": function.get("description", ""),
+            "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+        }
+        mark = cache_mark(tool, f"tools[{i}]") if isinstance(tool, Mapping) else None
+        if mark is not None:
+            converted["cache_control"] = mark
+        out.append(converted)
+    if cache and out:
+        out[-1].setdefault("cache_control", {"type": "ephemeral"})
     return out
 
 
@@ -166,7 +237,8 @@ def _usage(usage: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        # Read from and written to Anthropic's prompt cache, in OpenAI's fields.
+        "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": created},
     }
 
 
@@ -176,6 +248,10 @@ class _Stream:
     events: SseDecoder = attrs.Factory(SseDecoder)
     usage: dict[str, Any] = attrs.Factory(dict)
     tool_index: dict[int, int] = attrs.Factory(dict)  # content block index -> tool call index
+    #: The content block of the structured answer's tool call, streamed as content.
+    answer_block: int | None = None
+    #: Thinking blocks being streamed: content block index -> [the block, its text so far].
+    thinking: dict[int, list[Any]] = attrs.Factory(dict)
     finish: str = "stop"
     done: bool = False
 
@@ -187,14 +263,32 @@ class _Stream:
             return self.writer.start()
         if kind == "content_block_start":
             block = body.get("content_block") or {}
+            if block.get("type") == "tool_use" and block.get("name") == ANSWER_TOOL:
+                self.answer_block = body["index"]
+                return self.writer.start()
             if block.get("type") == "tool_use":
                 index = self.tool_index[body["index"]] = len(self.tool_index)
                 return self.writer.tool_call(index, block.get("id"), block.get("name"), "")
+            if block.get("type") == "redacted_thinking":
+                return self.writer.start() + self.writer.thinking_blocks(signed_blocks([block]))
+            if block.get("type") == "thinking":
+                self.thinking[body["index"]] = [dict(block), str(block.get("thinking") or "")]
+                return self.writer.start() + self.writer.reasoning(block.get("thinking") or "")
             return self.writer.content(block.get("text") or "")
         if kind == "content_block_delta":
             delta = body.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return self.writer.content(delta.get("text") or "")
+            if delta.get("type") == "thinking_delta":
+                text = str(delta.get("thinking") or "")
+                if body["index"] in self.thinking:
+                    self.thinking[body["index"]][1] += text
+                return self.writer.reasoning(text)
+            if delta.get("type") == "signature_delta" and body["index"] in self.thinking:
+                self.thinking[body["index"]][0]["signature"] = delta.get("signature")
+                return []
+            if delta.get("type") == "input_json_delta" and body["index"] == self.answer_block:
+                return self.writer.content(delta.get("partial_json") or "")
             if delta.get("type") == "input_json_delta":
                 index = self.tool_index[body["index"]]
                 return self.writer.tool_call(index, None, None, delta.get("partial_json") or "")
@@ -203,6 +297,8 @@ class _Stream:
             self.usage.update(body.get("usage") or {})
             reason = (body.get("delta") or {}).get("stop_reason")
             self.finish = _STOP.get(str(reason), "stop")
+            if self.finish == "tool_calls" and not self.tool_index:
+                self.finish = "stop"  # the only call was the structured answer
             return []
         if kind == "message_stop":
             self.done = True
@@ -212,7 +308,11 @@ class _Stream:
             raise UpstreamStreamError(
                 f"Anthropic reported an error: {error.get('message', 'unknown')}"
             )
-        return []  # ping, content_block_stop and future event types
+        if kind == "content_block_stop" and body.get("index") in self.thinking:
+            block, text = self.thinking.pop(body["index"])
+            signed = signed_blocks([{**block, "thinking": text}])
+            return self.writer.thinking_blocks(signed) if signed else []
+        return []  # ping and future event types
 
     def feed(self, data: bytes) -> list[bytes]:
         return [c for e in self.events.feed(data) for c in self._event(e.event, e.data)]
@@ -259,24 +359,43 @@ class AnthropicAdapter:
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
-        system, messages = _messages(list(body.get("messages") or ()))
-        max_tokens = (
-            body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-        )
+        refuse_beyond_one_text_choice(body, "Anthropic")
+        auto = entry.prompt_cache == "auto"
+        system, messages = _messages(list(body.get("messages") or ()), cache_system=auto)
+        tools = _tools(body["tools"], cache=auto) if body.get("tools") else []
+        choice = _tool_choice(body.get("tool_choice")) if tools else None
+        answer = answer_tool(body.get("response_format"))
+        if answer is not None:
+            choice = answer_tool_choice(choice, client_tools=bool(tools))
+            tools.append(answer)
+        forced = choice is not None and choice["type"] in {"any", "tool"}
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        effort = effort_for(entry, model, body)
+        thinking, max_tokens = _thinking(None if forced else effort, asked, messages)
         payload: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
         if system:
             payload["system"] = system
-        for key in ("temperature", "top_p"):
-            if body.get(key) is not None:
-                payload[key] = body[key]
+        if thinking is not None:
+            # Thinking takes no sampling changes (Anthropic answers 400 to them).
+            payload["thinking"] = thinking
+        else:
+            for key in ("temperature", "top_p"):
+                if body.get(key) is not None:
+                    payload[key] = body[key]
         stop = body.get("stop")
         if stop:
             payload["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-        if body.get("tools"):
-            payload["tools"] = _tools(body["tools"])
-            choice = _tool_choice(body.get("tool_choice"))
-            if choice is not None:
-                payload["tool_choice"] = choice
+        if tools:
+            payload["tools"] = tools
+            if body.get("parallel_tool_calls") is False:
+                choice = {**(choice or {"type": "auto"})}
+                if choice["type"] != "none":
+                    choice["disable_parallel_tool_use"] = True
+        if choice is not None:
+            payload["tool_choice"] = choice
+        if isinstance(body.get("user"), str) and body["user"]:
+            payload["metadata"] = {"user_id": body["user"]}
+        keep_last_breakpoints(payload)
         if stream:
             payload["stream"] = True
         return UpstreamRequest(
@@ -286,10 +405,20 @@ class AnthropicAdapter:
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
         body = _decode(data)
         texts: list[str] = []
+        thoughts: list[str] = []
+        signed: list[dict[str, str]] = []
         calls: list[dict[str, Any]] = []
+        answer: str | None = None
         for block in body["content"]:
-            if block.get("type") == "text":
+            if block.get("type") == "tool_use" and block.get("name") == ANSWER_TOOL:
+                answer = json.dumps(block.get("input", {}))
+            elif block.get("type") == "text":
                 texts.append(block.get("text", ""))
+            elif block.get("type") in {"thinking", "redacted_thinking"}:
+                # Redacted thinking is opaque: never shown, only kept to be sent back.
+                signed += signed_blocks([block])
+                if block.get("type") == "thinking":
+                    thoughts.append(str(block.get("thinking") or ""))
             elif block.get("type") == "tool_use":
                 calls.append(
                     {
@@ -301,12 +430,18 @@ class AnthropicAdapter:
                         },
                     }
                 )
+        finish = _STOP.get(body.get("stop_reason"), "stop")
+        if answer is not None:
+            texts = [answer]  # the structured answer is the content, any preamble aside
+            finish = "stop" if finish == "tool_calls" and not calls else finish
         return completion_body(
             ctx,
             content="".join(texts) if texts or not calls else None,
             tool_calls=calls,
-            finish_reason=_STOP.get(body.get("stop_reason"), "stop"),
+            finish_reason=finish,
             usage=_usage(body.get("usage") or {}),
+            reasoning="".join(thoughts) or None,
+            thinking_blocks=signed,
         )
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _Stream:

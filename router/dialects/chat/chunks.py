@@ -47,8 +47,14 @@ def completion_body(
     tool_calls: list[dict[str, Any]],
     finish_reason: str,
     usage: dict[str, Any] | None,
+    reasoning: str | None = None,
+    thinking_blocks: list[dict[str, str]] | None = None,
 ) -> bytes:
     message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning:
+        message["reasoning_content"] = reasoning  # the field OpenAI-compatible clients read
+    if thinking_blocks:
+        message["thinking_blocks"] = thinking_blocks  # signed, to send back next turn
     if tool_calls:
         message["tool_calls"] = tool_calls
     body: dict[str, Any] = {
@@ -98,6 +104,14 @@ class ChunkWriter:
 
     def content(self, text: str) -> list[bytes]:
         return [self._delta({"content": text})] if text else []
+
+    def reasoning(self, text: str) -> list[bytes]:
+        """A piece of the model's thinking, as ``delta.reasoning_content``."""
+        return [self._delta({"reasoning_content": text})] if text else []
+
+    def thinking_blocks(self, blocks: list[dict[str, str]]) -> list[bytes]:
+        """Whole signed thinking blocks (their text was streamed as reasoning_content)."""
+        return [self._delta({"thinking_blocks": blocks})]
 
     def tool_call(
         self, index: int, call_id: str | None, name: str | None, arguments: str

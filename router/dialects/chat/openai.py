@@ -5,18 +5,83 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import msgspec
 
 from router.dialects.base import UpstreamRequest
 from router.dialects.chat.chunks import ResponseContext
 from router.dialects.chat.models import listed_models
+from router.dialects.chat.params import refuse_audio
+from router.dialects.chat.reasoning import CARRIES_THINKING, THINKING_BLOCKS, thinks
 from router.dialects.framing import SsePassThrough
 from router.routing.discovered import DiscoveredModel
 from router.routing.table import ProviderEntry
 
-__all__ = ["OpenAIAdapter"]
+__all__ = ["OpenAIAdapter", "ReasoningStream", "with_reasoning_content"]
 
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+#: Only a body with this key needs a look (escaped inside a string, the quote is ``\"``).
+_REASONING_KEY = b'"reasoning":'
+
+
+def _rename(holder: Any) -> bool:
+    """Give a message or delta that has only ``reasoning`` its ``reasoning_content`` too."""
+    if (
+        isinstance(holder, dict)
+        and isinstance(holder.get("reasoning"), str)
+        and "reasoning_content" not in holder
+    ):
+        holder["reasoning_content"] = holder["reasoning"]
+        return True
+    return False
+
+
+def with_reasoning_content(data: bytes, field: str = "message") -> bytes:
+    """A chat answer (or chunk) whose thinking is under ``reasoning`` (newer vLLM, Ollama's
+    OpenAI endpoint, OpenRouter) with it under ``reasoning_content`` as well, the field
+    most clients read. Anything else is returned as it came, without decoding it."""
+    if _REASONING_KEY not in data:
+        return data
+    body = _decode(data)
+    changed = False
+    for choice in body.get("choices") or () if isinstance(body, dict) else ():
+        if isinstance(choice, dict):
+            changed = _rename(choice.get(field)) or changed
+    return _encode(body) if changed else data
+
+
+@attrs.define
+class ReasoningStream(SsePassThrough):
+    """`SsePassThrough`, with `with_reasoning_content` applied to the (rare) events that need it."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out = SsePassThrough.feed(self, data)  # at most one piece: whole events
+        if out and _REASONING_KEY in out[0]:
+            out[0] = _events(out[0])
+        return out
+
+    def close(self) -> list[bytes]:
+        out = SsePassThrough.close(self)
+        if out and _REASONING_KEY in out[0]:
+            out[0] = _events(out[0])
+        return out
+
+
+def _events(piece: bytes) -> bytes:
+    lines = piece.split(b"\n")
+    for i, line in enumerate(lines):
+        if line.startswith(b"data:") and _REASONING_KEY in line:
+            lines[i] = b"data: " + with_reasoning_content(line[5:].strip(), "delta")
+    return b"\n".join(lines)
+
+
+def _unsigned(message: Any) -> Any:
+    """A message without the signed thinking only Anthropic takes back."""
+    if isinstance(message, dict) and THINKING_BLOCKS in message:
+        return {k: v for k, v in message.items() if k != THINKING_BLOCKS}
+    return message
 
 
 def _headers(entry: ProviderEntry) -> dict[str, str]:
@@ -42,6 +107,12 @@ class OpenAIAdapter:
     ) -> UpstreamRequest:
         payload = dict(body)
         payload["model"] = model
+        if "modalities" in payload or "audio" in payload:
+            refuse_audio(payload)
+        if payload.pop(CARRIES_THINKING, None):
+            payload["messages"] = [_unsigned(m) for m in payload.get("messages") or ()]
+        if "reasoning_effort" in payload and not thinks(entry, model):
+            del payload["reasoning_effort"]  # a model that cannot think answers it with a 400
         return UpstreamRequest(
             "POST", f"{entry.base_url}/chat/completions", _headers(entry), _encode(payload)
         )
@@ -64,10 +135,11 @@ class OpenAIAdapter:
         return model
 
     def chat_response(self, data: bytes, ctx: ResponseContext) -> bytes:
-        return data  # already the client's format; the dispatcher still checks it is JSON
+        # Already the client's format (the dispatcher still checks it is JSON).
+        return data if _REASONING_KEY not in data else with_reasoning_content(data)
 
-    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> SsePassThrough:
-        return SsePassThrough()  # already the client's format: relayed, after a validity check
+    def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> ReasoningStream:
+        return ReasoningStream()  # the client's format: relayed, after a validity check
 
     def embeddings_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any]

@@ -12,6 +12,8 @@ from router.dialects.base import UpstreamRequest, UpstreamStreamError
 from router.dialects.chat.chunks import ChunkWriter, ResponseContext, completion_body
 from router.dialects.chat.content import arguments_object, data_url, image_urls, text_of
 from router.dialects.chat.embeddings import embedding_list, text_inputs
+from router.dialects.chat.params import refuse_beyond_one_text_choice
+from router.dialects.chat.reasoning import effort_for, thinking_of
 from router.dialects.framing import NdjsonDecoder
 from router.dialects.ollama import models as listing
 from router.dialects.ollama.wire import OPTIONS, finish_reason, openai_tool_calls, server_headers
@@ -58,7 +60,26 @@ def _message(message: Mapping[str, Any], index: int) -> dict[str, Any]:
         ]
     if role == "tool" and isinstance(message.get("name"), str):
         out["tool_name"] = message["name"]
+    if role == "assistant":
+        thinking = thinking_of(message)
+        if thinking:  # an earlier turn's thinking, which Ollama takes back as history
+            out["thinking"] = thinking
     return out
+
+
+def _thinking(message: Mapping[str, Any]) -> str:
+    """What a thinking model thought (``message.thinking``; empty when it did not think)."""
+    thinking = message.get("thinking")
+    return thinking if isinstance(thinking, str) else ""
+
+
+def _think(effort: str) -> bool | str:
+    """Ollama's ``think``: off, or a level (gpt-oss reads it; other thinking models think)."""
+    if effort == "none":
+        return False
+    if effort == "minimal":
+        return "low"
+    return "high" if effort == "xhigh" else effort
 
 
 def _format(response_format: Any) -> Any:
@@ -98,6 +119,7 @@ class _Stream:
             raise UpstreamStreamError(f"Ollama reported an error: {body['error']}")
         message = body.get("message") or {}
         out = self.writer.start()
+        out += self.writer.reasoning(_thinking(message))
         out += self.writer.content(message.get("content") or "")
         for call in openai_tool_calls(message):
             out += self.writer.tool_call(
@@ -157,6 +179,7 @@ class OllamaAdapter:
     def chat_request(
         self, entry: ProviderEntry, model: str, body: Mapping[str, Any], *, stream: bool
     ) -> UpstreamRequest:
+        refuse_beyond_one_text_choice(body, "Ollama")
         messages = body.get("messages") or []
         payload: dict[str, Any] = {
             "model": model,
@@ -173,11 +196,14 @@ class OllamaAdapter:
             options["stop"] = [stop] if isinstance(stop, str) else stop
         if options:
             payload["options"] = options
-        if body.get("tools"):
+        if body.get("tools") and body.get("tool_choice") != "none":  # Ollama has no tool_choice
             payload["tools"] = body["tools"]
         fmt = _format(body.get("response_format"))
         if fmt is not None:
             payload["format"] = fmt
+        effort = effort_for(entry, model, body)
+        if effort is not None:
+            payload["think"] = _think(effort)
         return UpstreamRequest(
             "POST", f"{entry.base_url}/api/chat", server_headers(entry), _encode(payload)
         )
@@ -192,6 +218,7 @@ class OllamaAdapter:
             tool_calls=calls,
             finish_reason=finish_reason(body.get("done_reason"), bool(calls)),
             usage=_usage(body),
+            reasoning=_thinking(message) or None,
         )
 
     def chat_stream(self, ctx: ResponseContext, *, include_usage: bool) -> _Stream:

@@ -9,10 +9,12 @@ from typing import Any
 import attrs
 import msgspec
 
+from router.dialects.chat.reasoning import THINKING_BLOCKS, seal, signed_blocks, thinking_of
 from router.dialects.framing import SseDecoder
 from router.dialects.responses.tools import ToolNames, custom_input
 from router.dialects.responses.translate import (
     new_id,
+    reasoning_item,
     response_error,
     response_object,
     status_of,
@@ -38,6 +40,8 @@ class ResponsesStream:
     _sse: SseDecoder = attrs.Factory(SseDecoder)
     output: list[dict[str, Any]] = attrs.Factory(list)
     _message: dict[str, Any] | None = None
+    _reasoning: dict[str, Any] | None = None
+    _signed: list[dict[str, str]] = attrs.Factory(list)  # the open reasoning item's
     _calls: dict[int, dict[str, Any]] = attrs.Factory(dict)  # chat tool index -> open item
     _custom: dict[int, str] = attrs.Factory(dict)  # chat tool index -> a custom call's arguments
     _index: dict[str, int] = attrs.Factory(dict)  # item id -> output_index
@@ -77,8 +81,60 @@ class ResponsesStream:
             "response.output_item.added", output_index=index, item={**item, "status": "in_progress"}
         )
 
-    def _text(self, delta: str) -> list[bytes]:
+    def _open_reasoning(self) -> list[bytes]:
+        out = self._close_message()
+        if self._reasoning is None:
+            self._reasoning = reasoning_item("")
+            out.append(self._open(self._reasoning))
+        return out
+
+    def _think(self, delta: str) -> list[bytes]:
+        out = self._open_reasoning()
+        item = self._reasoning
+        assert item is not None
+        if not item["summary"]:
+            part = {"type": "summary_text", "text": ""}
+            out.append(self._summary_event("response.reasoning_summary_part.added", part=part))
+            item["summary"].append(part)
+        item["summary"][0]["text"] += delta
+        out.append(self._summary_event("response.reasoning_summary_text.delta", delta=delta))
+        return out
+
+    def _sign(self, blocks: Any) -> list[bytes]:
+        out = self._open_reasoning()
+        self._signed += signed_blocks(blocks)
+        return out
+
+    def _summary_event(self, kind: str, **fields: Any) -> bytes:
+        assert self._reasoning is not None
+        item_id = self._reasoning["id"]
+        return self._event(
+            kind, item_id=item_id, output_index=self._index[item_id], summary_index=0, **fields
+        )
+
+    def _close_reasoning(self) -> list[bytes]:
+        item = self._reasoning
+        if item is None:
+            return []
         out = []
+        if item["summary"]:
+            part = item["summary"][0]
+            out += [
+                self._summary_event("response.reasoning_summary_text.done", text=part["text"]),
+                self._summary_event("response.reasoning_summary_part.done", part=part),
+            ]
+        if self._signed:
+            item["encrypted_content"], self._signed = seal(self._signed), []
+        out.append(
+            self._event(
+                "response.output_item.done", output_index=self._index[item["id"]], item=item
+            )
+        )
+        self._reasoning = None
+        return out
+
+    def _text(self, delta: str) -> list[bytes]:
+        out = self._close_reasoning()
         if self._message is None:
             self._message = {
                 "id": new_id("msg"),
@@ -144,7 +200,7 @@ class ResponsesStream:
         function = delta.get("function") or {}
         item = self._calls.get(position)
         if item is None:
-            out += self._close_message()
+            out += self._close_reasoning() + self._close_message()
             chat_name = str(function.get("name") or "")
             item = self.names.call_item(chat_name, delta.get("id") or new_id("call"), "")
             self._calls[position] = item
@@ -220,6 +276,11 @@ class ResponsesStream:
         out: list[bytes] = []
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
+            thinking = thinking_of(delta)
+            if thinking:
+                out += self._think(thinking)
+            if delta.get(THINKING_BLOCKS):
+                out += self._sign(delta[THINKING_BLOCKS])
             if delta.get("content"):
                 out += self._text(delta["content"])
             for call in delta.get("tool_calls") or ():
@@ -238,7 +299,7 @@ class ResponsesStream:
 
     def finish(self) -> list[bytes]:
         """Close open items and emit the terminal event; `final` is then the whole response."""
-        out = self._close_message() + self._close_calls()
+        out = self._close_reasoning() + self._close_message() + self._close_calls()
         if self.error is not None:
             self.final = self._snapshot(
                 "failed", output=self.output, usage=self.usage, error=self.error

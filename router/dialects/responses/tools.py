@@ -131,7 +131,10 @@ def _function(tool: Mapping[str, Any], name: str) -> dict[str, Any]:
     if "function" in tool:  # Chat Completions' nested shape, accepted too
         return dict(tool)
     function = {k: tool[k] for k in ("description", "parameters", "strict") if k in tool}
-    return {"type": "function", "function": {"name": name, **function}}
+    converted: dict[str, Any] = {"type": "function", "function": {"name": name, **function}}
+    if "cache_control" in tool:  # a prompt-cache mark (see router.dialects.anthropic.caching)
+        converted["cache_control"] = tool["cache_control"]
+    return converted
 
 
 def _custom(tool: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -11,6 +11,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from router.dialects.chat.files import chat_file_part
+from router.dialects.chat.reasoning import (
+    CARRIES_THINKING,
+    EFFORTS,
+    THINKING_BLOCKS,
+    seal,
+    signed_blocks,
+    thinking_of,
+    unseal,
+)
 from router.dialects.requests import InputItem, check
 from router.dialects.responses.tools import (
     ToolNames,
@@ -27,6 +36,7 @@ __all__ = [
     "input_items",
     "new_id",
     "output_items",
+    "reasoning_item",
     "response_error",
     "response_object",
     "status_of",
@@ -86,21 +96,7 @@ def input_items(given: Any) -> list[dict[str, Any]]:
             seen.add(item["id"])
         kind = item.get("type", "message")
         if kind == "message":
-            role = item.get("role")
-            if role not in _ROLES:
-                raise RequestInvalid(
-                    f"{where}.role must be one of user, assistant, system, developer",
-                    param=f"{where}.role",
-                )
-            items.append(
-                {
-                    "id": item.get("id") or new_id("msg"),
-                    "type": "message",
-                    "role": role,
-                    "status": item.get("status", "completed"),
-                    "content": _normalize_content(item.get("content"), str(role), where),
-                }
-            )
+            items.append(_message_input(item, where))
         elif kind == "function_call":
             for key in ("call_id", "name"):
                 if not isinstance(item.get(key), str):
@@ -146,7 +142,7 @@ def input_items(given: Any) -> list[dict[str, Any]]:
                 }
             )
         elif kind == "reasoning":
-            continue  # provider-specific; nothing to forward to another provider
+            items.append(_reasoning_input(item, where))
         elif kind == "item_reference":
             if not isinstance(item.get("id"), str) or not item["id"]:
                 raise RequestInvalid(f"{where}.id is required", param=f"{where}.id")
@@ -155,6 +151,49 @@ def input_items(given: Any) -> list[dict[str, Any]]:
         else:
             raise RequestInvalid(f"{where}.type {kind!r} is not supported", param=f"{where}.type")
     return items
+
+
+def _message_input(item: Mapping[str, Any], where: str) -> dict[str, Any]:
+    role = item.get("role")
+    if role not in _ROLES:
+        raise RequestInvalid(
+            f"{where}.role must be one of user, assistant, system, developer",
+            param=f"{where}.role",
+        )
+    message = {
+        "id": item.get("id") or new_id("msg"),
+        "type": "message",
+        "role": role,
+        "status": item.get("status", "completed"),
+        "content": _normalize_content(item.get("content"), str(role), where),
+    }
+    if item.get("cache_control") is not None:  # our extension: a prompt-cache mark
+        message["cache_control"] = item["cache_control"]
+    return message
+
+
+def _reasoning_input(item: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A reasoning item, kept (and stored) as given; only thinking Nexus sealed goes anywhere."""
+    reasoning = {
+        "id": item.get("id") or new_id("rs"),
+        "type": "reasoning",
+        "summary": _summary(item.get("summary"), where),
+    }
+    if isinstance(item.get("encrypted_content"), str):
+        reasoning["encrypted_content"] = item["encrypted_content"]
+    return reasoning
+
+
+def _summary(summary: Any, where: str) -> list[dict[str, str]]:
+    if summary is None:
+        return []
+    if not isinstance(summary, list) or not all(
+        isinstance(s, Mapping) and isinstance(s.get("text"), str) for s in summary
+    ):
+        raise RequestInvalid(
+            f"{where}.summary must be a list of summary_text parts", param=f"{where}.summary"
+        )
+    return [{"type": "summary_text", "text": s["text"]} for s in summary]
 
 
 def _typed(item: Mapping[str, Any], where: str) -> None:
@@ -203,12 +242,26 @@ def _chat_content(parts: Sequence[Mapping[str, Any]]) -> str | list[dict[str, An
 
 
 def _messages(items: Sequence[Mapping[str, Any]], names: ToolNames) -> list[dict[str, Any]]:
+    """Chat messages for Responses items; sealed thinking goes with the assistant turn after it."""
     messages: list[dict[str, Any]] = []
+    thinking: list[dict[str, str]] = []
+
+    def assistant(message: dict[str, Any]) -> dict[str, Any]:
+        nonlocal thinking
+        if thinking:
+            message[THINKING_BLOCKS], thinking = thinking, []
+        return message
+
     for item in items:
         kind = item.get("type")
-        if kind == "message":
+        if kind == "reasoning":
+            thinking += unseal(item.get("encrypted_content"))
+        elif kind == "message":
             role = "system" if item["role"] == "developer" else item["role"]
-            messages.append({"role": role, "content": _chat_content(item["content"])})
+            message = {"role": role, "content": _chat_content(item["content"])}
+            if "cache_control" in item:
+                message["cache_control"] = item["cache_control"]
+            messages.append(assistant(message) if role == "assistant" else message)
         elif kind in {"function_call", "custom_tool_call"}:
             arguments = (
                 item["arguments"] if kind == "function_call" else custom_arguments(item["input"])
@@ -223,7 +276,9 @@ def _messages(items: Sequence[Mapping[str, Any]], names: ToolNames) -> list[dict
             if last is not None and last["role"] == "assistant" and "tool_calls" in last:
                 last["tool_calls"].append(call)  # parallel calls share one assistant turn
             else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+                messages.append(
+                    assistant({"role": "assistant", "content": None, "tool_calls": [call]})
+                )
         elif kind in {"function_call_output", "custom_tool_call_output"}:
             messages.append(
                 {"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
@@ -256,6 +311,8 @@ def chat_request(
     if isinstance(instructions, str) and instructions:
         messages.insert(0, {"role": "system", "content": instructions})
     chat: dict[str, Any] = {"model": body["model"], "messages": messages}
+    if any(THINKING_BLOCKS in m for m in messages):
+        chat[CARRIES_THINKING] = True
     if tools.chat:
         chat["tools"] = tools.chat
         if body.get("tool_choice") is not None:
@@ -270,19 +327,49 @@ def chat_request(
     for key in ("temperature", "top_p"):
         if body.get(key) is not None:
             chat[key] = body[key]
+    effort = _reasoning(body).get("effort")
+    if effort in EFFORTS:
+        chat["reasoning_effort"] = effort
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
     return chat, tools
 
 
+def _reasoning(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    reasoning = body.get("reasoning")
+    return reasoning if isinstance(reasoning, Mapping) else {}
+
+
+def reasoning_item(thinking: str, signed: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """A ``reasoning`` output item showing a model's thinking as its summary text.
+
+    Open models' thinking is their whole chain of thought, not a summary; it is still
+    what clients of the Responses API (Codex, the Agents SDK) show as "thinking".
+    Anthropic's signed thinking rides along sealed in ``encrypted_content``, so a client
+    that sends the item back (``store: false``) keeps Claude thinking through a tool loop.
+    """
+    item: dict[str, Any] = {
+        "id": new_id("rs"),
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": thinking}] if thinking else [],
+    }
+    if signed:
+        item["encrypted_content"] = seal(signed)
+    return item
+
+
 def output_items(
     completion: Mapping[str, Any], names: ToolNames | None = None
 ) -> list[dict[str, Any]]:
-    """Output items (a message and/or tool calls) of a chat.completion body."""
+    """Output items (reasoning, a message and/or tool calls) of a chat.completion body."""
     names = names or ToolNames()
     message = (completion.get("choices") or [{}])[0].get("message") or {}
     items: list[dict[str, Any]] = []
+    thinking = thinking_of(message)
+    signed = signed_blocks(message.get(THINKING_BLOCKS))
+    if thinking or signed:
+        items.append(reasoning_item(thinking, signed))
     text = message.get("content")
     if isinstance(text, str) and text:
         items.append(
@@ -368,7 +455,10 @@ def response_object(
         "output": list(output),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
-        "reasoning": {"effort": None, "summary": None},
+        "reasoning": {
+            "effort": _reasoning(body).get("effort"),
+            "summary": _reasoning(body).get("summary"),
+        },
         "store": body.get("store", True),
         "background": bool(body.get("background", False)),
         "conversation": body.get("conversation"),

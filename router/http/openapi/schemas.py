@@ -125,6 +125,8 @@ _CHAT_MESSAGE: Schema = {
         ),
     ]
 }
+#: A reasoning effort (`router.dialects.chat.reasoning.EFFORTS`).
+_EFFORT = _enum("none", "minimal", "low", "medium", "high", "xhigh")
 _SAMPLING: dict[str, Schema] = {
     "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
     "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
@@ -154,6 +156,7 @@ _CHAT_REQUEST = _obj(
         ]
     },
     parallel_tool_calls=_BOOL,
+    reasoning_effort={"anyOf": [_EFFORT, {"type": "null"}]},
     response_format={
         "anyOf": [
             _obj(("type",), type=_enum("text", "json_object")),
@@ -270,6 +273,13 @@ _RESPONSE_REQUEST = _obj(
     conversation={"anyOf": [_STR, _obj(("id",), id=_STR), {"type": "null"}]},
     background={"type": ["boolean", "null"]},
     stream={"type": ["boolean", "null"]},
+    reasoning={
+        "anyOf": [
+            _obj(effort=_EFFORT, summary=_enum("auto", "concise", "detailed")),
+            {"type": "null"},
+        ]
+    },
+    include={"type": ["array", "null"], "items": _STR},
     **_SAMPLING,
 )
 _RESPONSE = _obj(
@@ -416,6 +426,7 @@ _PROVIDER_MODEL = _obj(
     vision=_BOOL,
     tools=_BOOL,
     embeddings=_BOOL,
+    reasoning=_BOOL,
     images=_BOOL,
     description=_STR,
 )
