@@ -29,5 +29,7 @@ def cost_usd(
 
 def usd_text(usd: float) -> str:
     """A decimal string without exponent or float noise: ``0.000125``, ``0``."""
+    if not usd:
+        return "0"  # every answer of a free (local) model: no formatting on the hot path
     text = f"{usd:.10f}".rstrip("0").rstrip(".")
     return text or "0"
