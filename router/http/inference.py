@@ -9,6 +9,7 @@ import attrs
 from litestar import Request, Response, post
 
 from router.auth.access import require_model_access
+from router.dialects.base import Exchange
 from router.dialects.chat.exchange import ChatExchange, ImagesExchange
 from router.dialects.chat.files import inline_files
 from router.dialects.requests import (
@@ -26,6 +27,7 @@ from router.http.sse import event_stream
 from router.routing.decision import RequestFacts
 from router.routing.explain import explain
 from router.routing.facts import chat_facts, preference_from_headers
+from router.upstream.cache import Lookup
 from router.upstream.headers import routing_headers
 
 __all__ = [
@@ -35,6 +37,31 @@ __all__ = [
     "require_model",
     "route_explain",
 ]
+
+
+async def routed(
+    ctx: RequestContext,
+    headers: Mapping[str, str],
+    body: Mapping[str, Any],
+    facts: RequestFacts,
+    exchange: Exchange,
+    dialect: str = "chat",
+) -> Lookup:
+    """An inference request through the cache, routing (and its queue) and dispatch: what
+    every client dialect's handler does once it has its body, facts and exchange."""
+    services, table, identity = ctx.services, ctx.table, ctx.identity
+    return await services.cache.through(
+        identity.name if identity is not None else None,
+        table,
+        body,
+        lambda: services.runner.serve(
+            table,
+            facts,
+            headers,
+            lambda decision: services.dispatcher.run(table, decision, exchange),
+        ),
+        dialect=dialect,
+    )
 
 
 def require_model(body: Mapping[str, Any]) -> str:
@@ -51,7 +78,7 @@ def require_model(body: Mapping[str, Any]) -> str:
 @inference_route("/v1/chat/completions", "/chat/completions")
 async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext) -> Response[Any]:
     """OpenAI Chat Completions, JSON or SSE, routed and failed over."""
-    table, services, identity = ctx.table, ctx.services, ctx.identity
+    table, identity = ctx.table, ctx.identity
     body = await json_object(request, limit=table.config.server.max_body_bytes)
     require_model_access(identity, require_model(body))
     messages = body.get("messages")
@@ -69,17 +96,7 @@ async def chat_completions(request: Request[Any, Any, Any], ctx: RequestContext)
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     exchange = ChatExchange(body, stream=stream, include_usage=include_usage)
-    answer = await services.cache.through(
-        identity.name if identity is not None else None,
-        table,
-        body,
-        lambda: services.runner.serve(
-            table,
-            chat_facts(body, request.headers),
-            request.headers,
-            lambda decision: services.dispatcher.run(table, decision, exchange),
-        ),
-    )
+    answer = await routed(ctx, request.headers, body, chat_facts(body, request.headers), exchange)
     if answer.served is not None and answer.served.stream is not None:
         return event_stream(answer.served.stream, answer.headers)
     return Response(answer.body, media_type="application/json", headers=answer.headers)

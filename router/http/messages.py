@@ -24,7 +24,7 @@ from router.errors import RequestInvalid
 from router.http.body import json_object
 from router.http.deps import RequestContext
 from router.http.fast import inference_route
-from router.http.inference import require_model
+from router.http.inference import require_model, routed
 from router.http.observe import current_info
 from router.http.sse import event_stream
 from router.routing.facts import messages_facts
@@ -47,7 +47,6 @@ def _messages(body: dict[str, Any]) -> None:
 @inference_route(*MESSAGES_PATHS)
 async def create_message(request: Request[Any, Any, Any], ctx: RequestContext) -> Response[Any]:
     """Anthropic Messages, JSON or SSE; passed through to Anthropic-kind providers."""
-    table, services, identity = ctx.table, ctx.services, ctx.identity
     body = await _body(request, ctx)
     _messages(body)
     checked = check(body, MessagesRequest)
@@ -57,18 +56,8 @@ async def create_message(request: Request[Any, Any, Any], ctx: RequestContext) -
             info.end_user = checked.metadata.user_id  # logged; sent only to Anthropic
     stream = checked.stream is True
     exchange = MessagesExchange(body, client_headers(request.headers), stream=stream)
-    answer = await services.cache.through(
-        identity.name if identity is not None else None,
-        table,
-        body,
-        lambda: services.runner.serve(
-            table,
-            messages_facts(body, request.headers),
-            request.headers,
-            lambda decision: services.dispatcher.run(table, decision, exchange),
-        ),
-        dialect="messages",
-    )
+    facts = messages_facts(body, request.headers)
+    answer = await routed(ctx, request.headers, body, facts, exchange, dialect="messages")
     if answer.served is not None and answer.served.stream is not None:
         return event_stream(answer.served.stream, answer.headers)
     return Response(answer.body, media_type="application/json", headers=answer.headers)

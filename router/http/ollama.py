@@ -33,7 +33,7 @@ from router.errors import ModelNotFound, RequestInvalid, Unsupported
 from router.http.body import json_object
 from router.http.deps import ContextDep, RequestContext
 from router.http.fast import inference_route
-from router.http.inference import require_model
+from router.http.inference import require_model, routed
 from router.http.sse import event_stream
 from router.routing.decision import RequestFacts, routable
 from router.routing.facts import chat_facts, preference_from_headers
@@ -89,7 +89,6 @@ async def _generation(
     ctx: RequestContext,
     exchange: OllamaExchange,
 ) -> Response[Any]:
-    table, services, identity = ctx.table, ctx.services, ctx.identity
     chat = exchange.chat
     options = exchange.body.get("options") or {}
     # What the cache keys on: the client's body, its stream flag and temperature explicit.
@@ -99,16 +98,12 @@ async def _generation(
         "stream": exchange.stream,
         "temperature": options.get("temperature"),
     }
-    answer = await services.cache.through(
-        identity.name if identity is not None else None,
-        table,
+    answer = await routed(
+        ctx,
+        request.headers,
         view,
-        lambda: services.runner.serve(
-            table,
-            chat_facts(chat, request.headers),
-            request.headers,
-            lambda decision: services.dispatcher.run(table, decision, exchange),
-        ),
+        chat_facts(chat, request.headers),
+        exchange,
         dialect=f"ollama/{exchange.endpoint}",
     )
     if answer.served is not None and answer.served.stream is not None:
