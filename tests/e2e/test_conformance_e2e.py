@@ -4,8 +4,8 @@ One table: (client dialect, provider dialect, stream or not). The fake upstreams
 answer in their own wire formats with thinking, a tool call or plain text; each row
 checks that what a client receives validates against the SDK's pydantic models in
 strict mode (the fields each type declares, with their exact types), and that the
-model's thinking and token counts arrived. More client dialects (Anthropic Messages,
-Ollama) join as rows of `CLIENTS`.
+model's thinking and token counts arrived. The Ollama API and the Anthropic Messages
+API join as rows of `CLIENTS`, checked against the ollama and anthropic SDKs' types.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import httpx
 import ollama
 import openai
 import pytest
+from anthropic.types import Message as AnthropicMessage
+from anthropic.types import RawMessageStreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
@@ -254,6 +256,51 @@ def ollama_client(http: httpx.Client, model: str, *, stream: bool, tool: bool) -
     return Seen(thinking, text, calls, None)
 
 
+_MESSAGES_EVENTS: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
+
+
+def messages_client(http: httpx.Client, model: str, *, stream: bool, tool: bool) -> Seen:
+    """The Anthropic Messages API, each answer (or stream event) strictly the anthropic SDK's
+    ``Message`` (or ``RawMessageStreamEvent``)."""
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 4096,
+        "messages": [{"role": "user", "content": "hi"}],
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "stream": stream,
+    }
+    if tool:
+        body["tools"] = [
+            {
+                "name": "weather",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+            }
+        ]
+    answer = http.post("/v1/messages", json=body)
+    assert answer.status_code == 200, answer.text
+    if not stream:
+        message = AnthropicMessage.model_validate(answer.json(), strict=True)
+        blocks = message.content
+        thinking = "".join(b.thinking for b in blocks if b.type == "thinking")
+        text = "".join(b.text for b in blocks if b.type == "text")
+        calls = [b.name for b in blocks if b.type == "tool_use"]
+        assert message.model == model  # the name the client asked for
+    else:
+        raw = [e for e in sse(answer.text) if e.get("type") != "ping"]  # the SDK skips pings
+        events = [_MESSAGES_EVENTS.validate_python(e, strict=True) for e in raw]
+        assert (events[0].type, events[-1].type) == ("message_start", "message_stop")
+        deltas = [e.delta for e in events if e.type == "content_block_delta"]
+        thinking = "".join(d.thinking for d in deltas if d.type == "thinking_delta")
+        text = "".join(d.text for d in deltas if d.type == "text_delta")
+        calls = [
+            e.content_block.name
+            for e in events
+            if e.type == "content_block_start" and e.content_block.type == "tool_use"
+        ]
+    assert "opaque-secret-bytes" not in thinking + text  # redacted thinking is never shown
+    return Seen(thinking, text, calls, None)
+
+
 def assert_redacted_stays_opaque_ndjson(text: str) -> None:
     assert "opaque-secret-bytes" not in text  # the Ollama API has no field to carry it
 
@@ -266,6 +313,7 @@ CLIENTS: dict[str, Client] = {
     "chat": chat_client,
     "responses": responses_client,
     "ollama": ollama_client,
+    "messages": messages_client,
 }
 
 
@@ -291,7 +339,7 @@ def test_thinking_answers_and_tools_conform(
         assert seen.tool_calls == ["weather"]
     else:
         assert seen.text.strip() == "Hi there"
-    if provider == "openai" and client != "ollama":  # Ollama's API has no such count
+    if provider == "openai" and client in OPENAI_CLIENTS:  # the others have no such count
         assert seen.reasoning_tokens == len(THOUGHT.split(" "))
 
 
