@@ -335,7 +335,11 @@ def test_a_stream_is_priced_without_showing_the_client_a_chunk_it_did_not_ask_fo
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
             cloud.reply
         )
-        assert spend(router)["by_key"] == {"alice": pytest.approx(STREAM_COST)}
+        # a stream is priced once it ended, just after the client read its last bytes
+        wait_for(
+            lambda: spend(router)["by_key"] == {"alice": pytest.approx(STREAM_COST)},
+            what="the stream's cost in the ledger",
+        )
 
         asked = list(
             client.chat.completions.create(
@@ -349,7 +353,10 @@ def test_a_stream_is_priced_without_showing_the_client_a_chunk_it_did_not_ask_fo
         assert usage is not None
         assert usage.prompt_tokens == 9
         assert usage.model_extra == {"cost_usd": pytest.approx(STREAM_COST)}
-        assert spend(router)["total_usd"] == pytest.approx(2 * STREAM_COST)
+        wait_for(
+            lambda: spend(router)["total_usd"] == pytest.approx(2 * STREAM_COST),
+            what="both streams' cost in the ledger",
+        )
 
 
 def test_a_translated_stream_is_priced_from_its_provider_s_usage(tmp_path: Path) -> None:
@@ -411,7 +418,10 @@ def test_a_responses_stream_reports_its_cost_in_the_final_usage(
             final = stream.get_final_response()
         assert final.usage is not None
         assert final.usage.model_extra == {"cost_usd": pytest.approx(STREAM_COST)}
-        assert spend(router)["by_key"] == {"bob": pytest.approx(STREAM_COST)}
+        wait_for(
+            lambda: spend(router)["by_key"] == {"bob": pytest.approx(STREAM_COST)},
+            what="the stream's cost in the ledger",
+        )
 
 
 STREAMS_CONFIG = """\
