@@ -21,8 +21,9 @@ __all__ = ["EventLog"]
 class EventLog:
     events: list[bytes] = attrs.Factory(list)
     closed: bool = False
-    #: Events [0, flushed) are in the store.
+    #: Events [0, flushed) are in the store; the last write was at `flushed_at` (clock time).
     flushed: int = 0
+    flushed_at: float = 0.0
     _wake: asyncio.Event = attrs.Factory(asyncio.Event)
 
     def extend(self, events: Iterable[bytes]) -> None:
@@ -41,7 +42,7 @@ class EventLog:
 
     def pending(self) -> list[tuple[int, bytes]]:
         """(sequence number, event) of what the store does not hold yet."""
-        return list(enumerate(self.events))[self.flushed :]
+        return [(seq, self.events[seq]) for seq in range(self.flushed, len(self.events))]
 
     async def after(self, sequence: int) -> AsyncIterator[tuple[int, bytes]]:
         """Every event after `sequence` (-1: all), then each new one until the log closes."""

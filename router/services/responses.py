@@ -94,7 +94,6 @@ class ResponsesService:
     _tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
     #: Events of the background responses running here, for followers.
     _logs: dict[str, EventLog] = attrs.Factory(dict)
-    _flushed_at: dict[str, float] = attrs.Factory(dict)
     #: Turns on one conversation run one at a time, in arrival order, so each sees the
     #: previous turn's items and appends never interleave.
     _turns: KeyedLocks = attrs.Factory(KeyedLocks)
@@ -390,7 +389,6 @@ class ResponsesService:
         finally:
             events.close()
             self._logs.pop(response_id, None)
-            self._flushed_at.pop(response_id, None)
             self._tasks.pop(response_id, None)
             if turn.conversation is not None:
                 self._turns.release(turn.conversation)
@@ -406,8 +404,9 @@ class ResponsesService:
         next flush and never fails the response.
         """
         now = self.clock()
-        pending = len(events.events) - events.flushed
-        if not pending or (not force and now - self._flushed_at.get(response_id, 0.0) < FLUSH_S):
+        if events.flushed == len(events.events) or (
+            not force and now - events.flushed_at < FLUSH_S
+        ):
             return
         batch = events.pending()
         try:
@@ -416,8 +415,7 @@ class ResponsesService:
             log.warning("background response %s: events not stored yet: %s", response_id, exc)
             return
         events.flushed += len(batch)
-        if not events.closed:
-            self._flushed_at[response_id] = now
+        events.flushed_at = now
 
     async def follow(
         self, response_id: str, who: Identity | None, *, after: int = -1

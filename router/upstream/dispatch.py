@@ -105,8 +105,12 @@ def _status_error(
 def _price_stream(attempt: Attempt, translator: StreamTranslator) -> None:
     """A finished stream's usage (noted by the exchange's translator, if it can) and cost."""
     usage = getattr(translator, "usage", None)  # UsageTap's; an adapter may use the name too
-    if not isinstance(usage, Usage):
-        return
+    if isinstance(usage, Usage):
+        _price(attempt, usage)
+
+
+def _price(attempt: Attempt, usage: Usage) -> None:
+    """Note an answer's token counts on its attempt, and what they cost at its price."""
     attempt.prompt_tokens = usage.prompt_tokens
     attempt.completion_tokens = usage.completion_tokens
     attempt.cached_tokens = usage.cached_tokens
@@ -290,15 +294,7 @@ class Dispatcher:
                     usage = estimate(body)
                     attempt.estimated = True
             if usage is not None:
-                attempt.prompt_tokens = usage.prompt_tokens
-                attempt.completion_tokens = usage.completion_tokens
-                attempt.cached_tokens = usage.cached_tokens
-                attempt.cost_usd = cost_usd(
-                    attempt.price,
-                    usage.prompt_tokens or 0,
-                    usage.completion_tokens or 0,
-                    usage.cached_tokens or 0,
-                )
+                _price(attempt, usage)
             ok = True
         except UpstreamError as exc:
             error = exc
