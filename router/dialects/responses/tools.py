@@ -19,7 +19,7 @@ Responses API has more, and clients such as Codex CLI offer all of them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -74,9 +74,6 @@ class ToolNames:
 
     def chat_name(self, name: str, namespace: str | None) -> str:
         return f"{namespace}{SEPARATOR}{name}" if namespace else name
-
-    def is_custom(self, chat_name: str) -> bool:
-        return chat_name in self.custom
 
     def call_item(self, chat_name: str, call_id: str, arguments: str) -> dict[str, Any]:
         """The Responses output item for a chat tool call (``function_call`` or ``custom_tool_call``)."""
@@ -222,11 +219,11 @@ def toolset(tools: Any, tool_choice: Any = None) -> Toolset:
             dropped.append(kind)
         else:
             raise RequestInvalid(f"{where}: tool type {kind!r} is not supported", param=where)
-    _check_choice(tool_choice, dropped)
+    _check_choice(tool_choice)
     return Toolset(chat, ToolNames(frozenset(custom), namespaced), tuple(dropped))
 
 
-def _check_choice(choice: Any, dropped: Sequence[str]) -> None:
+def _check_choice(choice: Any) -> None:
     if not isinstance(choice, Mapping):
         return
     kind = choice.get("type")

@@ -37,7 +37,7 @@ def test_custom_tools_become_functions_with_one_string_argument() -> None:
     assert function["function"]["parameters"]["required"] == ["input"]
     # the grammar is not lost: the model reads it in the description
     assert 'start: "*** Begin Patch"' in function["function"]["description"]
-    assert tools.names.is_custom("apply_patch")
+    assert "apply_patch" in tools.names.custom
 
 
 def test_namespaces_are_flattened_and_calls_restored() -> None:
